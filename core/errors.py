@@ -1,0 +1,39 @@
+"""Millgate's domain exceptions.
+
+    MillgateError
+    ├── CryptoError        Raised when a key is missing or a value fails authentication.
+    ├── InvalidToken       Raised when a bearer token or API key does not verify.
+    ├── NotPermitted       Raised when the enforcer refuses an action.
+    └── UserInputError     Raised when input is refused; carries a stable code and the field.
+
+Resolvers turn `UserInputError` and `NotPermitted` into typed payload errors; every other
+exception is masked at the GraphQL layer and logged with the request id.
+"""
+
+from __future__ import annotations
+
+
+class MillgateError(Exception):
+    """Raised for any failure Millgate itself detects."""
+
+
+class CryptoError(MillgateError):
+    """Raised when a key is missing or a value fails authentication."""
+
+
+class InvalidToken(MillgateError):
+    """Raised when a bearer token or API key does not verify (the reason is never told)."""
+
+
+class NotPermitted(MillgateError):
+    """Raised when the enforcer refuses an action; shown as NOT_FOUND where rows are hidden."""
+
+
+class UserInputError(MillgateError):
+    """Raised when input is refused; carries a stable code and the field at fault."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field

@@ -1,0 +1,84 @@
+"""Consent grants, the access log and the policy revision that other processes follow."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UtcDateTime, utcnow
+from models.enums import DataScope
+
+
+class ConsentGrant(Base):
+    """Factory → grantee, with scopes. Never deleted, never edited but to revoke."""
+
+    __tablename__ = "consent_grant"
+    __table_args__ = (
+        CheckConstraint("scope_assessment OR scope_self_assessment", name="some_scope"),
+        CheckConstraint("expires_at IS NULL OR expires_at > granted_at", name="expiry_after"),
+        CheckConstraint("revoked_at IS NULL OR revoked_at >= granted_at", name="revoked_after"),
+        Index("ix_consent_grant_grantee_factory", "grantee_id", "factory_id"),
+        Index("ix_consent_grant_factory", "factory_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    factory_id: Mapped[int] = mapped_column(ForeignKey("factory.id"))
+    grantee_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    # One column a scope, so the scoped query tests a scope without parsing a list.
+    scope_assessment: Mapped[bool] = mapped_column(Boolean, default=False)
+    scope_self_assessment: Mapped[bool] = mapped_column(Boolean, default=False)
+    granted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    granted_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    revoked_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    @property
+    def scopes(self) -> list[DataScope]:
+        return [
+            scope
+            for scope, held in (
+                (DataScope.ASSESSMENT, self.scope_assessment),
+                (DataScope.SELF_ASSESSMENT, self.scope_self_assessment),
+            )
+            if held
+        ]
+
+    def active_at(self, now: dt.datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+class AccessEvent(Base):
+    """Who read which factory's data, when, through which operation. Append-only."""
+
+    __tablename__ = "access_event"
+    __table_args__ = (Index("ix_access_event_factory_at", "factory_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    factory_id: Mapped[int] = mapped_column(ForeignKey("factory.id"))
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    operation: Mapped[str] = mapped_column(String(120))
+
+
+class PolicyRevision(Base):
+    """A single row bumped in the same transaction as any change the enforcer must see."""
+
+    __tablename__ = "policy_revision"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
+    revision: Mapped[int] = mapped_column(BigInteger, default=0)
+    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,105 @@
+"""Fixtures shared by every test: one database per backend, emptied after each test.
+
+Every test that takes `engine` runs on SQLite and, when MILLGATE_TEST_POSTGRES_URL is set
+(CI sets it), on PostgreSQL too, in a database created for this run and dropped after it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+import models as m
+from core.crypto import KeyMaterial, load_key_material
+from core.db import make_engine, make_sessionmaker
+
+POSTGRES_URL = os.environ.get("MILLGATE_TEST_POSTGRES_URL", "")
+BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
+
+
+def _asyncpg(url: str) -> str:
+    return "postgresql+asyncpg://" + url.split("://", 1)[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this run; its async URL."""
+    import asyncio
+
+    name = f"millgate_test_{uuid.uuid4().hex[:12]}"
+    admin_url = _asyncpg(POSTGRES_URL)
+
+    async def admin(sql: str) -> None:
+        engine = make_engine(admin_url, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+        await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    yield admin_url.rsplit("/", 1)[0] + "/" + name
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> str:
+    if backend == "postgres":
+        return str(request.getfixturevalue("postgres_database"))
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'millgate.db'}"
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(database_url)
+    async with engine.begin() as conn:
+        await conn.run_sync(m.Base.metadata.drop_all)
+        await conn.run_sync(m.Base.metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+async def _empty(engine: AsyncEngine) -> None:
+    tables = [t.name for t in reversed(m.Base.metadata.sorted_tables)]
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t}"' for t in tables)
+            await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await conn.execute(text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+async def db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
+    """The session's engine, emptied after the test."""
+    try:
+        yield engine
+    finally:
+        await _empty(engine)
+
+
+@pytest.fixture
+def sessionmaker(db: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return make_sessionmaker(db)
+
+
+@pytest.fixture
+async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    async with sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyMaterial:
+    folder: Path = tmp_path_factory.mktemp("keys")
+    return load_key_material(None, None, None, folder, create_missing=True)
