@@ -1,0 +1,1 @@
+"""The `millgate` command: one module a command group, assembled in `cli.main`."""

@@ -1,0 +1,18 @@
+"""Entry point of the `millgate` console command."""
+
+from __future__ import annotations
+
+import typer
+
+from cli import db, demo, exports, serve, tokens
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="Millgate: consent-bound sharing of compliance data.")
+app.add_typer(db.app, name="db")
+app.add_typer(demo.app, name="demo")
+app.add_typer(exports.app, name="exports")
+app.add_typer(tokens.app, name="token")
+serve.register(app)
+tokens.register(app)
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,9 @@
+"""`millgate serve` and `millgate schema`."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,38 @@
+"""The long-lived parts of one process: settings, engine, sessions and key material."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.crypto import KeyMaterial, load_key_material
+from core.db import make_engine, make_sessionmaker
+from core.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    keys: KeyMaterial
+
+    @classmethod
+    def create(cls, settings: Settings) -> Runtime:
+        if settings.is_sqlite:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        keys = load_key_material(
+            settings.field_keys_file,
+            settings.signing_keys_file,
+            settings.api_key_pepper_file,
+            settings.keys_dir,
+            create_missing=not settings.production,
+        )
+        engine = make_engine(
+            settings.effective_database_url, statement_timeout_ms=settings.statement_timeout_ms
+        )
+        return cls(settings, engine, make_sessionmaker(engine), keys)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
