@@ -4,8 +4,9 @@ Import as ``import models as m`` and write ``m.Factory`` beside the GraphQL ``Fa
 """
 
 from models.assessments import GATEWAY_DELAY_DAYS, RELEASE_WITHIN_DAYS, Assessment, Finding
+from models.audit import AuditEntry
 from models.base import Base, utcnow
-from models.consent import AccessEvent, ConsentGrant, PolicyRevision
+from models.consent import AccessEvent, ConsentGrant, PolicyChange, PolicyRevision
 from models.enums import (
     ROLES_OF_KIND,
     AssessmentKind,
@@ -28,6 +29,7 @@ __all__ = [
     "RELEASE_WITHIN_DAYS",
     "ROLES_OF_KIND",
     "AccessEvent",
+    "AuditEntry",
     "ApiKey",
     "Assessment",
     "AssessmentKind",
@@ -43,6 +45,7 @@ __all__ = [
     "GatewayExport",
     "Organization",
     "OrganizationKind",
+    "PolicyChange",
     "PolicyRevision",
     "Provenance",
     "Question",

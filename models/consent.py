@@ -82,3 +82,25 @@ class PolicyRevision(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
     changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class PolicyChange(Base):
+    """One role link added to or removed from the enforcer, at a policy revision.
+
+    Written in the transaction that changed the facts; other processes replay the rows past
+    the revision they hold (woken by NOTIFY on PostgreSQL, or by a poll).
+    """
+
+    __tablename__ = "policy_change"
+    __table_args__ = (
+        CheckConstraint("op IN ('add', 'remove')", name="op"),
+        Index("ix_policy_change_revision", "revision"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    revision: Mapped[int] = mapped_column(BigInteger)
+    op: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(64))
+    relation: Mapped[str] = mapped_column(String(64))
+    domain: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
