@@ -1,0 +1,1 @@
+"""Revision scripts; a package so that a non-editable install ships them."""
