@@ -25,6 +25,8 @@ class Principal:
     api_key_id: int | None = None
     country_code: str | None = None
     labour_inspectorate: bool = False
+    # The factory of a FACTORY organisation (one each).
+    factory_id: int | None = None
 
     @classmethod
     def anonymous(cls) -> Principal:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from core.crypto import KeyMaterial, load_key_material
+from core.crypto import KeyMaterial, TokenService, load_key_material
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings
 
 
-@dataclass
+@dataclass(eq=False)
 class Runtime:
     settings: Settings
     engine: AsyncEngine
@@ -33,6 +34,12 @@ class Runtime:
             settings.effective_database_url, statement_timeout_ms=settings.statement_timeout_ms
         )
         return cls(settings, engine, make_sessionmaker(engine), keys)
+
+    @cached_property
+    def token_service(self) -> TokenService:
+        return TokenService(
+            self.keys.signing, self.settings.token_issuer, self.settings.token_audience
+        )
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -1,0 +1,1 @@
+"""The GraphQL API: Starlette app, authentication, and one module per domain."""

@@ -1,0 +1,175 @@
+"""Assessments and findings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+import models as m
+from api.context import Context
+from api.ids import to_global_id
+from api.loaders import AssessmentRow, FindingFilter
+from api.node import Node
+from api.pagination import PageArgs, PageInfo, cursor_of, page_args
+
+if TYPE_CHECKING:
+    from api.factories import Factory
+
+AssessmentKind = strawberry.enum(m.AssessmentKind, name="AssessmentKind")
+AssessmentStatus = strawberry.enum(m.AssessmentStatus, name="AssessmentStatus")
+ComplianceCluster = strawberry.enum(m.ComplianceCluster, name="ComplianceCluster")
+
+DETAIL_PURPOSE = "finding.detail"
+
+
+@strawberry.type
+class Finding(Node):
+    row: strawberry.Private[m.Finding]
+    cluster: ComplianceCluster  # type: ignore[valid-type]
+    compliance_point: str
+    question_code: str
+    non_compliant: bool
+    public_reporting: bool
+    zero_tolerance: bool
+
+    @classmethod
+    def of(cls, row: m.Finding) -> Finding:
+        return cls(
+            id=to_global_id("Finding", row.id),
+            row=row,
+            cluster=row.cluster,
+            compliance_point=row.compliance_point,
+            question_code=row.question_code,
+            non_compliant=row.non_compliant,
+            public_reporting=row.public_reporting,
+            zero_tolerance=row.zero_tolerance,
+        )
+
+    @strawberry.field(description="Free text that may name people; decrypted only when asked.")
+    def detail(self, info: Info[Context, None]) -> str | None:
+        if self.row.detail_encrypted is None:
+            return None
+        return info.context.runtime.keys.fields.decrypt(self.row.detail_encrypted, DETAIL_PURPOSE)
+
+
+@strawberry.type
+class FindingEdge:
+    node: Finding
+    cursor: str
+
+
+@strawberry.type
+class FindingConnection:
+    edges: list[FindingEdge]
+    page_info: PageInfo
+    assessment_id: strawberry.Private[int]
+    flt: strawberry.Private[FindingFilter]
+
+    @strawberry.field
+    async def total_count(self, info: Info[Context, None]) -> int:
+        return int(await info.context.loaders.finding_count.load((self.assessment_id, self.flt)))
+
+
+@strawberry.type
+class Assessment(Node):
+    row: strawberry.Private[m.Assessment]
+    cycle: int
+    kind: AssessmentKind  # type: ignore[valid-type]
+    assessed_on: dt.date
+    status: AssessmentStatus  # type: ignore[valid-type]
+    released_on: dt.date | None
+    gateway_release_on: dt.date | None
+
+    @classmethod
+    def of(cls, found: AssessmentRow) -> Assessment:
+        row = found.row
+        return cls(
+            id=to_global_id("Assessment", row.id),
+            row=row,
+            cycle=found.cycle_number,
+            kind=row.kind,
+            assessed_on=row.assessed_on,
+            status=row.status,
+            released_on=row.released_on,
+            gateway_release_on=row.gateway_release_on,
+        )
+
+    @strawberry.field(description="Virtual compliance checks are accepted and marked (Q22).")
+    def virtual(self) -> bool:
+        return self.row.kind == m.AssessmentKind.VIRTUAL_COMPLIANCE_CHECK
+
+    @strawberry.field
+    async def factory(
+        self, info: Info[Context, None]
+    ) -> Annotated[Factory, strawberry.lazy("api.factories")]:
+        from api.factories import require_factory
+
+        return await require_factory(info, self.row.factory_id)
+
+    @strawberry.field
+    async def findings(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        cluster: ComplianceCluster | None = None,  # type: ignore[valid-type]
+        non_compliant_only: bool | None = None,
+    ) -> FindingConnection:
+        args = page_args(first, after, info.context.runtime.settings.max_page_size)
+        flt = FindingFilter(cluster, bool(non_compliant_only))
+        rows = await info.context.loaders.findings_page.load((self.row.id, (args, flt)))
+        return finding_connection(rows, args, self.row.id, flt)
+
+
+def finding_connection(
+    rows: list[m.Finding], args: PageArgs, assessment_id: int, flt: FindingFilter
+) -> FindingConnection:
+    page = rows[: args.first]
+    edges = [FindingEdge(node=Finding.of(r), cursor=cursor_of(r.id)) for r in page]
+    return FindingConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > args.first,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        assessment_id=assessment_id,
+        flt=flt,
+    )
+
+
+@strawberry.type
+class AssessmentEdge:
+    node: Assessment
+    cursor: str
+
+
+@strawberry.type
+class AssessmentConnection:
+    edges: list[AssessmentEdge]
+    page_info: PageInfo
+    factory_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def total_count(self, info: Info[Context, None]) -> int:
+        return int(await info.context.loaders.assessment_count.load(self.factory_id))
+
+
+def assessment_connection(
+    rows: list[AssessmentRow], args: PageArgs, factory_id: int
+) -> AssessmentConnection:
+    page = rows[: args.first]
+    edges = [
+        AssessmentEdge(node=Assessment.of(r), cursor=cursor_of(r.row.assessed_on, r.row.id))
+        for r in page
+    ]
+    return AssessmentConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > args.first,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        factory_id=factory_id,
+    )

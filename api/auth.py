@@ -1,0 +1,98 @@
+"""Credentials → :class:`Principal`: bearer tokens for users, API keys for host integrations.
+
+No credentials means the anonymous public. Bad credentials of any kind fail the same way
+(401, no detail). The user's organisation and role are read from the database on every
+request, so a disabled user or a revoked key stops working at once.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import HTTPConnection
+
+import models as m
+from authz.guard import system_read
+from authz.principal import Principal
+from core.errors import InvalidToken
+from core.runtime import Runtime
+
+API_KEY_HEADER = "x-api-key"
+
+
+def _principal(org: m.Organization, factory_id: int | None, **who: object) -> Principal:
+    return Principal(
+        organization_id=org.id,
+        organization_kind=org.kind,
+        country_code=org.country_code,
+        labour_inspectorate=org.labour_inspectorate,
+        factory_id=factory_id,
+        **who,  # type: ignore[arg-type]
+    )
+
+
+async def principal_for_user(session: AsyncSession, user_id: int) -> Principal | None:
+    row = (
+        await session.execute(
+            system_read(
+                select(m.User, m.Organization, m.Factory.id)
+                .join(m.Organization, m.Organization.id == m.User.organization_id)
+                .outerjoin(m.Factory, m.Factory.organization_id == m.Organization.id)
+                .where(m.User.id == user_id, m.User.disabled_at.is_(None)),
+                "auth: the user behind a token",
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    user, org, factory_id = row
+    return _principal(org, factory_id, user_id=user.id, role=user.role)
+
+
+async def principal_for_api_key(
+    session: AsyncSession, runtime: Runtime, secret: str
+) -> Principal | None:
+    prefix = runtime.keys.api_keys.prefix_of(secret)
+    if prefix is None:
+        return None
+    row = (
+        await session.execute(
+            system_read(
+                select(m.ApiKey, m.Organization)
+                .join(m.Organization, m.Organization.id == m.ApiKey.organization_id)
+                .where(m.ApiKey.prefix == prefix, m.ApiKey.revoked_at.is_(None)),
+                "auth: the organisation behind an API key",
+            )
+        )
+    ).first()
+    if row is None or not runtime.keys.api_keys.matches(secret, row[0].secret_hmac):
+        return None
+    key, org = row
+    if org.kind != m.OrganizationKind.HOST:
+        return None
+    return _principal(org, None, api_key_id=key.id, role=m.Role.HOST_INTEGRATION)
+
+
+async def authenticate(
+    conn: HTTPConnection, runtime: Runtime, session: AsyncSession
+) -> Principal:
+    """The principal of a request; raises :class:`InvalidToken` for bad credentials."""
+    authorization = conn.headers.get("authorization")
+    api_key = conn.headers.get(API_KEY_HEADER)
+    if authorization is None and api_key is None:
+        return Principal.anonymous()
+    if authorization is not None and api_key is not None:
+        raise InvalidToken()
+    principal: Principal | None = None
+    if api_key is not None:
+        principal = await principal_for_api_key(session, runtime, api_key.strip())
+    else:
+        assert authorization is not None
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise InvalidToken()
+        claims = runtime.token_service.verify(token.strip())
+        principal = await principal_for_user(session, claims.user_id)
+    if principal is None:
+        raise InvalidToken()
+    return principal

@@ -1,0 +1,98 @@
+"""Consent grants and the access log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.types import Info
+
+import models as m
+from api.context import Context
+from api.ids import to_global_id
+from api.node import Node
+from api.organizations import Organization, require_organization
+from api.pagination import PageArgs, PageInfo, cursor_of
+
+if TYPE_CHECKING:
+    from api.factories import Factory
+
+DataScope = strawberry.enum(m.DataScope, name="DataScope")
+
+
+@strawberry.type
+class ConsentGrant(Node):
+    row: strawberry.Private[m.ConsentGrant]
+    scopes: list[DataScope]  # type: ignore[valid-type]
+    granted_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+    @classmethod
+    def of(cls, row: m.ConsentGrant) -> ConsentGrant:
+        return cls(
+            id=to_global_id("ConsentGrant", row.id),
+            row=row,
+            scopes=row.scopes,
+            granted_at=row.granted_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+        )
+
+    @strawberry.field
+    def active(self) -> bool:
+        return self.row.active_at(m.utcnow())
+
+    @strawberry.field
+    async def factory(
+        self, info: Info[Context, None]
+    ) -> Annotated[Factory, strawberry.lazy("api.factories")]:
+        from api.factories import require_factory
+
+        return await require_factory(info, self.row.factory_id)
+
+    @strawberry.field
+    async def grantee(self, info: Info[Context, None]) -> Organization:
+        return await require_organization(info, self.row.grantee_id)
+
+
+@strawberry.type
+class AccessEvent:
+    row: strawberry.Private[m.AccessEvent]
+    at: dt.datetime
+    operation: str
+
+    @strawberry.field
+    async def organization(self, info: Info[Context, None]) -> Organization:
+        return await require_organization(info, self.row.organization_id)
+
+    @strawberry.field(description="How the reader authenticated: USER or API_KEY.")
+    def via(self) -> str:
+        return "API_KEY" if self.row.api_key_id is not None else "USER"
+
+
+@strawberry.type
+class AccessEventEdge:
+    node: AccessEvent
+    cursor: str
+
+
+@strawberry.type
+class AccessEventConnection:
+    edges: list[AccessEventEdge]
+    page_info: PageInfo
+
+
+def access_connection(rows: list[m.AccessEvent], args: PageArgs) -> AccessEventConnection:
+    page = rows[: args.first]
+    edges = [
+        AccessEventEdge(node=AccessEvent(row=r, at=r.at, operation=r.operation), cursor=cursor_of(r.id))
+        for r in page
+    ]
+    return AccessEventConnection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=len(rows) > args.first, end_cursor=edges[-1].cursor if edges else None
+        ),
+    )

@@ -1,0 +1,154 @@
+"""Factories: profile, SLCP registration (rule 8), and everything nested under them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+from strawberry.types import Info
+
+import models as m
+from api.assessments import AssessmentConnection, assessment_connection
+from api.consent import AccessEventConnection, ConsentGrant, access_connection
+from api.context import Context
+from api.ids import to_global_id
+from api.node import Node
+from api.organizations import Country, Organization, load_country, require_organization
+from api.pagination import PageInfo, page_args
+from api.self_assessments import SelfAssessment
+
+
+@strawberry.type
+class SlcpRegistration:
+    gateway_id: str
+    registered_on: dt.date
+    verifier_body: str
+    assessment_sharing_confirmed_on: dt.date | None
+
+
+@strawberry.type
+class GatewayEligibility:
+    eligible: bool
+    reasons: list[str] = strawberry.field(
+        description="Stable codes of every unmet condition, e.g. NOT_REGISTERED."
+    )
+    gateway_release_on: dt.date | None
+
+
+@strawberry.type
+class Factory(Node):
+    row: strawberry.Private[m.Factory]
+    name: str
+    enrolled_on: dt.date | None
+    high_performance: bool
+
+    @classmethod
+    def of(cls, row: m.Factory) -> Factory:
+        return cls(
+            id=to_global_id("Factory", row.id),
+            row=row,
+            name=row.name,
+            enrolled_on=row.enrolled_on,
+            high_performance=row.high_performance,
+        )
+
+    @strawberry.field
+    async def organization(self, info: Info[Context, None]) -> Organization:
+        return await require_organization(info, self.row.organization_id)
+
+    @strawberry.field
+    async def country(self, info: Info[Context, None]) -> Country:
+        country = await load_country(info, self.row.country_code)
+        assert country is not None  # a foreign key
+        return country
+
+    @strawberry.field(
+        description="Null for every caller that may not know SLCP participation (brands among them)."
+    )
+    async def slcp(self, info: Info[Context, None]) -> SlcpRegistration | None:
+        if not await info.context.loaders.slcp_visible.load(self.row.id):
+            return None
+        row = self.row
+        if row.slcp_gateway_id is None or row.slcp_registered_on is None:
+            return None
+        return SlcpRegistration(
+            gateway_id=row.slcp_gateway_id,
+            registered_on=row.slcp_registered_on,
+            verifier_body=row.slcp_verifier_body or "",
+            assessment_sharing_confirmed_on=row.slcp_sharing_confirmed_on,
+        )
+
+    @strawberry.field
+    async def assessments(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> AssessmentConnection:
+        args = page_args(first, after, info.context.runtime.settings.max_page_size, arity=2)
+        rows = await info.context.loaders.assessments_page.load((self.row.id, args))
+        return assessment_connection(rows, args, self.row.id)
+
+    @strawberry.field
+    async def self_assessments(self, info: Info[Context, None]) -> list[SelfAssessment]:
+        rows = await info.context.loaders.self_assessments.load(self.row.id)
+        return [SelfAssessment.of(row, number) for row, number in rows]
+
+    @strawberry.field
+    async def consent_grants(self, info: Info[Context, None]) -> list[ConsentGrant]:
+        rows = await info.context.loaders.grants.load(self.row.id)
+        return [ConsentGrant.of(row) for row in rows]
+
+    @strawberry.field
+    async def access_log(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> AccessEventConnection:
+        args = page_args(first, after, info.context.runtime.settings.max_page_size)
+        rows = await info.context.loaders.access_page.load((self.row.id, args))
+        return access_connection(rows, args)
+
+    @strawberry.field(
+        description="Null for every caller that may not know SLCP participation (brands among them)."
+    )
+    async def gateway_eligibility(
+        self, info: Info[Context, None], cycle: int
+    ) -> GatewayEligibility | None:
+        if not await info.context.loaders.slcp_visible.load(self.row.id):
+            return None
+        from api.eligibility import eligibility_of
+
+        return await eligibility_of(info.context, self.row, cycle)
+
+
+def factory_out(ctx: Context, row: m.Factory, how: str) -> Factory:
+    """A factory handed to the caller: logged when the caller is not the factory itself."""
+    ctx.record_access(row.id, how)
+    return Factory.of(row)
+
+
+async def load_factory(info: Info[Context, None], factory_id: int, how: str) -> Factory | None:
+    row = await info.context.loaders.factory.load(factory_id)
+    return None if row is None else factory_out(info.context, row, how)
+
+
+async def require_factory(info: Info[Context, None], factory_id: int) -> Factory:
+    """The factory of a visible child row (assessment, grant)."""
+    found = await load_factory(info, factory_id, "factory")
+    if found is None:
+        raise LookupError("factory of a visible row is not visible")
+    return found
+
+
+@strawberry.type
+class FactoryEdge:
+    node: Factory
+    cursor: str
+
+
+@strawberry.type
+class FactoryConnection:
+    edges: list[FactoryEdge]
+    page_info: PageInfo
+    count_stmt: strawberry.Private[object]
+
+    @strawberry.field
+    async def total_count(self, info: Info[Context, None]) -> int:
+        async with info.context.db() as session:
+            return int(await session.scalar(self.count_stmt) or 0)  # type: ignore[call-overload]

@@ -1,0 +1,217 @@
+"""Per-request dataloaders (``XByYLoader`` style), each built on the request's scope.
+
+Built per request, never at module level: a shared loader would hand one caller's rows to
+the next. Every statement starts from :class:`authz.scope.Scope`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy import tuple_
+from strawberry.dataloader import DataLoader
+
+import models as m
+from api.errors import BadArgument
+from api.pagination import PageArgs
+from authz.paging import count_per_parent, first_per_parent
+
+if TYPE_CHECKING:
+    from api.context import Context
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+@dataclass(frozen=True, slots=True)
+class FindingFilter:
+    cluster: m.ComplianceCluster | None = None
+    non_compliant_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AssessmentRow:
+    row: m.Assessment
+    cycle_number: int
+
+
+def _group(keys: Sequence[tuple[int, V]]) -> dict[V, list[int]]:
+    groups: dict[V, list[int]] = defaultdict(list)
+    for parent, args in keys:
+        groups[args].append(parent)
+    return groups
+
+
+class Loaders:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.factory = self._loader(self._factories)
+        self.organization = self._loader(self._organizations)
+        self.country = self._loader(self._countries)
+        self.assessment = self._loader(self._assessments)
+        self.assessments_page = self._loader(self._assessments_pages)
+        self.assessment_count = self._loader(self._assessment_counts)
+        self.findings_page = self._loader(self._findings_pages)
+        self.finding_count = self._loader(self._finding_counts)
+        self.self_assessments = self._loader(self._self_assessments)
+        self.grants = self._loader(self._grants)
+        self.access_page = self._loader(self._access_pages)
+        self.slcp_visible = self._loader(self._slcp_visible)
+
+    @staticmethod
+    def _loader(fn: Callable[[list[K]], Any]) -> DataLoader[K, Any]:
+        return DataLoader(load_fn=fn)
+
+    async def _all(self, stmt: Any) -> list[Any]:
+        async with self.ctx.db() as session:
+            return list((await session.execute(stmt)).all())
+
+    async def _by_id(self, stmt: Any, keys: list[Any], key_of: Callable[[Any], Any]) -> list[Any]:
+        rows = {key_of(r[0]): r[0] for r in await self._all(stmt)}
+        return [rows.get(k) for k in keys]
+
+    # -- single rows ----------------------------------------------------------------------
+
+    async def _factories(self, ids: list[int]) -> list[m.Factory | None]:
+        stmt = self.ctx.scope.factories().where(m.Factory.id.in_(ids))
+        return await self._by_id(stmt, ids, lambda f: f.id)
+
+    async def _slcp_visible(self, ids: list[int]) -> list[bool]:
+        """Rule 8 per factory, for a whole page in one statement."""
+        stmt = self.ctx.scope.factory_ids("slcp").where(m.Factory.id.in_(ids))
+        visible = {r[0] for r in await self._all(stmt)}
+        return [i in visible for i in ids]
+
+    async def _organizations(self, ids: list[int]) -> list[m.Organization | None]:
+        stmt = self.ctx.scope.reachable_organizations().where(m.Organization.id.in_(ids))
+        return await self._by_id(stmt, ids, lambda o: o.id)
+
+    async def _countries(self, codes: list[str]) -> list[m.Country | None]:
+        stmt = self.ctx.scope.countries().where(m.Country.code.in_(codes))
+        return await self._by_id(stmt, codes, lambda c: c.code)
+
+    async def _assessments(self, ids: list[int]) -> list[AssessmentRow | None]:
+        stmt = self.ctx.scope.assessments_with_cycle().where(m.Assessment.id.in_(ids))
+        rows = {a.id: AssessmentRow(a, n) for a, n in await self._all(stmt)}
+        return [rows.get(i) for i in ids]
+
+    # -- pages per parent ---------------------------------------------------------------
+
+    async def _assessments_pages(
+        self, keys: list[tuple[int, PageArgs]]
+    ) -> list[list[AssessmentRow]]:
+        found: dict[tuple[int, PageArgs], list[AssessmentRow]] = defaultdict(list)
+        for args, parents in _group(keys).items():
+            stmt = self.ctx.scope.assessments_with_cycle().where(
+                m.Assessment.factory_id.in_(parents)
+            )
+            if args.after is not None:
+                on, pk = args.after
+                stmt = stmt.where(
+                    tuple_(m.Assessment.assessed_on, m.Assessment.id)
+                    < tuple_(_date(on), int(pk))
+                )
+            page = first_per_parent(
+                stmt,
+                m.Assessment,
+                m.Assessment.factory_id,
+                [m.Assessment.assessed_on.desc(), m.Assessment.id.desc()],
+                args.first + 1,
+                extra=["cycle_number"],
+            )
+            for assessment, number in await self._all(page):
+                found[(assessment.factory_id, args)].append(AssessmentRow(assessment, number))
+        return [found.get(k, []) for k in keys]
+
+    async def _assessment_counts(self, factory_ids: list[int]) -> list[int]:
+        stmt = self.ctx.scope.assessments().where(m.Assessment.factory_id.in_(factory_ids))
+        counts = dict(
+            (r[0], r[1]) for r in await self._all(count_per_parent(stmt, m.Assessment.factory_id))
+        )
+        return [counts.get(i, 0) for i in factory_ids]
+
+    def _finding_filter(self, stmt: Any, flt: FindingFilter) -> Any:
+        if flt.cluster is not None:
+            stmt = stmt.where(m.Finding.cluster == flt.cluster)
+        if flt.non_compliant_only:
+            stmt = stmt.where(m.Finding.non_compliant.is_(True))
+        return stmt
+
+    async def _findings_pages(
+        self, keys: list[tuple[int, tuple[PageArgs, FindingFilter]]]
+    ) -> list[list[m.Finding]]:
+        found: dict[tuple[int, Any], list[m.Finding]] = defaultdict(list)
+        for (args, flt), parents in _group(keys).items():
+            stmt = self._finding_filter(
+                self.ctx.scope.findings().where(m.Finding.assessment_id.in_(parents)), flt
+            )
+            if args.after is not None:
+                stmt = stmt.where(m.Finding.id > int(args.after[0]))
+            page = first_per_parent(
+                stmt, m.Finding, m.Finding.assessment_id, [m.Finding.id], args.first + 1
+            )
+            for (finding,) in await self._all(page):
+                found[(finding.assessment_id, (args, flt))].append(finding)
+        return [found.get(k, []) for k in keys]
+
+    async def _finding_counts(self, keys: list[tuple[int, FindingFilter]]) -> list[int]:
+        counts: dict[tuple[int, FindingFilter], int] = {}
+        for flt, parents in _group(keys).items():
+            stmt = self._finding_filter(
+                self.ctx.scope.findings().where(m.Finding.assessment_id.in_(parents)), flt
+            )
+            for parent, n in await self._all(count_per_parent(stmt, m.Finding.assessment_id)):
+                counts[(parent, flt)] = n
+        return [counts.get(k, 0) for k in keys]
+
+    # -- small lists per factory ----------------------------------------------------------
+
+    async def _self_assessments(self, factory_ids: list[int]) -> list[list[Any]]:
+        stmt = (
+            self.ctx.scope.self_assessments_with_cycle()
+            .where(m.SelfAssessment.factory_id.in_(factory_ids))
+            .order_by(m.SelfAssessment.id)
+        )
+        found: dict[int, list[Any]] = defaultdict(list)
+        for row, number in await self._all(stmt):
+            found[row.factory_id].append((row, number))
+        return [found.get(i, []) for i in factory_ids]
+
+    async def _grants(self, factory_ids: list[int]) -> list[list[m.ConsentGrant]]:
+        stmt = (
+            self.ctx.scope.grants()
+            .where(m.ConsentGrant.factory_id.in_(factory_ids))
+            .order_by(m.ConsentGrant.granted_at.desc(), m.ConsentGrant.id.desc())
+        )
+        found: dict[int, list[m.ConsentGrant]] = defaultdict(list)
+        for (grant,) in await self._all(stmt):
+            found[grant.factory_id].append(grant)
+        return [found.get(i, []) for i in factory_ids]
+
+    async def _access_pages(
+        self, keys: list[tuple[int, PageArgs]]
+    ) -> list[list[m.AccessEvent]]:
+        found: dict[tuple[int, PageArgs], list[m.AccessEvent]] = defaultdict(list)
+        for args, parents in _group(keys).items():
+            stmt = self.ctx.scope.access_events().where(m.AccessEvent.factory_id.in_(parents))
+            if args.after is not None:
+                stmt = stmt.where(m.AccessEvent.id < int(args.after[0]))
+            page = first_per_parent(
+                stmt, m.AccessEvent, m.AccessEvent.factory_id, [m.AccessEvent.id.desc()],
+                args.first + 1,
+            )
+            for (event,) in await self._all(page):
+                found[(event.factory_id, args)].append(event)
+        return [found.get(k, []) for k in keys]
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadArgument("after is not a valid cursor") from None
+

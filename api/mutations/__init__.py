@@ -1,0 +1,1 @@
+"""Mutations, one module per audience: factories, programmes, platform admins."""

@@ -1,0 +1,87 @@
+"""One transaction per mutation: typed errors for expected failures, nothing half-written.
+
+A mutation body raises :class:`UserInputError` for anything the caller got wrong; the runner
+rolls the transaction back and returns the error in the payload. On success it commits,
+then replays the policy changes the body recorded so this process's enforcer is current
+before the mutation returns (other processes follow through :mod:`authz.sync`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy.exc import IntegrityError
+
+import models as m
+from api.context import Context
+from api.errors import FORBIDDEN, not_found
+from authz.sync import catch_up
+from core.errors import UserInputError
+
+T = TypeVar("T")
+
+ALREADY_EXISTS = "ALREADY_EXISTS"
+INVALID = "INVALID"
+
+
+async def run(ctx: Context, body: Callable[[], Awaitable[T]]) -> T | UserInputError:
+    """Runs ``body`` in the request's session as one transaction."""
+    async with ctx.db() as session:
+        try:
+            result = await body()
+            await session.commit()
+        except UserInputError as error:
+            await session.rollback()
+            return error
+        except IntegrityError:
+            await session.rollback()
+            return UserInputError(ALREADY_EXISTS, "conflicts with existing data", None)
+        except BaseException:
+            await session.rollback()
+            raise
+        await catch_up(ctx.enforcer, session)
+        await session.commit()
+    return result
+
+
+def require(ctx: Context, obj: str, act: str = "write", *, factory: m.Factory | None = None,
+            country: str | None = None) -> None:
+    """A point decision by the enforcer; raises FORBIDDEN for a visible target."""
+    if not ctx.enforcer.allows(
+        ctx.principal, obj, act,
+        factory_id=factory.id if factory else None,
+        country=factory.country_code if factory else country,
+    ):
+        raise UserInputError(FORBIDDEN, "not allowed for this caller", None)
+
+
+async def visible_factory(ctx: Context, factory_pk: int | None, field: str,
+                          obj: str = "factory") -> m.Factory:
+    """The target factory if the caller may see it; NOT_FOUND otherwise, as for no factory."""
+    if factory_pk is None:
+        raise not_found("factory", field)
+    row = await ctx.session.scalar(ctx.scope.factories(obj).where(m.Factory.id == factory_pk))
+    if row is None:
+        raise not_found("factory", field)
+    return row
+
+
+def today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def check_text(value: str, field: str, *, max_len: int = 200, min_len: int = 1) -> str:
+    cleaned = value.strip()
+    if len(cleaned) < min_len or len(cleaned) > max_len:
+        raise UserInputError(INVALID, f"must be {min_len} to {max_len} characters", field)
+    if any(ord(c) < 32 for c in cleaned):
+        raise UserInputError(INVALID, "must not contain control characters", field)
+    return cleaned
+
+
+def payload_errors(result: Any) -> list[Any]:
+    from api.errors import UserError
+
+    return [UserError.of(result)] if isinstance(result, UserInputError) else []

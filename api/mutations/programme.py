@@ -1,0 +1,253 @@
+"""Mutations of programme assessors: enrolment, assessments, releases (own country only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+from strawberry.types import Info
+
+import models as m
+from api.assessments import Assessment, AssessmentKind, ComplianceCluster
+from api.context import Context
+from api.errors import UserError, not_found
+from api.ids import pk_of
+from api.loaders import AssessmentRow
+from api.mutations.base import (
+    ALREADY_EXISTS,
+    INVALID,
+    check_text,
+    payload_errors,
+    require,
+    run,
+    today,
+    visible_factory,
+)
+from api.mutations.factory import IMPORT_NOT_ACCEPTED, FactoryPayload, open_cycle
+from api.factories import Factory
+from api.assessments import DETAIL_PURPOSE
+from authz import sync
+from authz.enforcer import org
+from core import audit
+from core.errors import UserInputError
+
+MAX_FINDINGS = 500
+MAX_DETAIL = 4000
+
+
+@strawberry.input
+class EnrollFactoryInput:
+    name: str
+    country: str
+    enrolled_on: dt.date
+
+
+@strawberry.input
+class FindingInput:
+    cluster: ComplianceCluster  # type: ignore[valid-type]
+    compliance_point: str
+    question_code: str
+    non_compliant: bool
+    public_reporting: bool
+    zero_tolerance: bool
+    detail: str | None = None
+
+
+@strawberry.input
+class RecordAssessmentInput:
+    factory_id: strawberry.ID
+    cycle: int
+    kind: AssessmentKind  # type: ignore[valid-type]
+    assessed_on: dt.date
+    findings: list[FindingInput]
+    virtual_scope: list[str] | None = strawberry.field(
+        default=None,
+        description="VIRTUAL_COMPLIANCE_CHECK: the question codes it covered (default: its findings').",
+    )
+    verifier_body: str | None = strawberry.field(
+        default=None,
+        description="Data of other verifiers is not imported (Q29): anything but Better Work is refused.",
+    )
+
+
+@strawberry.type
+class AssessmentPayload:
+    assessment: Assessment | None
+    errors: list[UserError]
+
+
+@strawberry.input
+class ReleaseAssessmentInput:
+    assessment_id: strawberry.ID
+    released_on: dt.date
+    override_deadline: bool = strawberry.field(
+        default=False, description="Platform admins only: release past the 28 days."
+    )
+
+
+async def _enroll(ctx: Context, data: EnrollFactoryInput) -> m.Factory:
+    session = ctx.session
+    name = check_text(data.name, "name")
+    code = data.country.strip().upper()
+    country = await session.scalar(ctx.scope.countries().where(m.Country.code == code))
+    if country is None:
+        raise UserInputError("NOT_FOUND", "no such country", "country")
+    require(ctx, "factory", country=code)
+    if data.enrolled_on > today() + dt.timedelta(days=366):
+        raise UserInputError(INVALID, "enrolledOn is too far in the future", "enrolledOn")
+    organization = m.Organization(name=name, kind=m.OrganizationKind.FACTORY)
+    session.add(organization)
+    await session.flush()
+    factory = m.Factory(organization_id=organization.id, name=name, country_code=code,
+                        enrolled_on=data.enrolled_on)
+    session.add(factory)
+    await session.flush()
+    await sync.record(session, [sync.add((org(organization.id), "owner", f"factory:{factory.id}"))])
+    await audit.append(session, ctx.principal, "factory.enroll", f"Factory:{factory.id}",
+                       factory_id=factory.id, details={"country": code})
+    return factory
+
+
+async def _questions(ctx: Context, factory: m.Factory) -> dict[str, m.Question]:
+    country = await ctx.session.scalar(
+        ctx.scope.countries().where(m.Country.code == factory.country_code)
+    )
+    assert country is not None
+    stmt = ctx.scope.questions().where(m.Question.country_code == factory.country_code)
+    if country.overlay_version is not None:
+        stmt = stmt.where(m.Question.overlay_version == country.overlay_version)
+    return {q.code: q for q in (await ctx.session.scalars(stmt)).all()}
+
+
+async def _record(ctx: Context, data: RecordAssessmentInput) -> AssessmentRow:
+    session = ctx.session
+    if data.verifier_body is not None and data.verifier_body.strip() != m.BETTER_WORK:
+        raise UserInputError(IMPORT_NOT_ACCEPTED,
+                             "data of other verifiers is not imported (Q29)", "verifierBody")
+    factory = await visible_factory(ctx, pk_of(data.factory_id, "Factory"), "factoryId")
+    require(ctx, "assessment", factory=factory)
+    if data.assessed_on > today():
+        raise UserInputError(INVALID, "assessedOn cannot be in the future", "assessedOn")
+    if factory.enrolled_on is not None and data.assessed_on < factory.enrolled_on:
+        raise UserInputError(INVALID, "assessedOn is before the factory's enrolment", "assessedOn")
+    if len(data.findings) > MAX_FINDINGS:
+        raise UserInputError(INVALID, f"at most {MAX_FINDINGS} findings", "findings")
+    questions = await _questions(ctx, factory)
+    seen: set[str] = set()
+    findings = []
+    for i, f in enumerate(data.findings):
+        where = f"findings.{i}"
+        question = questions.get(f.question_code)
+        if question is None:
+            raise UserInputError("UNKNOWN_QUESTION", "not a question of this country's catalogue",
+                                 f"{where}.questionCode")
+        if question.cluster != f.cluster or question.compliance_point != f.compliance_point:
+            raise UserInputError(INVALID, "cluster and compliance point do not match the question",
+                                 f"{where}.compliancePoint")
+        if f.question_code in seen:
+            raise UserInputError(INVALID, "a question may have one finding", f"{where}.questionCode")
+        seen.add(f.question_code)
+        if f.detail is not None and len(f.detail) > MAX_DETAIL:
+            raise UserInputError(INVALID, f"detail is longer than {MAX_DETAIL}", f"{where}.detail")
+        findings.append(
+            m.Finding(
+                cluster=f.cluster, compliance_point=f.compliance_point,
+                question_code=f.question_code, non_compliant=f.non_compliant,
+                public_reporting=f.public_reporting, zero_tolerance=f.zero_tolerance,
+                detail_encrypted=None if f.detail is None
+                else ctx.runtime.keys.fields.encrypt(f.detail, DETAIL_PURPOSE),
+            )
+        )
+    virtual_scope = None
+    if data.kind == m.AssessmentKind.VIRTUAL_COMPLIANCE_CHECK:
+        codes = sorted(set(data.virtual_scope if data.virtual_scope is not None else seen))
+        unknown = [c for c in codes if c not in questions]
+        if unknown:
+            raise UserInputError("UNKNOWN_QUESTION", f"{unknown[0][:40]!r} is not in the catalogue",
+                                 "virtualScope")
+        virtual_scope = ",".join(codes)
+    elif data.virtual_scope is not None:
+        raise UserInputError(INVALID, "only a virtual check has a scope", "virtualScope")
+    cycle = await open_cycle(ctx, factory, data.cycle, "cycle")
+    existing = await session.scalar(
+        ctx.scope.assessments().where(m.Assessment.cycle_id == cycle.id)
+    )
+    if existing is not None:
+        raise UserInputError(ALREADY_EXISTS, "this cycle already has its assessment", "cycle")
+    assessment = m.Assessment(
+        cycle_id=cycle.id, factory_id=factory.id, kind=data.kind, assessed_on=data.assessed_on,
+        status=m.AssessmentStatus.DRAFT, virtual_scope=virtual_scope,
+        recorded_by_user_id=ctx.principal.user_id,
+    )
+    session.add(assessment)
+    await session.flush()
+    for finding in findings:
+        finding.assessment_id = assessment.id
+    session.add_all(findings)
+    await session.flush()
+    await audit.append(session, ctx.principal, "assessment.record", f"Assessment:{assessment.id}",
+                       factory_id=factory.id,
+                       details={"cycle": cycle.number, "kind": data.kind.value,
+                                "findings": len(findings)})
+    return AssessmentRow(assessment, cycle.number)
+
+
+async def _release(ctx: Context, data: ReleaseAssessmentInput) -> AssessmentRow:
+    session = ctx.session
+    pk = pk_of(data.assessment_id, "Assessment")
+    row = None
+    if pk is not None:
+        row = (
+            await session.execute(
+                ctx.scope.assessments_with_cycle().where(m.Assessment.id == pk).with_for_update()
+            )
+        ).first()
+    if row is None:
+        raise not_found("assessment", "assessmentId")
+    assessment, cycle_number = row
+    factory = await visible_factory(ctx, assessment.factory_id, "assessmentId")
+    late = data.released_on > assessment.latest_release_on()
+    if data.override_deadline:
+        require(ctx, "late_release", country=factory.country_code)
+    else:
+        require(ctx, "assessment", factory=factory)
+    if assessment.status == m.AssessmentStatus.RELEASED:
+        raise UserInputError("ALREADY_RELEASED", "the assessment is already released",
+                             "assessmentId")
+    if data.released_on < assessment.assessed_on:
+        raise UserInputError(INVALID, "releasedOn is before the assessment", "releasedOn")
+    if late and not data.override_deadline:
+        raise UserInputError("RELEASE_TOO_LATE",
+                             f"release by {assessment.latest_release_on().isoformat()} "
+                             "(28 days after the assessment, Q6)", "releasedOn")
+    assessment.release(data.released_on)
+    await session.flush()
+    await audit.append(session, ctx.principal, "assessment.release", f"Assessment:{assessment.id}",
+                       factory_id=factory.id,
+                       details={"releasedOn": data.released_on.isoformat(),
+                                "override": data.override_deadline})
+    return AssessmentRow(assessment, cycle_number)
+
+
+@strawberry.type
+class ProgrammeMutations:
+    @strawberry.mutation(description="Programme assessors.")
+    async def enroll_factory(self, info: Info[Context, None], input: EnrollFactoryInput
+                             ) -> FactoryPayload:
+        result = await run(info.context, lambda: _enroll(info.context, input))
+        factory = None if isinstance(result, UserInputError) else Factory.of(result)
+        return FactoryPayload(factory=factory, errors=payload_errors(result))
+
+    @strawberry.mutation
+    async def record_assessment(self, info: Info[Context, None], input: RecordAssessmentInput
+                                ) -> AssessmentPayload:
+        result = await run(info.context, lambda: _record(info.context, input))
+        out = None if isinstance(result, UserInputError) else Assessment.of(result)
+        return AssessmentPayload(assessment=out, errors=payload_errors(result))
+
+    @strawberry.mutation
+    async def release_assessment(self, info: Info[Context, None], input: ReleaseAssessmentInput
+                                 ) -> AssessmentPayload:
+        result = await run(info.context, lambda: _release(info.context, input))
+        out = None if isinstance(result, UserInputError) else Assessment.of(result)
+        return AssessmentPayload(assessment=out, errors=payload_errors(result))

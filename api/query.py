@@ -1,0 +1,163 @@
+"""The root Query: every read starts from the caller's scope."""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.types import Info
+
+import models as m
+from api import gateway, statistics
+from api.assessments import Assessment, Finding
+from api.consent import ConsentGrant
+from api.context import Context
+from api.errors import BadArgument
+from api.factories import Factory, FactoryConnection, FactoryEdge, factory_out, load_factory
+from api.gateway import EnrolledFactory, GatewayExportConnection
+from api.ids import from_global_id, pk_of, to_global_id
+from api.node import Node
+from api.organizations import ApiKey, Organization, User, Viewer, load_organization
+from api.pagination import PageInfo, cursor_of, page_args
+from api.self_assessments import SelfAssessment
+from api.statistics import ClusterStatistic, PublicFinding, ZeroToleranceCase
+from authz.paging import count
+
+
+async def _node(info: Info[Context, None], id: strawberry.ID) -> Node | None:
+    parsed = from_global_id(id)
+    if parsed is None:
+        return None
+    kind, pk = parsed
+    ctx = info.context
+    loaders = ctx.loaders
+    if kind == "Factory":
+        return await load_factory(info, pk, "node")
+    if kind == "Organization":
+        return await load_organization(info, pk)
+    if kind == "Assessment":
+        found = await loaders.assessment.load(pk)
+        return None if found is None else Assessment.of(found)
+    async with ctx.db() as session:
+        if kind == "Finding":
+            row = await session.scalar(ctx.scope.findings().where(m.Finding.id == pk))
+            return None if row is None else Finding.of(row)
+        if kind == "ConsentGrant":
+            grant = await session.scalar(ctx.scope.grants().where(m.ConsentGrant.id == pk))
+            return None if grant is None else ConsentGrant.of(grant)
+        if kind == "SelfAssessment":
+            sa = (
+                await session.execute(
+                    ctx.scope.self_assessments_with_cycle().where(m.SelfAssessment.id == pk)
+                )
+            ).first()
+            return None if sa is None else SelfAssessment.of(sa[0], sa[1])
+        if kind == "User":
+            user = await session.scalar(ctx.scope.users().where(m.User.id == pk))
+            return None if user is None else User.of(user)
+        if kind == "ApiKey":
+            key = await session.scalar(ctx.scope.api_keys().where(m.ApiKey.id == pk))
+            return None if key is None else ApiKey.of(key)
+        if kind == "GatewayExport":
+            export = await session.scalar(ctx.scope.exports().where(m.GatewayExport.id == pk))
+            return None if export is None else gateway.GatewayExport.of(export)
+    return None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
+        return await _node(info, id)
+
+    @strawberry.field
+    async def viewer(self, info: Info[Context, None]) -> Viewer:
+        ctx = info.context
+        p = ctx.principal
+        user = None
+        if p.user_id is not None:
+            async with ctx.db() as session:
+                row = await session.scalar(ctx.scope.users().where(m.User.id == p.user_id))
+            user = None if row is None else User.of(row)
+        org = None if p.organization_id is None else await load_organization(info, p.organization_id)
+        return Viewer(
+            user=user,
+            organization=org,
+            role=p.role,
+            factory_id=None if p.factory_id is None else to_global_id("Factory", p.factory_id),
+        )
+
+    @strawberry.field
+    async def factories(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        country: str | None = None,
+    ) -> FactoryConnection:
+        ctx = info.context
+        args = page_args(first, after, ctx.runtime.settings.max_page_size)
+        stmt = ctx.scope.factories()
+        if country is not None:
+            if len(country) != 2 or not country.isalpha():
+                raise BadArgument("country must be an ISO 3166-1 alpha-2 code")
+            stmt = stmt.where(m.Factory.country_code == country.upper())
+        count_stmt = count(stmt)
+        if args.after is not None:
+            if not args.after[0].isdigit():
+                raise BadArgument("after is not a valid cursor")
+            stmt = stmt.where(m.Factory.id > int(args.after[0]))
+        async with ctx.db() as session:
+            rows = list((await session.scalars(stmt.order_by(m.Factory.id).limit(args.first + 1))).all())
+        page = rows[: args.first]
+        edges = [FactoryEdge(node=factory_out(ctx, r, "factories"), cursor=cursor_of(r.id)) for r in page]
+        return FactoryConnection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=len(rows) > args.first,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            count_stmt=count_stmt,
+        )
+
+    @strawberry.field
+    async def factory(self, info: Info[Context, None], id: strawberry.ID) -> Factory | None:
+        pk = pk_of(id, "Factory")
+        return None if pk is None else await load_factory(info, pk, "factory")
+
+    @strawberry.field
+    async def gateway_exports(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> GatewayExportConnection:
+        return await gateway.gateway_exports(info, first, after)
+
+    @strawberry.field
+    async def country_statistics(
+        self, info: Info[Context, None], country: str
+    ) -> list[ClusterStatistic]:
+        return await statistics.country_statistics(info, country)
+
+    @strawberry.field
+    async def public_findings(
+        self, info: Info[Context, None], country: str | None = None, first: int | None = None
+    ) -> list[PublicFinding]:
+        return await statistics.public_findings(info, country, first)
+
+    @strawberry.field(
+        description="The labour inspectorate of a country: its zero-tolerance findings, whatever the consent."
+    )
+    async def zero_tolerance_findings(
+        self, info: Info[Context, None], country: str
+    ) -> list[ZeroToleranceCase]:
+        return await statistics.zero_tolerance_findings(info, country)
+
+    @strawberry.field(description="Hosts and the platform: the rolling list of enrolled factories.")
+    async def enrolled_factories(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> list[EnrolledFactory]:
+        return await gateway.enrolled_factories(info, first, after)
+
+    @strawberry.field(description="Platform admins: organisations.")
+    async def organizations(self, info: Info[Context, None]) -> list[Organization]:
+        ctx = info.context
+        async with ctx.db() as session:
+            rows = (await session.scalars(ctx.scope.organizations().order_by(m.Organization.id))).all()
+        return [Organization.of(r) for r in rows]

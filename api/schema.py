@@ -1,0 +1,83 @@
+"""The Schema: query, mutations, and the limits every request runs under."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
+
+from api.assessments import Assessment, Finding
+from api.consent import ConsentGrant
+from api.factories import Factory
+from api.gateway import GatewayExport
+from api.mutations.admin import AdminMutations
+from api.mutations.factory import FactoryMutations
+from api.mutations.programme import ProgrammeMutations
+from api.organizations import ApiKey, Organization, User
+from api.query import Query
+from api.self_assessments import SelfAssessment
+from core.settings import Settings
+
+log = logging.getLogger("millgate.graphql")
+
+Mutation = merge_types("Mutation", (FactoryMutations, ProgrammeMutations, AdminMutations))
+
+
+def _unexpected(error: GraphQLError) -> bool:
+    """Mask what came from our code by surprise; keep syntax, validation and BadArgument."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class MillgateSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        context: Any = execution_context.context if execution_context else None
+        request_id = getattr(context, "request_id", "-")
+        for error in errors:
+            if _unexpected(error):
+                assert error.original_error is not None
+                log.error(
+                    "unexpected error in %s (request %s)",
+                    ".".join(str(p) for p in error.path or []),
+                    request_id,
+                    exc_info=error.original_error,
+                )
+
+
+def build_schema(settings: Settings) -> strawberry.Schema:
+    extensions: list[Any] = [
+        QueryDepthLimiter(max_depth=settings.max_query_depth),
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+        MaskErrors(should_mask_error=_unexpected),
+    ]
+    if settings.production:
+        extensions.append(AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    return MillgateSchema(
+        query=Query,
+        mutation=Mutation,
+        types=[Factory, Assessment, Finding, ConsentGrant, SelfAssessment, Organization, User,
+               ApiKey, GatewayExport],
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=settings.production),
+    )
+
+
+def sdl(settings: Settings | None = None) -> str:
+    """The printed schema (development settings: it is the same in production)."""
+    return build_schema(settings or Settings()).as_str() + "\n"

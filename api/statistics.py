@@ -1,0 +1,137 @@
+"""Views of no single factory: country statistics, public findings, zero tolerance."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+from strawberry.types import Info
+
+import models as m
+from api.assessments import DETAIL_PURPOSE, ComplianceCluster
+from api.context import Context
+from api.errors import BadArgument
+from api.ids import to_global_id
+
+MIN_CELL = 5  # a cell of fewer factories would point at one factory (rule 12)
+
+
+@strawberry.type
+class ClusterStatistic:
+    cluster: ComplianceCluster  # type: ignore[valid-type]
+    factories: int
+    non_compliance_rate: float | None
+    suppressed: bool = strawberry.field(
+        description="True where the cell was withheld because it covers too few factories."
+    )
+
+
+@strawberry.type
+class PublicFinding:
+    factory_name: str
+    country: str
+    assessed_on: dt.date
+    cluster: ComplianceCluster  # type: ignore[valid-type]
+    compliance_point: str
+
+
+@strawberry.type
+class ZeroToleranceCase:
+    factory_id: strawberry.ID
+    factory_name: str
+    assessed_on: dt.date
+    cluster: ComplianceCluster  # type: ignore[valid-type]
+    compliance_point: str
+    question_code: str
+    detail: str | None
+
+
+def _country(code: str | None) -> str | None:
+    if code is None:
+        return None
+    if len(code) != 2 or not code.isalpha():
+        raise BadArgument("country must be an ISO 3166-1 alpha-2 code")
+    return code.upper()
+
+
+async def country_statistics(info: Info[Context, None], country: str) -> list[ClusterStatistic]:
+    ctx = info.context
+    code = _country(country)
+    assert code is not None
+    async with ctx.db() as session:
+        rows = {r.cluster: r for r in (await session.execute(ctx.scope.statistics_rows(code))).all()}
+    if not ctx.scope.may("statistics", country=code):
+        return []
+    out = []
+    for cluster in m.ComplianceCluster:
+        row = rows.get(cluster)
+        factories = int(row.factories) if row else 0
+        if factories < MIN_CELL:
+            out.append(ClusterStatistic(cluster=cluster, factories=0, non_compliance_rate=None,
+                                        suppressed=True))
+        else:
+            assert row is not None
+            out.append(ClusterStatistic(cluster=cluster, factories=factories,
+                                        non_compliance_rate=round(int(row.nc) / factories, 4),
+                                        suppressed=False))
+    return out
+
+
+async def public_findings(
+    info: Info[Context, None], country: str | None, first: int | None
+) -> list[PublicFinding]:
+    ctx = info.context
+    cap = ctx.runtime.settings.max_page_size
+    size = 20 if first is None else first
+    if size < 0 or size > cap:
+        raise BadArgument(f"first must be between 0 and {cap}")
+    stmt = ctx.scope.public_findings()
+    code = _country(country)
+    if code is not None:
+        stmt = stmt.where(m.Factory.country_code == code)
+    stmt = stmt.order_by(m.Assessment.assessed_on.desc(), m.Finding.id).limit(size)
+    async with ctx.db() as session:
+        rows = (await session.execute(stmt)).all()
+    return [
+        PublicFinding(
+            factory_name=factory.name,
+            country=factory.country_code,
+            assessed_on=assessment.assessed_on,
+            cluster=finding.cluster,
+            compliance_point=finding.compliance_point,
+        )
+        for finding, assessment, factory in rows
+    ]
+
+
+async def zero_tolerance_findings(
+    info: Info[Context, None], country: str
+) -> list[ZeroToleranceCase]:
+    ctx = info.context
+    code = _country(country)
+    stmt = (
+        ctx.scope.zero_tolerance_findings()
+        .where(m.Factory.country_code == code)
+        .order_by(m.Assessment.assessed_on.desc(), m.Finding.id)
+        .limit(ctx.runtime.settings.max_page_size * 10)
+    )
+    async with ctx.db() as session:
+        rows = (await session.execute(stmt)).all()
+    fields = ctx.runtime.keys.fields
+    out = []
+    for finding, assessment, factory in rows:
+        ctx.record_access(factory.id, "zeroToleranceFindings")
+        out.append(
+            ZeroToleranceCase(
+                factory_id=to_global_id("Factory", factory.id),
+                factory_name=factory.name,
+                assessed_on=assessment.assessed_on,
+                cluster=finding.cluster,
+                compliance_point=finding.compliance_point,
+                question_code=finding.question_code,
+                detail=None
+                if finding.detail_encrypted is None
+                else fields.decrypt(finding.detail_encrypted, DETAIL_PURPOSE),
+            )
+        )
+    return out

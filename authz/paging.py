@@ -1,0 +1,62 @@
+"""Paging and counting over scoped statements, batched per parent.
+
+These wrap a statement that :class:`authz.scope.Scope` built, and refuse any other: the
+row filter stays the scope's, paging only narrows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.orm import aliased
+
+from authz.guard import SCOPE_OPTION, UnscopedRead, scoped
+
+ROW_NUMBER = "_row_number"
+
+
+def _label(stmt: Select[Any]) -> str:
+    label = stmt.get_execution_options().get(SCOPE_OPTION)
+    if not label or str(label).startswith("system:"):
+        raise UnscopedRead("paging needs a statement built by authz.scope")
+    return str(label)
+
+
+def first_per_parent(
+    stmt: Select[Any],
+    entity: Any,
+    parent_col: ColumnElement[Any],
+    order_by: Sequence[ColumnElement[Any]],
+    limit: int,
+    extra: Sequence[str] = (),
+) -> Select[Any]:
+    """The first ``limit`` rows of ``entity`` for each parent, in ``order_by`` order.
+
+    One statement for any number of parents (a window function), so a nested list costs
+    the same number of statements whatever the page size.
+    """
+    label = _label(stmt)
+    number = func.row_number().over(partition_by=parent_col, order_by=list(order_by))
+    inner = stmt.add_columns(number.label(ROW_NUMBER)).subquery()
+    row = aliased(entity, inner)
+    outer = (
+        select(row, *(inner.c[name] for name in extra))
+        .where(inner.c[ROW_NUMBER] <= limit)
+        .order_by(inner.c[ROW_NUMBER])
+    )
+    return scoped(outer, f"{label}:page")
+
+
+def count_per_parent(stmt: Select[Any], parent_col: ColumnElement[Any]) -> Select[Any]:
+    """``(parent, count)`` rows over a scoped statement."""
+    label = _label(stmt)
+    inner = stmt.with_only_columns(parent_col.label("parent")).subquery()
+    outer = select(inner.c.parent, func.count()).group_by(inner.c.parent)
+    return scoped(outer, f"{label}:count")
+
+
+def count(stmt: Select[Any]) -> Select[Any]:
+    label = _label(stmt)
+    return scoped(select(func.count()).select_from(stmt.order_by(None).subquery()), f"{label}:count")

@@ -1,0 +1,325 @@
+"""The only query builder: the rows a principal may see, as SQL.
+
+Every read of domain data starts here. Each method returns a SELECT already narrowed to what
+the principal may see and marked as scoped (see :mod:`authz.guard`); callers may add
+filters, ordering and limits, never widen. The conditions come from ``policy.conf`` through
+:mod:`authz.rules`; the facts (grants, ownership, countries, release dates) are read by the
+database in the same statement, on the database clock, so a revocation holds the moment it
+commits.
+
+Example:
+    scope = Scope(principal)
+    rows = await session.scalars(scope.factories().order_by(m.Factory.id).limit(20))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.sql.elements import False_
+
+import models as m
+from authz.clock import db_now, db_today
+from authz.guard import scoped
+from authz.principal import Principal
+from authz.rules import ASSESSMENT, IN_COUNTRY, OWNER, SELF_ASSESSMENT, Shape, condition, decide
+
+
+def active_grant() -> ColumnElement[bool]:
+    """A grant neither revoked nor expired, by the database clock."""
+    return and_(
+        m.ConsentGrant.revoked_at.is_(None),
+        or_(m.ConsentGrant.expires_at.is_(None), m.ConsentGrant.expires_at > db_now()),
+    )
+
+
+def released() -> ColumnElement[bool]:
+    """An assessment released, with a release date that has come."""
+    return and_(
+        m.Assessment.status == m.AssessmentStatus.RELEASED,
+        m.Assessment.released_on <= db_today(),
+    )
+
+
+class Scope:
+    """Rows one principal may see. Cheap to build; one per request."""
+
+    def __init__(self, principal: Principal) -> None:
+        self.principal = principal
+        self.shape = Shape.of(principal)
+        self.own_factory_id = principal.factory_id
+
+    # -- conditions --------------------------------------------------------------------
+
+    def _atom(self, atom: str, factory_col: Any, country_col: Any | None) -> ColumnElement[bool]:
+        p = self.principal
+        if atom == OWNER:
+            return factory_col == self.own_factory_id if self.own_factory_id else false()
+        if atom in (ASSESSMENT, SELF_ASSESSMENT):
+            if p.organization_id is None:
+                return false()
+            column = (
+                m.ConsentGrant.scope_assessment
+                if atom == ASSESSMENT
+                else m.ConsentGrant.scope_self_assessment
+            )
+            granted = select(m.ConsentGrant.factory_id).where(
+                m.ConsentGrant.grantee_id == p.organization_id, column, active_grant()
+            )
+            return factory_col.in_(granted)
+        if atom == IN_COUNTRY:
+            if p.country_code is None:
+                return false()
+            if country_col is not None:
+                return country_col == p.country_code  # type: ignore[no-any-return]
+            in_country = select(m.Factory.id).where(m.Factory.country_code == p.country_code)
+            return factory_col.in_(in_country)  # type: ignore[no-any-return]
+        raise ValueError(f"unknown relation {atom!r}")
+
+    def allows(
+        self, obj: str, factory_col: Any, country_col: Any | None = None, act: str = "read"
+    ) -> ColumnElement[bool]:
+        """SQL that holds for the factories (by id column) where ``obj`` may be ``act``-ed."""
+        cond = condition(self.shape, obj, act)
+        if cond.always:
+            return true()
+        terms = []
+        for clause in cond.clauses:
+            atoms = [self._atom(atom, factory_col, country_col) for atom in sorted(clause)]
+            if not any(isinstance(a, False_) for a in atoms):  # a relation it cannot have
+                terms.append(and_(*atoms))
+        if not terms:
+            return false()
+        return or_(*terms)
+
+    def may(self, obj: str, act: str = "read", *, country: str | None = None) -> bool:
+        """A decision about no particular factory (statistics, exports, admin)."""
+        return decide(
+            self.principal, obj, act,
+            in_country=country is not None and country == self.principal.country_code,
+        )
+
+    def can_ever(self, obj: str, act: str = "read") -> bool:
+        """False when no factory could satisfy the rule: skip the query altogether."""
+        return not condition(self.shape, obj, act).never
+
+    # -- factories ---------------------------------------------------------------------
+
+    def factories(self, obj: str = "factory") -> Select[tuple[m.Factory]]:
+        stmt = select(m.Factory).where(self.allows(obj, m.Factory.id, m.Factory.country_code))
+        return scoped(stmt, f"factories:{obj}")
+
+    def factory_ids(self, obj: str = "factory") -> Select[tuple[int]]:
+        stmt = select(m.Factory.id).where(self.allows(obj, m.Factory.id, m.Factory.country_code))
+        return scoped(stmt, f"factory_ids:{obj}")
+
+    # -- assessments and findings ------------------------------------------------------
+
+    def assessment_visible(self) -> ColumnElement[bool]:
+        """Released assessments where ``assessment`` is readable; any where ``draft`` is."""
+        col = m.Assessment.factory_id
+        drafts = self.allows("draft", col)
+        released_ones = and_(self.allows("assessment", col), released())
+        return released_ones if isinstance(drafts, False_) else or_(released_ones, drafts)
+
+    def assessments(self) -> Select[tuple[m.Assessment]]:
+        return scoped(select(m.Assessment).where(self.assessment_visible()), "assessments")
+
+    def assessments_with_cycle(self) -> Select[tuple[m.Assessment, int]]:
+        stmt = (
+            select(m.Assessment, m.ServiceCycle.number.label("cycle_number"))
+            .join(m.ServiceCycle, m.ServiceCycle.id == m.Assessment.cycle_id)
+            .where(self.assessment_visible())
+        )
+        return scoped(stmt, "assessments")
+
+    def findings(self) -> Select[tuple[m.Finding]]:
+        stmt = (
+            select(m.Finding)
+            .join(m.Assessment, m.Assessment.id == m.Finding.assessment_id)
+            .where(self.assessment_visible())
+        )
+        return scoped(stmt, "findings")
+
+    def zero_tolerance_findings(self) -> Select[tuple[m.Finding, m.Assessment, m.Factory]]:
+        """Zero-tolerance findings of released assessments, for whoever rule 11/15 allows."""
+        stmt = (
+            select(m.Finding, m.Assessment, m.Factory)
+            .join(m.Assessment, m.Assessment.id == m.Finding.assessment_id)
+            .join(m.Factory, m.Factory.id == m.Assessment.factory_id)
+            .where(
+                m.Finding.zero_tolerance.is_(True),
+                released(),
+                self.allows("zero_tolerance", m.Factory.id, m.Factory.country_code),
+            )
+        )
+        return scoped(stmt, "zero_tolerance")
+
+    # -- self-assessments, grants, access log --------------------------------------------
+
+    def self_assessments(self) -> Select[tuple[m.SelfAssessment]]:
+        stmt = select(m.SelfAssessment).where(
+            self.allows("self_assessment", m.SelfAssessment.factory_id)
+        )
+        return scoped(stmt, "self_assessments")
+
+    def self_assessments_with_cycle(self) -> Select[tuple[m.SelfAssessment, int]]:
+        stmt = (
+            select(m.SelfAssessment, m.ServiceCycle.number.label("cycle_number"))
+            .join(m.ServiceCycle, m.ServiceCycle.id == m.SelfAssessment.cycle_id)
+            .where(self.allows("self_assessment", m.SelfAssessment.factory_id))
+        )
+        return scoped(stmt, "self_assessments")
+
+    def grants_visible(self) -> ColumnElement[bool]:
+        col = m.ConsentGrant.factory_id
+        own = m.ConsentGrant.grantee_id == (self.principal.organization_id or -1)
+        return or_(self.allows("consent", col), and_(own, self.allows("own_consent", col)))
+
+    def grants(self) -> Select[tuple[m.ConsentGrant]]:
+        return scoped(select(m.ConsentGrant).where(self.grants_visible()), "grants")
+
+    def access_events(self) -> Select[tuple[m.AccessEvent]]:
+        stmt = select(m.AccessEvent).where(self.allows("access_log", m.AccessEvent.factory_id))
+        return scoped(stmt, "access_events")
+
+    def cycles(self, obj: str) -> Select[tuple[m.ServiceCycle]]:
+        stmt = select(m.ServiceCycle).where(self.allows(obj, m.ServiceCycle.factory_id))
+        return scoped(stmt, f"cycles:{obj}")
+
+    # -- views of no single factory ------------------------------------------------------
+
+    def public_findings(self) -> Select[tuple[m.Finding, m.Assessment, m.Factory]]:
+        """Findings flagged public, of each factory's latest released assessment (rule 13)."""
+        latest = (
+            select(m.Assessment.factory_id, func.max(m.Assessment.assessed_on).label("on"))
+            .where(released())
+            .group_by(m.Assessment.factory_id)
+            .subquery()
+        )
+        stmt = (
+            select(m.Finding, m.Assessment, m.Factory)
+            .join(m.Assessment, m.Assessment.id == m.Finding.assessment_id)
+            .join(m.Factory, m.Factory.id == m.Assessment.factory_id)
+            .join(
+                latest,
+                and_(
+                    latest.c.factory_id == m.Assessment.factory_id,
+                    latest.c.on == m.Assessment.assessed_on,
+                ),
+            )
+            .where(m.Finding.public_reporting.is_(True), released())
+        )
+        if not self.may("public"):
+            stmt = stmt.where(false())
+        return scoped(stmt, "public_findings")
+
+    def statistics_rows(self, country: str) -> Select[Any]:
+        """Per cluster: factories assessed, and factories with a non-compliance (rule 12)."""
+        base = (
+            select(
+                m.Finding.cluster.label("cluster"),
+                m.Assessment.factory_id.label("factory_id"),
+                func.max(
+                    func.cast(m.Finding.non_compliant, m.Assessment.id.type)
+                ).label("nc"),
+            )
+            .join(m.Assessment, m.Assessment.id == m.Finding.assessment_id)
+            .join(m.Factory, m.Factory.id == m.Assessment.factory_id)
+            .where(m.Factory.country_code == country, released())
+            .group_by(m.Finding.cluster, m.Assessment.factory_id)
+            .subquery()
+        )
+        stmt = select(
+            base.c.cluster, func.count().label("factories"), func.sum(base.c.nc).label("nc")
+        ).group_by(base.c.cluster)
+        if not self.may("statistics", country=country):
+            stmt = stmt.where(false())
+        return scoped(stmt, "statistics")
+
+    def enrolled_factories(self) -> Select[tuple[m.Factory]]:
+        stmt = select(m.Factory).where(m.Factory.enrolled_on.is_not(None))
+        if not self.may("enrolled_list"):
+            stmt = stmt.where(false())
+        return scoped(stmt, "enrolled_factories")
+
+    def exports(self) -> Select[tuple[m.GatewayExport]]:
+        """A host's own exports whose grant is still active."""
+        host = self.principal.organization_id or -1
+        stmt = (
+            select(m.GatewayExport)
+            .join(m.ConsentGrant, m.ConsentGrant.id == m.GatewayExport.grant_id)
+            .where(m.GatewayExport.host_id == host, active_grant())
+        )
+        if not self.may("export"):
+            stmt = stmt.where(false())
+        return scoped(stmt, "exports")
+
+    def organizations(self) -> Select[tuple[m.Organization]]:
+        """Platform admins see all; others their own organisation only."""
+        stmt = select(m.Organization)
+        if not self.may("admin"):
+            stmt = stmt.where(m.Organization.id == (self.principal.organization_id or -1))
+        return scoped(stmt, "organizations")
+
+    def reachable_organizations(self) -> Select[tuple[m.Organization]]:
+        """Organisations the principal may name: its own, those of the factories it sees,
+        the grantees of the grants it sees, and the readers in the access logs it sees."""
+        if self.may("admin"):
+            return scoped(select(m.Organization), "organizations")
+        own = self.principal.organization_id or -1
+        factory_orgs = select(m.Factory.organization_id).where(
+            self.allows("factory", m.Factory.id, m.Factory.country_code)
+        )
+        grantees = select(m.ConsentGrant.grantee_id).where(self.grants_visible())
+        readers = select(m.AccessEvent.organization_id).where(
+            self.allows("access_log", m.AccessEvent.factory_id)
+        )
+        stmt = select(m.Organization).where(
+            or_(
+                m.Organization.id == own,
+                m.Organization.id.in_(factory_orgs),
+                m.Organization.id.in_(grantees),
+                m.Organization.id.in_(readers),
+            )
+        )
+        return scoped(stmt, "organizations")
+
+    def grantable_organizations(self) -> Select[tuple[m.Organization]]:
+        """The directory of brands and hosts a factory may grant to (names are public)."""
+        stmt = select(m.Organization).where(
+            m.Organization.kind.in_([m.OrganizationKind.BRAND, m.OrganizationKind.HOST])
+        )
+        if self.principal.is_anonymous:
+            stmt = stmt.where(false())
+        return scoped(stmt, "grantable_organizations")
+
+    def users(self) -> Select[tuple[m.User]]:
+        stmt = select(m.User)
+        if not self.may("admin"):
+            stmt = stmt.where(m.User.id == (self.principal.user_id or -1))
+        return scoped(stmt, "users")
+
+    def api_keys(self) -> Select[tuple[m.ApiKey]]:
+        stmt = select(m.ApiKey)
+        if not self.may("admin"):
+            stmt = stmt.where(false())
+        return scoped(stmt, "api_keys")
+
+    def countries(self) -> Select[tuple[m.Country]]:
+        """Reference data: public."""
+        return scoped(select(m.Country), "countries")
+
+    def questions(self) -> Select[tuple[m.Question]]:
+        """Reference data: public."""
+        return scoped(select(m.Question), "questions")
