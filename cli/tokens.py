@@ -2,10 +2,101 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import typer
+from sqlalchemy import select
+
+import models as m
+from authz.guard import system_read
+from authz.sync import record, add
+from authz.enforcer import standing_links
+from core import audit, migrate
+from core.runtime import Runtime
+from core.settings import Settings
 
 app = typer.Typer(no_args_is_help=True)
 
 
-def register(app: typer.Typer) -> None:
-    pass
+async def tokens_for_emails(runtime: Runtime, emails: dict[m.Role, str]) -> dict[m.Role, str]:
+    """An access token for each of the given users, by role."""
+    ttl = runtime.settings.token_ttl_seconds
+    async with runtime.sessionmaker() as session:
+        users = {
+            u.email: u
+            for u in await session.scalars(
+                system_read(select(m.User).where(m.User.email.in_(emails.values())),
+                            "cli: users to issue tokens for")
+            )
+        }
+    return {role: runtime.token_service.issue(users[email].id, ttl) for role, email in emails.items()}
+
+
+async def _issue(email: str, ttl: int | None) -> str:
+    runtime = Runtime.create(Settings())
+    try:
+        async with runtime.sessionmaker() as session:
+            user = await session.scalar(
+                system_read(select(m.User).where(m.User.email == email.lower(),
+                                                 m.User.disabled_at.is_(None)),
+                            "cli: token issue")
+            )
+        if user is None:
+            raise typer.BadParameter("no active user with this email", param_hint="--user")
+        return runtime.token_service.issue(user.id, ttl or runtime.settings.token_ttl_seconds)
+    finally:
+        await runtime.close()
+
+
+async def _bootstrap(email: str) -> str:
+    runtime = Runtime.create(Settings())
+    try:
+        async with runtime.sessionmaker() as session:
+            platform = await session.scalar(
+                system_read(select(m.Organization).where(
+                    m.Organization.kind == m.OrganizationKind.PLATFORM), "cli: bootstrap")
+            )
+            if platform is None:
+                platform = m.Organization(name="Millgate platform", kind=m.OrganizationKind.PLATFORM)
+                session.add(platform)
+                await session.flush()
+                await record(session, [add(link) for link in standing_links(
+                    platform.id, platform.kind, None, False)])
+                await audit.append(session, None, "organization.create",
+                                   f"Organization:{platform.id}", details={"kind": "PLATFORM"})
+            user = await session.scalar(
+                system_read(select(m.User).where(m.User.email == email.lower()), "cli: bootstrap")
+            )
+            if user is None:
+                user = m.User(email=email.lower(), organization_id=platform.id,
+                              role=m.Role.PLATFORM_ADMIN)
+                session.add(user)
+                await session.flush()
+                await audit.append(session, None, "user.create", f"User:{user.id}",
+                                   details={"organization": platform.id, "role": "PLATFORM_ADMIN"})
+            elif user.role != m.Role.PLATFORM_ADMIN or user.organization_id != platform.id:
+                raise typer.BadParameter("this email belongs to a user of another organisation",
+                                         param_hint="--admin-email")
+            await session.commit()
+            return runtime.token_service.issue(user.id, runtime.settings.token_ttl_seconds)
+    finally:
+        await runtime.close()
+
+
+@app.command("issue")
+def issue(
+    user: str = typer.Option(..., "--user", help="Email of an existing user."),
+    ttl: int | None = typer.Option(None, "--ttl", min=60, max=86400 * 30, help="Seconds."),
+) -> None:
+    """Print an access token for an existing user."""
+    typer.echo(asyncio.run(_issue(user, ttl)))
+
+
+def register(root: typer.Typer) -> None:
+    @root.command()
+    def bootstrap(
+        admin_email: str = typer.Option(..., "--admin-email", help="The first platform admin."),
+    ) -> None:
+        """Create the platform organisation and its first admin (idempotent); print a token."""
+        migrate.upgrade(Settings().effective_database_url)
+        typer.echo(asyncio.run(_bootstrap(admin_email)))

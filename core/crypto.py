@@ -118,7 +118,7 @@ class SigningKeys:
         if not keys:
             raise CryptoError("the signing key set is empty")
         for key in keys:
-            if key.crv != "Ed25519" or not key.is_private or not key.kid:
+            if key.curve_name != "Ed25519" or not key.is_private or not key.kid:
                 raise CryptoError("signing keys must be private Ed25519 JWKs with a kid")
         self._keys = keys
         self._by_kid = {key.kid: key for key in keys}
