@@ -2,6 +2,66 @@
 
 from __future__ import annotations
 
+import asyncio
+import signal
+
 import typer
 
-app = typer.Typer(no_args_is_help=True)
+from authz.guard import install_guard
+from core.runtime import Runtime
+from core.settings import Settings
+from exports.job import RunReport, run_forever, run_once
+from exports.webhooks import DeliveryReport, deliver_pending
+
+app = typer.Typer(no_args_is_help=True, help="Gateway exports to data hosts.")
+
+
+async def _one_pass() -> tuple[RunReport, DeliveryReport]:
+    runtime = Runtime.create(Settings())
+    try:
+        report = await run_once(runtime.sessionmaker, runtime.keys)
+        deliveries = await deliver_pending(runtime.sessionmaker, runtime.keys)
+        return report, deliveries
+    finally:
+        await runtime.close()
+
+
+async def _work(interval: float) -> None:
+    runtime = Runtime.create(Settings())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await run_forever(runtime.sessionmaker, runtime.keys, interval=interval, stop=stop)
+    finally:
+        await runtime.close()
+
+
+@app.command("run")
+def run() -> None:
+    """One pass: write every export that is due, then deliver pending webhooks."""
+    install_guard()  # the job's reads must all be marked as the platform's
+    report, deliveries = asyncio.run(_one_pass())
+    typer.echo(report.summary())
+    typer.echo(
+        f"webhooks: {deliveries.delivered} delivered, {deliveries.retrying} to retry, "
+        f"{deliveries.failed} failed"
+    )
+    for error in report.errors:
+        typer.echo(f"error: {error}", err=True)
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command("worker")
+def worker(
+    interval: float = typer.Option(
+        60.0, "--interval", min=1.0, help="Seconds between two passes."
+    ),
+) -> None:
+    """Run passes and webhook deliveries until Ctrl-C or SIGTERM."""
+    install_guard()
+    typer.echo(f"export worker: a pass every {interval:g} s; Ctrl-C or SIGTERM stops it")
+    asyncio.run(_work(interval))
+    typer.echo("export worker stopped")

@@ -1,0 +1,11 @@
+"""Gateway exports: which cycles may go to the SLCP Gateway, and the job that sends them.
+
+    eligibility   pure rules 3, 5 and 11 over a cycle's facts (no I/O)
+    facts         loads those facts from the database
+    snapshot      loads everything one export is made of
+    payload       the export document, canonical JSON and its hash
+    grants        the "active consent grant" condition, by the database clock
+    job           one pass / the worker: writes exports and their outbox rows
+    webhooks      delivers the outbox (signed POSTs with retries)
+    delivery      the query hosts pull their exports through
+"""

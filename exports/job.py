@@ -1,0 +1,265 @@
+"""The export job: turns each releasable cycle into one export per granted host.
+
+One pass (:func:`run_once`) plans, then claims work one export at a time:
+
+1. Plan: the (cycle, host) pairs with an active ASSESSMENT grant, a released assessment old
+   enough and no export yet; the pure rules of :mod:`exports.eligibility` keep the cycles
+   that may go; hosts without a registered key are counted and wait.
+2. Claim and write, one transaction per export: ``SELECT ... FOR UPDATE OF assessment SKIP
+   LOCKED LIMIT 1`` takes a pending pair whose cycle no other worker holds, the export and
+   its webhook outbox row are written, and the commit releases the cycle. A worker killed
+   in between leaves nothing behind; the unique (host, cycle) constraint is the last guard.
+
+The pass ends when nothing is left to claim, so several workers on one PostgreSQL database
+share the work and write each export exactly once. SQLite has no row locks (its writers
+are serialised anyway) and ignores the ``FOR UPDATE`` clause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import structlog
+from sqlalchemy import Exists, Row, Select, and_, exists, select  # noqa: TID251 - marked reads
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import models as m
+from authz.guard import system_read
+from core.crypto import KeyMaterial, sha256_hex, sign_and_encrypt, validate_host_public_jwk
+from core.errors import CryptoError
+from exports.eligibility import gateway_eligibility, gateway_release_on
+from exports.facts import facts_by_cycle
+from exports.grants import active_assessment_grant
+from exports.payload import SCHEMA_VERSION, build_payload, canonical_json
+from exports.snapshot import CycleSnapshot, SnapshotIncomplete, load_snapshot
+from exports.webhooks import deliver_pending
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class RunReport:
+    """What one pass did."""
+
+    exports_written: int = 0
+    # Cycles with a granted host that may not go yet or ever (see gatewayEligibility).
+    cycles_not_releasable: int = 0
+    # (cycle, host) pairs that wait for the host to register its public key.
+    waiting_for_host_key: int = 0
+    # Pairs another worker exported between our plan and our claim.
+    done_elsewhere: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{self.exports_written} exports written, "
+            f"{self.waiting_for_host_key} waiting for a host key, "
+            f"{self.cycles_not_releasable} cycles not releasable, "
+            f"{self.done_elsewhere} done by another worker, {len(self.errors)} errors"
+        )
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
+
+
+def _already_exported() -> Exists:
+    return exists().where(
+        m.GatewayExport.host_id == m.ConsentGrant.grantee_id,
+        m.GatewayExport.cycle_id == m.Assessment.cycle_id,
+    )
+
+
+def _pending(today: dt.date) -> Select[*tuple[Any, ...]]:
+    """(cycle, host, grant) rows that want an export, newest grant of a host first."""
+    # Facts decide later; this only narrows to assessments past the Gateway's 15 days.
+    cutoff = today - dt.timedelta(days=m.GATEWAY_DELAY_DAYS)
+    host = and_(
+        m.Organization.id == m.ConsentGrant.grantee_id,
+        m.Organization.kind == m.OrganizationKind.HOST,
+    )
+    return (
+        select(
+            m.Assessment.cycle_id,
+            m.Assessment.id.label("assessment_id"),
+            m.Assessment.factory_id,
+            m.ConsentGrant.grantee_id.label("host_id"),
+            m.ConsentGrant.id.label("grant_id"),
+            m.Organization.host_public_jwk,
+            m.Organization.webhook_url,
+        )
+        .join(
+            m.ConsentGrant,
+            and_(m.ConsentGrant.factory_id == m.Assessment.factory_id, active_assessment_grant()),
+        )
+        .join(m.Organization, host)
+        .where(
+            m.Assessment.status == m.AssessmentStatus.RELEASED,
+            m.Assessment.released_on <= cutoff,
+            ~_already_exported(),
+        )
+        .order_by(m.Assessment.cycle_id, m.ConsentGrant.grantee_id, m.ConsentGrant.id.desc())
+    )
+
+
+@dataclass
+class _Plan:
+    cycles: set[int]
+    hosts: dict[int, dict[str, str]]  # host id -> validated public JWK
+
+
+async def _plan(session: AsyncSession, today: dt.date, report: RunReport) -> _Plan:
+    rows = (await session.execute(system_read(_pending(today), "exports: plan"))).all()
+    facts = await facts_by_cycle(session, (row.cycle_id for row in rows))
+    cycles = set()
+    for cycle_id, cycle_facts in facts.items():
+        if gateway_eligibility(cycle_facts, today).releasable(today):
+            cycles.add(cycle_id)
+        else:
+            report.cycles_not_releasable += 1
+    hosts: dict[int, dict[str, str]] = {}
+    waiting = set()
+    for row in rows:
+        if row.cycle_id not in cycles:
+            continue
+        if row.host_public_jwk is None:
+            waiting.add((row.cycle_id, row.host_id))
+        elif row.host_id not in hosts:
+            try:
+                hosts[row.host_id] = validate_host_public_jwk(row.host_public_jwk)
+            except CryptoError as error:
+                report.errors.append(f"host {row.host_id}: {error}")
+    report.waiting_for_host_key = len(waiting)
+    return _Plan(cycles, hosts)
+
+
+def _claim(
+    today: dt.date, cycles: Collection[int], hosts: Collection[int]
+) -> Select[*tuple[Any, ...]]:
+    stmt = (
+        _pending(today)
+        .where(m.Assessment.cycle_id.in_(cycles), m.ConsentGrant.grantee_id.in_(hosts))
+        .limit(1)
+        .with_for_update(of=m.Assessment, skip_locked=True)
+    )
+    return system_read(stmt, "exports: claim")
+
+
+async def _write_export(
+    session: AsyncSession,
+    keys: KeyMaterial,
+    claim: Row[*tuple[Any, ...]],
+    snapshot: CycleSnapshot,
+    host_jwk: dict[str, str],
+) -> None:
+    export_uid = str(uuid.uuid4())
+    payload = canonical_json(build_payload(snapshot, export_uid, keys.fields))
+    released_on = snapshot.assessment.released_on
+    assert released_on is not None  # build_payload refuses an unreleased assessment
+    export = m.GatewayExport(
+        export_uid=export_uid,
+        host_id=claim.host_id,
+        factory_id=claim.factory_id,
+        cycle_id=claim.cycle_id,
+        grant_id=claim.grant_id,
+        factory_gateway_id=snapshot.factory.slcp_gateway_id,
+        cycle_number=snapshot.cycle.number,
+        release_on=gateway_release_on(released_on),
+        schema_version=SCHEMA_VERSION,
+        content_sha256=sha256_hex(payload),
+        envelope=sign_and_encrypt(payload, keys.signing, host_jwk),
+    )
+    session.add(export)
+    if claim.webhook_url:
+        await session.flush()  # the outbox row needs the export's id
+        session.add(m.WebhookDelivery(export_id=export.id, host_id=claim.host_id))
+
+
+async def _claim_and_write(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    keys: KeyMaterial,
+    today: dt.date,
+    plan: _Plan,
+    snapshots: dict[int, CycleSnapshot],
+    report: RunReport,
+) -> bool:
+    """One transaction: claims one pending pair and writes its export. False: nothing left."""
+    claim = None
+    try:
+        async with sessionmaker() as session, session.begin():
+            claim = (await session.execute(_claim(today, plan.cycles, plan.hosts))).first()
+            if claim is None:
+                return False
+            # The claim's snapshot may predate another worker's commit: look again.
+            done = select(m.GatewayExport.id).where(
+                m.GatewayExport.host_id == claim.host_id,
+                m.GatewayExport.cycle_id == claim.cycle_id,
+            )
+            if await session.scalar(system_read(done, "exports: recheck")) is not None:
+                report.done_elsewhere += 1
+                return True
+            if claim.cycle_id not in snapshots:
+                snapshots[claim.cycle_id] = await load_snapshot(session, claim.cycle_id)
+            snapshot = snapshots[claim.cycle_id]
+            await _write_export(session, keys, claim, snapshot, plan.hosts[claim.host_id])
+    except (SnapshotIncomplete, CryptoError, IntegrityError) as error:
+        # Nothing of this export was committed; leave its cycle to the next pass.
+        assert claim is not None
+        report.errors.append(f"cycle {claim.cycle_id}, host {claim.host_id}: {error}")
+        plan.cycles.discard(claim.cycle_id)
+        return True
+    report.exports_written += 1
+    return True
+
+
+async def run_once(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    keys: KeyMaterial,
+    today: dt.date | None = None,
+) -> RunReport:
+    """One pass: writes every export that is due and not written yet.
+
+    ``today`` (UTC date by default) decides release dates; grant expiry is judged by the
+    database clock. Running it again, or in several workers at once, writes nothing twice.
+    """
+    today = today or utc_today()
+    report = RunReport()
+    async with sessionmaker() as session, session.begin():
+        plan = await _plan(session, today, report)
+    snapshots: dict[int, CycleSnapshot] = {}
+    while plan.cycles and plan.hosts:
+        if not await _claim_and_write(sessionmaker, keys, today, plan, snapshots, report):
+            break
+    log.info("exports.pass", summary=report.summary(), errors=report.errors)
+    return report
+
+
+async def run_forever(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    keys: KeyMaterial,
+    *,
+    interval: float,
+    stop: asyncio.Event | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> None:
+    """The worker: a pass and a round of webhook deliveries every ``interval`` seconds.
+
+    Returns once ``stop`` is set; a failing pass is logged and the next one tries again.
+    """
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        try:
+            await run_once(sessionmaker, keys)
+            await deliver_pending(sessionmaker, keys, transport=transport)
+        except Exception:  # a database blip must not end the worker
+            log.exception("exports.pass_failed")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -1,0 +1,173 @@
+"""Delivers the webhook outbox: tells a host that an export waits for it.
+
+Each ``m.WebhookDelivery`` row becomes one POST of ``{"exportId", "contentSha256"}`` (RFC 8785
+JSON) to the host's ``webhook_url``, signed in ``X-Millgate-Signature`` with the host's
+secret (:func:`core.crypto.webhook_signature`). A 2xx answer delivers it; anything else
+counts an attempt and schedules the next one with exponential backoff, until the row is
+FAILED after ``max_attempts``. Rows are leased (``next_attempt_at`` pushed ahead) in a short
+transaction before any HTTP call, so no database transaction waits on the network and a
+worker that dies mid-call only delays the retry. Delivery is therefore at least once: hosts
+de-duplicate by ``exportId``.
+
+An export whose grant has ended is not announced (the attempt fails and is retried, so a
+grant renewed in the meantime still gets its notice).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import httpx
+import rfc8785
+from sqlalchemy import select  # noqa: TID251 - platform reads, marked with system_read
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+import models as m
+from authz.guard import system_read
+from core.crypto import KeyMaterial, webhook_signature
+from core.errors import CryptoError
+from exports.grants import host_may_receive
+
+# Field-encryption purpose of Organization.webhook_secret_encrypted.
+WEBHOOK_FIELD_PURPOSE = "organization.webhook_secret"
+SIGNATURE_HEADER = "X-Millgate-Signature"
+MAX_ATTEMPTS = 8
+BASE_DELAY = dt.timedelta(seconds=30)
+MAX_DELAY = dt.timedelta(hours=6)
+LEASE = dt.timedelta(minutes=2)
+TIMEOUT_SECONDS = 10.0
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait after the ``attempts``-th failure: 30 s, 1 min, 2 min, ... at most 6 h."""
+    doublings = min(max(attempts - 1, 0), 20)  # past 20 the cap holds anyway
+    return min(BASE_DELAY * (1 << doublings), MAX_DELAY)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    delivery_id: int
+    url: str | None
+    secret_encrypted: str | None
+    body: bytes
+    visible: bool
+
+
+@dataclass
+class DeliveryReport:
+    delivered: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+
+def notice_body(export_uid: str, content_sha256: str) -> bytes:
+    """The exact bytes POSTed and signed."""
+    return rfc8785.dumps({"exportId": export_uid, "contentSha256": content_sha256})
+
+
+async def _lease(
+    sessionmaker: async_sessionmaker[AsyncSession], now: dt.datetime, batch: int
+) -> list[_Job]:
+    stmt = (
+        select(
+            m.WebhookDelivery,
+            m.GatewayExport.export_uid,
+            m.GatewayExport.content_sha256,
+            m.Organization.webhook_url,
+            m.Organization.webhook_secret_encrypted,
+            host_may_receive(m.GatewayExport.factory_id, m.GatewayExport.host_id).label("visible"),
+        )
+        .join(m.GatewayExport, m.GatewayExport.id == m.WebhookDelivery.export_id)
+        .join(m.Organization, m.Organization.id == m.WebhookDelivery.host_id)
+        .where(
+            m.WebhookDelivery.state == m.DeliveryState.PENDING,
+            m.WebhookDelivery.next_attempt_at <= now,
+        )
+        .order_by(m.WebhookDelivery.next_attempt_at, m.WebhookDelivery.id)
+        .limit(batch)
+        .with_for_update(of=m.WebhookDelivery, skip_locked=True)
+    )
+    async with sessionmaker() as session, session.begin():
+        rows = (await session.execute(system_read(stmt, "webhooks: due deliveries"))).all()
+        jobs = []
+        for delivery, uid, sha, url, secret, visible in rows:
+            delivery.next_attempt_at = now + LEASE
+            jobs.append(_Job(delivery.id, url, secret, notice_body(uid, sha), bool(visible)))
+    return jobs
+
+
+async def _post(client: httpx.AsyncClient, keys: KeyMaterial, job: _Job) -> str | None:
+    """None when the host accepted the notice, else why not."""
+    if not job.visible:
+        return "the export's grant is no longer active"
+    if not job.url or not job.secret_encrypted:
+        return "the host has no webhook URL or secret"
+    try:
+        secret = keys.fields.decrypt(job.secret_encrypted, WEBHOOK_FIELD_PURPOSE)
+    except CryptoError as error:
+        return str(error)
+    headers = {
+        "Content-Type": "application/json",
+        SIGNATURE_HEADER: webhook_signature(secret.encode(), job.body),
+    }
+    try:
+        response = await client.post(job.url, content=job.body, headers=headers)
+    except httpx.HTTPError as error:
+        return f"{type(error).__name__}: {error}"
+    if response.is_success:
+        return None
+    return f"HTTP {response.status_code}"
+
+
+async def _record(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    job: _Job,
+    error: str | None,
+    now: dt.datetime,
+    max_attempts: int,
+) -> m.DeliveryState:
+    async with sessionmaker() as session, session.begin():
+        stmt = select(m.WebhookDelivery).where(m.WebhookDelivery.id == job.delivery_id)
+        delivery = (await session.scalars(system_read(stmt, "webhooks: record"))).one()
+        delivery.attempts += 1
+        delivery.last_error = None if error is None else error[:500]
+        if error is None:
+            delivery.state = m.DeliveryState.DELIVERED
+            delivery.delivered_at = now
+        elif delivery.attempts >= max_attempts:
+            delivery.state = m.DeliveryState.FAILED
+        else:
+            delivery.next_attempt_at = now + backoff(delivery.attempts)
+        return delivery.state
+
+
+async def deliver_pending(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    keys: KeyMaterial,
+    *,
+    transport: httpx.AsyncBaseTransport | None = None,
+    now: dt.datetime | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+    batch: int = 100,
+) -> DeliveryReport:
+    """Attempts every delivery that is due at ``now`` (process clock, UTC), ``batch`` at most.
+
+    ``transport`` replaces the network (``httpx.MockTransport`` in tests).
+    """
+    now = now or m.utcnow()
+    report = DeliveryReport()
+    jobs = await _lease(sessionmaker, now, batch)
+    if not jobs:
+        return report
+    async with httpx.AsyncClient(transport=transport, timeout=TIMEOUT_SECONDS) as client:
+        for job in jobs:
+            error = await _post(client, keys, job)
+            state = await _record(sessionmaker, job, error, now, max_attempts)
+            if state == m.DeliveryState.DELIVERED:
+                report.delivered += 1
+            elif state == m.DeliveryState.FAILED:
+                report.failed += 1
+            else:
+                report.retrying += 1
+    return report
