@@ -31,7 +31,7 @@ class Organization(Base):
     country_code: Mapped[str | None] = mapped_column(ForeignKey("country.code"), index=True)
     labour_inspectorate: Mapped[bool] = mapped_column(Boolean, default=False)
     # HOST only: the X25519 public JWK exports are encrypted to, and an optional webhook.
-    host_public_jwk: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    host_public_jwk: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     webhook_url: Mapped[str | None] = mapped_column(Text)
     webhook_secret_encrypted: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

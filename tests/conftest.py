@@ -103,3 +103,78 @@ async def session(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterat
 def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyMaterial:
     folder: Path = tmp_path_factory.mktemp("keys")
     return load_key_material(None, None, None, folder, create_missing=True)
+
+
+# --- the API over HTTP ------------------------------------------------------------------
+
+
+from dataclasses import dataclass  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+
+from core.runtime import Runtime  # noqa: E402
+from core.settings import Settings  # noqa: E402
+
+
+@pytest.fixture
+def runtime(db: AsyncEngine, keys: KeyMaterial, database_url: str, tmp_path: Path) -> Runtime:
+    settings = Settings(database_url=database_url, data_dir=tmp_path)
+    return Runtime(settings=settings, engine=db, sessionmaker=make_sessionmaker(db), keys=keys)
+
+
+@dataclass
+class Api:
+    """The real Starlette app in-process; `post` sends one GraphQL operation."""
+
+    app: Any
+    client: httpx.AsyncClient
+    runtime: Runtime
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None, *,
+                   token: str | None = None, api_key: str | None = None,
+                   headers: dict[str, str] | None = None) -> httpx.Response:
+        sent = dict(headers or {})
+        if token is not None:
+            sent["authorization"] = f"Bearer {token}"
+        if api_key is not None:
+            sent["x-api-key"] = api_key
+        return await self.client.post("/graphql", json={"query": query, "variables": variables},
+                                      headers=sent)
+
+    async def gql(self, query: str, variables: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+        """The `data` of a successful operation; fails the test on any GraphQL error."""
+        response = await self.post(query, variables, **kw)
+        body = response.json()
+        assert response.status_code == 200 and "errors" not in body, body
+        return body["data"]  # type: ignore[no-any-return]
+
+    def token(self, user: m.User) -> str:
+        return self.runtime.token_service.issue(user.id, 600)
+
+    async def reload_policy(self) -> None:
+        """Builders write facts directly; let the enforcer read them again."""
+        async with self.runtime.sessionmaker() as session:
+            await self.app.state.enforcer.load(session)
+
+
+@pytest.fixture
+async def api(runtime: Runtime) -> AsyncIterator[Api]:
+    from api.app import create_app
+
+    app = create_app(runtime, follow_policy=False)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://millgate.test") as client:
+            yield Api(app=app, client=client, runtime=runtime)
+
+
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _refuse_unscoped_reads() -> None:
+    """Every ORM SELECT in the tests, as in the app, must come from authz.scope or be marked
+    with authz.guard.system_read (plain `text()` SQL is not ORM and passes)."""
+    from authz.guard import install_guard
+
+    install_guard()
