@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 import models as m
+from api.audit import AuditEntryConnection, audit_page
 from api.assessments import AssessmentConnection, assessment_connection
 from api.consent import AccessEventConnection, ConsentGrant, access_connection
 from api.context import Context
@@ -103,6 +104,13 @@ class Factory(Node):
         args = page_args(first, after, info.context.runtime.settings.max_page_size)
         rows = await info.context.loaders.access_page.load((self.row.id, args))
         return access_connection(rows, args)
+
+    @strawberry.field(description="Changes to this factory's data (the audit trail): its own.")
+    async def audit_log(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> AuditEntryConnection:
+        args = page_args(first, after, info.context.runtime.settings.max_page_size)
+        return await audit_page(info, self.row.id, args)
 
     @strawberry.field(
         description="Null for every caller that may not know SLCP participation (brands among them)."

@@ -193,6 +193,14 @@ class Scope:
         stmt = select(m.AccessEvent).where(self.allows("access_log", m.AccessEvent.factory_id))
         return scoped(stmt, "access_events")
 
+    def audit_entries(self) -> Select[tuple[m.AuditEntry]]:
+        """Audit entries about a factory's data, for whoever may read its access log."""
+        stmt = select(m.AuditEntry).where(
+            m.AuditEntry.factory_id.is_not(None),
+            self.allows("access_log", m.AuditEntry.factory_id),
+        )
+        return scoped(stmt, "audit_entries")
+
     def cycles(self, obj: str) -> Select[tuple[m.ServiceCycle]]:
         stmt = select(m.ServiceCycle).where(self.allows(obj, m.ServiceCycle.factory_id))
         return scoped(stmt, f"cycles:{obj}")

@@ -1,0 +1,72 @@
+"""``Factory.auditLog``: the audit entries about a factory's own data."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+import models as m
+from api.context import Context
+from api.organizations import Organization, load_organization
+from api.pagination import PageArgs, PageInfo, cursor_of
+
+
+@strawberry.type
+class AuditEntry:
+    row: strawberry.Private[m.AuditEntry]
+    seq: int
+    at: dt.datetime
+    action: str
+    target: str
+    details: JSON
+
+    @strawberry.field(description="Who acted; null for the platform's own jobs.")
+    async def organization(self, info: Info[Context, None]) -> Organization | None:
+        if self.row.organization_id is None:
+            return None
+        return await load_organization(info, self.row.organization_id)
+
+
+@strawberry.type
+class AuditEntryEdge:
+    node: AuditEntry
+    cursor: str
+
+
+@strawberry.type
+class AuditEntryConnection:
+    edges: list[AuditEntryEdge]
+    page_info: PageInfo
+
+
+async def audit_page(info: Info[Context, None], factory_id: int, args: PageArgs
+                     ) -> AuditEntryConnection:
+    ctx = info.context
+    stmt = ctx.scope.audit_entries().where(m.AuditEntry.factory_id == factory_id)
+    if args.after is not None:
+        if not args.after[0].isdigit():
+            from api.errors import BadArgument
+
+            raise BadArgument("after is not a valid cursor")
+        stmt = stmt.where(m.AuditEntry.seq < int(args.after[0]))
+    async with ctx.db() as session:
+        rows = list(
+            (await session.scalars(stmt.order_by(m.AuditEntry.seq.desc()).limit(args.first + 1))).all()
+        )
+    page = rows[: args.first]
+    edges = [
+        AuditEntryEdge(
+            node=AuditEntry(row=r, seq=r.seq, at=r.at, action=r.action, target=r.target,
+                            details=r.details),
+            cursor=cursor_of(r.seq),
+        )
+        for r in page
+    ]
+    return AuditEntryConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=len(rows) > args.first,
+                           end_cursor=edges[-1].cursor if edges else None),
+    )
