@@ -21,7 +21,10 @@ class AuditEntry:
     at: dt.datetime
     action: str
     target: str
-    details: JSON
+
+    @strawberry.field
+    def details(self) -> JSON:
+        return self.row.details  # type: ignore[return-value]
 
     @strawberry.field(description="Who acted; null for the platform's own jobs.")
     async def organization(self, info: Info[Context, None]) -> Organization | None:
@@ -42,8 +45,9 @@ class AuditEntryConnection:
     page_info: PageInfo
 
 
-async def audit_page(info: Info[Context, None], factory_id: int, args: PageArgs
-                     ) -> AuditEntryConnection:
+async def audit_page(
+    info: Info[Context, None], factory_id: int, args: PageArgs
+) -> AuditEntryConnection:
     ctx = info.context
     stmt = ctx.scope.audit_entries().where(m.AuditEntry.factory_id == factory_id)
     if args.after is not None:
@@ -54,19 +58,21 @@ async def audit_page(info: Info[Context, None], factory_id: int, args: PageArgs
         stmt = stmt.where(m.AuditEntry.seq < int(args.after[0]))
     async with ctx.db() as session:
         rows = list(
-            (await session.scalars(stmt.order_by(m.AuditEntry.seq.desc()).limit(args.first + 1))).all()
+            (
+                await session.scalars(stmt.order_by(m.AuditEntry.seq.desc()).limit(args.first + 1))
+            ).all()
         )
     page = rows[: args.first]
     edges = [
         AuditEntryEdge(
-            node=AuditEntry(row=r, seq=r.seq, at=r.at, action=r.action, target=r.target,
-                            details=r.details),
+            node=AuditEntry(row=r, seq=r.seq, at=r.at, action=r.action, target=r.target),
             cursor=cursor_of(r.seq),
         )
         for r in page
     ]
     return AuditEntryConnection(
         edges=edges,
-        page_info=PageInfo(has_next_page=len(rows) > args.first,
-                           end_cursor=edges[-1].cursor if edges else None),
+        page_info=PageInfo(
+            has_next_page=len(rows) > args.first, end_cursor=edges[-1].cursor if edges else None
+        ),
     )

@@ -87,7 +87,9 @@ class AccessEventConnection:
 def access_connection(rows: list[m.AccessEvent], args: PageArgs) -> AccessEventConnection:
     page = rows[: args.first]
     edges = [
-        AccessEventEdge(node=AccessEvent(row=r, at=r.at, operation=r.operation), cursor=cursor_of(r.id))
+        AccessEventEdge(
+            node=AccessEvent(row=r, at=r.at, operation=r.operation), cursor=cursor_of(r.id)
+        )
         for r in page
     ]
     return AccessEventConnection(

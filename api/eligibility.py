@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import strawberry
+
 import models as m
 from api.context import Context
 from exports.eligibility import gateway_eligibility
@@ -12,10 +14,17 @@ from exports.facts import cycle_facts
 NO_SUCH_CYCLE = "NO_SUCH_CYCLE"
 
 
-async def eligibility_of(ctx: Context, factory: m.Factory, cycle: int) -> object:
-    """Called only after the caller was found allowed to know SLCP participation."""
-    from api.factories import GatewayEligibility
+@strawberry.type
+class GatewayEligibility:
+    eligible: bool
+    reasons: list[str] = strawberry.field(
+        description="Stable codes of every unmet condition, e.g. NOT_REGISTERED, SELF_ASSESSMENT_LATE."  # noqa: E501 - one line of contract text
+    )
+    gateway_release_on: dt.date | None
 
+
+async def eligibility_of(ctx: Context, factory: m.Factory, cycle: int) -> GatewayEligibility:
+    """Called only after the caller was found allowed to know SLCP participation."""
     async with ctx.db() as session:
         facts = await cycle_facts(session, factory.id, cycle)
     if facts is None:

@@ -8,10 +8,11 @@ import strawberry
 from strawberry.types import Info
 
 import models as m
-from api.audit import AuditEntryConnection, audit_page
 from api.assessments import AssessmentConnection, assessment_connection
+from api.audit import AuditEntryConnection, audit_page
 from api.consent import AccessEventConnection, ConsentGrant, access_connection
 from api.context import Context
+from api.eligibility import GatewayEligibility, eligibility_of
 from api.ids import to_global_id
 from api.node import Node
 from api.organizations import Country, Organization, load_country, require_organization
@@ -25,15 +26,6 @@ class SlcpRegistration:
     registered_on: dt.date
     verifier_body: str
     assessment_sharing_confirmed_on: dt.date | None
-
-
-@strawberry.type
-class GatewayEligibility:
-    eligible: bool
-    reasons: list[str] = strawberry.field(
-        description="Stable codes of every unmet condition, e.g. NOT_REGISTERED."
-    )
-    gateway_release_on: dt.date | None
 
 
 @strawberry.type
@@ -64,7 +56,7 @@ class Factory(Node):
         return country
 
     @strawberry.field(
-        description="Null for every caller that may not know SLCP participation (brands among them)."
+        description="Null for every caller that may not know SLCP participation (brands among them)."  # noqa: E501 - one line of contract text
     )
     async def slcp(self, info: Info[Context, None]) -> SlcpRegistration | None:
         if not await info.context.loaders.slcp_visible.load(self.row.id):
@@ -113,15 +105,13 @@ class Factory(Node):
         return await audit_page(info, self.row.id, args)
 
     @strawberry.field(
-        description="Null for every caller that may not know SLCP participation (brands among them)."
+        description="Null for every caller that may not know SLCP participation (brands among them)."  # noqa: E501 - one line of contract text
     )
     async def gateway_eligibility(
         self, info: Info[Context, None], cycle: int
     ) -> GatewayEligibility | None:
         if not await info.context.loaders.slcp_visible.load(self.row.id):
             return None
-        from api.eligibility import eligibility_of
-
         return await eligibility_of(info.context, self.row, cycle)
 
 

@@ -25,7 +25,7 @@ class GatewayExport(Node):
     content_sha256: str
     schema_version: str
     envelope: str = strawberry.field(
-        description="Compact JWE to the recipient host's registered key, wrapping a compact JWS (EdDSA)."
+        description="Compact JWE to the recipient host's registered key, wrapping a compact JWS (EdDSA)."  # noqa: E501 - one line of contract text
     )
 
     @classmethod
@@ -83,7 +83,9 @@ async def gateway_exports(
     for row in page:
         ctx.record_access(row.factory_id, "gatewayExports")
     edges = [
-        GatewayExportEdge(node=GatewayExport.of(r), cursor=cursor_of(r.created_at.isoformat(), r.id))
+        GatewayExportEdge(
+            node=GatewayExport.of(r), cursor=cursor_of(r.created_at.isoformat(), r.id)
+        )
         for r in page
     ]
     return GatewayExportConnection(

@@ -112,8 +112,7 @@ class Loaders:
             if args.after is not None:
                 on, pk = args.after
                 stmt = stmt.where(
-                    tuple_(m.Assessment.assessed_on, m.Assessment.id)
-                    < tuple_(_date(on), int(pk))
+                    tuple_(m.Assessment.assessed_on, m.Assessment.id) < tuple_(_date(on), int(pk))
                 )
             page = first_per_parent(
                 stmt,
@@ -192,16 +191,17 @@ class Loaders:
             found[grant.factory_id].append(grant)
         return [found.get(i, []) for i in factory_ids]
 
-    async def _access_pages(
-        self, keys: list[tuple[int, PageArgs]]
-    ) -> list[list[m.AccessEvent]]:
+    async def _access_pages(self, keys: list[tuple[int, PageArgs]]) -> list[list[m.AccessEvent]]:
         found: dict[tuple[int, PageArgs], list[m.AccessEvent]] = defaultdict(list)
         for args, parents in _group(keys).items():
             stmt = self.ctx.scope.access_events().where(m.AccessEvent.factory_id.in_(parents))
             if args.after is not None:
                 stmt = stmt.where(m.AccessEvent.id < int(args.after[0]))
             page = first_per_parent(
-                stmt, m.AccessEvent, m.AccessEvent.factory_id, [m.AccessEvent.id.desc()],
+                stmt,
+                m.AccessEvent,
+                m.AccessEvent.factory_id,
+                [m.AccessEvent.id.desc()],
                 args.first + 1,
             )
             for (event,) in await self._all(page):
@@ -214,4 +214,3 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise BadArgument("after is not a valid cursor") from None
-

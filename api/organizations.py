@@ -117,5 +117,3 @@ class Viewer:
     factory_id: strawberry.ID | None = strawberry.field(
         description="The caller's own factory, for factory users."
     )
-
-

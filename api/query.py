@@ -77,7 +77,9 @@ class Query:
             async with ctx.db() as session:
                 row = await session.scalar(ctx.scope.users().where(m.User.id == p.user_id))
             user = None if row is None else User.of(row)
-        org = None if p.organization_id is None else await load_organization(info, p.organization_id)
+        org = (
+            None if p.organization_id is None else await load_organization(info, p.organization_id)
+        )
         return Viewer(
             user=user,
             organization=org,
@@ -106,9 +108,13 @@ class Query:
                 raise BadArgument("after is not a valid cursor")
             stmt = stmt.where(m.Factory.id > int(args.after[0]))
         async with ctx.db() as session:
-            rows = list((await session.scalars(stmt.order_by(m.Factory.id).limit(args.first + 1))).all())
+            rows = list(
+                (await session.scalars(stmt.order_by(m.Factory.id).limit(args.first + 1))).all()
+            )
         page = rows[: args.first]
-        edges = [FactoryEdge(node=factory_out(ctx, r, "factories"), cursor=cursor_of(r.id)) for r in page]
+        edges = [
+            FactoryEdge(node=factory_out(ctx, r, "factories"), cursor=cursor_of(r.id)) for r in page
+        ]
         return FactoryConnection(
             edges=edges,
             page_info=PageInfo(
@@ -142,7 +148,7 @@ class Query:
         return await statistics.public_findings(info, country, first)
 
     @strawberry.field(
-        description="The labour inspectorate of a country: its zero-tolerance findings, whatever the consent."
+        description="The labour inspectorate of a country: its zero-tolerance findings, whatever the consent."  # noqa: E501 - one line of contract text
     )
     async def zero_tolerance_findings(
         self, info: Info[Context, None], country: str
@@ -159,5 +165,7 @@ class Query:
     async def organizations(self, info: Info[Context, None]) -> list[Organization]:
         ctx = info.context
         async with ctx.db() as session:
-            rows = (await session.scalars(ctx.scope.organizations().order_by(m.Organization.id))).all()
+            rows = (
+                await session.scalars(ctx.scope.organizations().order_by(m.Organization.id))
+            ).all()
         return [Organization.of(r) for r in rows]

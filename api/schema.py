@@ -72,8 +72,17 @@ def build_schema(settings: Settings) -> strawberry.Schema:
     return MillgateSchema(
         query=Query,
         mutation=Mutation,
-        types=[Factory, Assessment, Finding, ConsentGrant, SelfAssessment, Organization, User,
-               ApiKey, GatewayExport],
+        types=[
+            Factory,
+            Assessment,
+            Finding,
+            ConsentGrant,
+            SelfAssessment,
+            Organization,
+            User,
+            ApiKey,
+            GatewayExport,
+        ],
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.production),
     )

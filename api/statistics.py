@@ -59,7 +59,9 @@ async def country_statistics(info: Info[Context, None], country: str) -> list[Cl
     code = _country(country)
     assert code is not None
     async with ctx.db() as session:
-        rows = {r.cluster: r for r in (await session.execute(ctx.scope.statistics_rows(code))).all()}
+        rows = {
+            r.cluster: r for r in (await session.execute(ctx.scope.statistics_rows(code))).all()
+        }
     if not ctx.scope.may("statistics", country=code):
         return []
     out = []
@@ -67,13 +69,21 @@ async def country_statistics(info: Info[Context, None], country: str) -> list[Cl
         row = rows.get(cluster)
         factories = int(row.factories) if row else 0
         if factories < MIN_CELL:
-            out.append(ClusterStatistic(cluster=cluster, factories=0, non_compliance_rate=None,
-                                        suppressed=True))
+            out.append(
+                ClusterStatistic(
+                    cluster=cluster, factories=0, non_compliance_rate=None, suppressed=True
+                )
+            )
         else:
             assert row is not None
-            out.append(ClusterStatistic(cluster=cluster, factories=factories,
-                                        non_compliance_rate=round(int(row.nc) / factories, 4),
-                                        suppressed=False))
+            out.append(
+                ClusterStatistic(
+                    cluster=cluster,
+                    factories=factories,
+                    non_compliance_rate=round(int(row.nc) / factories, 4),
+                    suppressed=False,
+                )
+            )
     return out
 
 

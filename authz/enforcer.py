@@ -214,7 +214,9 @@ class PolicyEnforcer:
             system_read(
                 select(m.ConsentGrant).where(
                     m.ConsentGrant.revoked_at.is_(None),
-                    or_(m.ConsentGrant.expires_at.is_(None), m.ConsentGrant.expires_at > func.now()),
+                    or_(
+                        m.ConsentGrant.expires_at.is_(None), m.ConsentGrant.expires_at > func.now()
+                    ),
                 ),
                 "enforcer: active grants",
             )

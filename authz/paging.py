@@ -10,14 +10,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import QueryableAttribute, aliased
 
 from authz.guard import SCOPE_OPTION, UnscopedRead, scoped
 
 ROW_NUMBER = "_row_number"
 
+Column = ColumnElement[Any] | QueryableAttribute[Any]
 
-def _label(stmt: Select[Any]) -> str:
+
+def _label(stmt: Select[*tuple[Any, ...]]) -> str:
     label = stmt.get_execution_options().get(SCOPE_OPTION)
     if not label or str(label).startswith("system:"):
         raise UnscopedRead("paging needs a statement built by authz.scope")
@@ -25,13 +27,13 @@ def _label(stmt: Select[Any]) -> str:
 
 
 def first_per_parent(
-    stmt: Select[Any],
+    stmt: Select[*tuple[Any, ...]],
     entity: Any,
-    parent_col: ColumnElement[Any],
-    order_by: Sequence[ColumnElement[Any]],
+    parent_col: Column,
+    order_by: Sequence[Column],
     limit: int,
     extra: Sequence[str] = (),
-) -> Select[Any]:
+) -> Select[*tuple[Any, ...]]:
     """The first ``limit`` rows of ``entity`` for each parent, in ``order_by`` order.
 
     One statement for any number of parents (a window function), so a nested list costs
@@ -49,7 +51,7 @@ def first_per_parent(
     return scoped(outer, f"{label}:page")
 
 
-def count_per_parent(stmt: Select[Any], parent_col: ColumnElement[Any]) -> Select[Any]:
+def count_per_parent(stmt: Select[*tuple[Any, ...]], parent_col: Column) -> Select[Any, int]:
     """``(parent, count)`` rows over a scoped statement."""
     label = _label(stmt)
     inner = stmt.with_only_columns(parent_col.label("parent")).subquery()
@@ -57,6 +59,8 @@ def count_per_parent(stmt: Select[Any], parent_col: ColumnElement[Any]) -> Selec
     return scoped(outer, f"{label}:count")
 
 
-def count(stmt: Select[Any]) -> Select[Any]:
+def count(stmt: Select[*tuple[Any, ...]]) -> Select[int]:
     label = _label(stmt)
-    return scoped(select(func.count()).select_from(stmt.order_by(None).subquery()), f"{label}:count")
+    return scoped(
+        select(func.count()).select_from(stmt.order_by(None).subquery()), f"{label}:count"
+    )

@@ -79,8 +79,9 @@ def condition(shape: Shape, obj: str, act: str) -> Condition:
     _probe.clear()
     if shape.kind is not None:
         _probe.add_links(
-            standing_links(_PROBE_ORG, shape.kind, _HOME if shape.has_country else None,
-                           shape.inspectorate)
+            standing_links(
+                _PROBE_ORG, shape.kind, _HOME if shape.has_country else None, shape.inspectorate
+            )
         )
     subject = "anonymous" if shape.kind is None else f"org:{_PROBE_ORG}"
     allowed: list[Clause] = []
@@ -90,8 +91,9 @@ def condition(shape: Shape, obj: str, act: str) -> Condition:
         links = [(subject, rel, f"factory:{_PROBE_FACTORY}") for rel in clause if rel != IN_COUNTRY]
         _probe.add_links(links)
         country = _HOME if IN_COUNTRY in clause else _ELSEWHERE
-        if _probe.check(subject, shape.role, f"factory:{_PROBE_FACTORY}", f"country:{country}",
-                        obj, act):
+        if _probe.check(
+            subject, shape.role, f"factory:{_PROBE_FACTORY}", f"country:{country}", obj, act
+        ):
             allowed.append(clause)
         _probe.remove_links(links)
     return Condition(tuple(allowed))
@@ -100,5 +102,7 @@ def condition(shape: Shape, obj: str, act: str) -> Condition:
 def decide(principal: Principal, obj: str, act: str, *, in_country: bool) -> bool:
     """A decision that depends on no factory (statistics, exports, admin objects)."""
     cond = condition(Shape.of(principal), obj, act)
-    return any(not (clause - {IN_COUNTRY}) and (in_country or IN_COUNTRY not in clause)
-               for clause in cond.clauses)
+    return any(
+        not (clause - {IN_COUNTRY}) and (in_country or IN_COUNTRY not in clause)
+        for clause in cond.clauses
+    )

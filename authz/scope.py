@@ -76,14 +76,17 @@ class Scope:
             granted = select(m.ConsentGrant.factory_id).where(
                 m.ConsentGrant.grantee_id == p.organization_id, column, active_grant()
             )
-            return factory_col.in_(granted)
+            held: ColumnElement[bool] = factory_col.in_(granted)
+            return held
         if atom == IN_COUNTRY:
             if p.country_code is None:
                 return false()
             if country_col is not None:
-                return country_col == p.country_code  # type: ignore[no-any-return]
+                same: ColumnElement[bool] = country_col == p.country_code
+                return same
             in_country = select(m.Factory.id).where(m.Factory.country_code == p.country_code)
-            return factory_col.in_(in_country)  # type: ignore[no-any-return]
+            inside: ColumnElement[bool] = factory_col.in_(in_country)
+            return inside
         raise ValueError(f"unknown relation {atom!r}")
 
     def allows(
@@ -105,7 +108,9 @@ class Scope:
     def may(self, obj: str, act: str = "read", *, country: str | None = None) -> bool:
         """A decision about no particular factory (statistics, exports, admin)."""
         return decide(
-            self.principal, obj, act,
+            self.principal,
+            obj,
+            act,
             in_country=country is not None and country == self.principal.country_code,
         )
 
@@ -115,11 +120,11 @@ class Scope:
 
     # -- factories ---------------------------------------------------------------------
 
-    def factories(self, obj: str = "factory") -> Select[tuple[m.Factory]]:
+    def factories(self, obj: str = "factory") -> Select[m.Factory]:
         stmt = select(m.Factory).where(self.allows(obj, m.Factory.id, m.Factory.country_code))
         return scoped(stmt, f"factories:{obj}")
 
-    def factory_ids(self, obj: str = "factory") -> Select[tuple[int]]:
+    def factory_ids(self, obj: str = "factory") -> Select[int]:
         stmt = select(m.Factory.id).where(self.allows(obj, m.Factory.id, m.Factory.country_code))
         return scoped(stmt, f"factory_ids:{obj}")
 
@@ -132,10 +137,10 @@ class Scope:
         released_ones = and_(self.allows("assessment", col), released())
         return released_ones if isinstance(drafts, False_) else or_(released_ones, drafts)
 
-    def assessments(self) -> Select[tuple[m.Assessment]]:
+    def assessments(self) -> Select[m.Assessment]:
         return scoped(select(m.Assessment).where(self.assessment_visible()), "assessments")
 
-    def assessments_with_cycle(self) -> Select[tuple[m.Assessment, int]]:
+    def assessments_with_cycle(self) -> Select[m.Assessment, int]:
         stmt = (
             select(m.Assessment, m.ServiceCycle.number.label("cycle_number"))
             .join(m.ServiceCycle, m.ServiceCycle.id == m.Assessment.cycle_id)
@@ -143,7 +148,7 @@ class Scope:
         )
         return scoped(stmt, "assessments")
 
-    def findings(self) -> Select[tuple[m.Finding]]:
+    def findings(self) -> Select[m.Finding]:
         stmt = (
             select(m.Finding)
             .join(m.Assessment, m.Assessment.id == m.Finding.assessment_id)
@@ -151,7 +156,7 @@ class Scope:
         )
         return scoped(stmt, "findings")
 
-    def zero_tolerance_findings(self) -> Select[tuple[m.Finding, m.Assessment, m.Factory]]:
+    def zero_tolerance_findings(self) -> Select[m.Finding, m.Assessment, m.Factory]:
         """Zero-tolerance findings of released assessments, for whoever rule 11/15 allows."""
         stmt = (
             select(m.Finding, m.Assessment, m.Factory)
@@ -167,13 +172,13 @@ class Scope:
 
     # -- self-assessments, grants, access log --------------------------------------------
 
-    def self_assessments(self) -> Select[tuple[m.SelfAssessment]]:
+    def self_assessments(self) -> Select[m.SelfAssessment]:
         stmt = select(m.SelfAssessment).where(
             self.allows("self_assessment", m.SelfAssessment.factory_id)
         )
         return scoped(stmt, "self_assessments")
 
-    def self_assessments_with_cycle(self) -> Select[tuple[m.SelfAssessment, int]]:
+    def self_assessments_with_cycle(self) -> Select[m.SelfAssessment, int]:
         stmt = (
             select(m.SelfAssessment, m.ServiceCycle.number.label("cycle_number"))
             .join(m.ServiceCycle, m.ServiceCycle.id == m.SelfAssessment.cycle_id)
@@ -186,14 +191,14 @@ class Scope:
         own = m.ConsentGrant.grantee_id == (self.principal.organization_id or -1)
         return or_(self.allows("consent", col), and_(own, self.allows("own_consent", col)))
 
-    def grants(self) -> Select[tuple[m.ConsentGrant]]:
+    def grants(self) -> Select[m.ConsentGrant]:
         return scoped(select(m.ConsentGrant).where(self.grants_visible()), "grants")
 
-    def access_events(self) -> Select[tuple[m.AccessEvent]]:
+    def access_events(self) -> Select[m.AccessEvent]:
         stmt = select(m.AccessEvent).where(self.allows("access_log", m.AccessEvent.factory_id))
         return scoped(stmt, "access_events")
 
-    def audit_entries(self) -> Select[tuple[m.AuditEntry]]:
+    def audit_entries(self) -> Select[m.AuditEntry]:
         """Audit entries about a factory's data, for whoever may read its access log."""
         stmt = select(m.AuditEntry).where(
             m.AuditEntry.factory_id.is_not(None),
@@ -201,13 +206,13 @@ class Scope:
         )
         return scoped(stmt, "audit_entries")
 
-    def cycles(self, obj: str) -> Select[tuple[m.ServiceCycle]]:
+    def cycles(self, obj: str) -> Select[m.ServiceCycle]:
         stmt = select(m.ServiceCycle).where(self.allows(obj, m.ServiceCycle.factory_id))
         return scoped(stmt, f"cycles:{obj}")
 
     # -- views of no single factory ------------------------------------------------------
 
-    def public_findings(self) -> Select[tuple[m.Finding, m.Assessment, m.Factory]]:
+    def public_findings(self) -> Select[m.Finding, m.Assessment, m.Factory]:
         """Findings flagged public, of each factory's latest released assessment (rule 13)."""
         latest = (
             select(m.Assessment.factory_id, func.max(m.Assessment.assessed_on).label("on"))
@@ -238,9 +243,7 @@ class Scope:
             select(
                 m.Finding.cluster.label("cluster"),
                 m.Assessment.factory_id.label("factory_id"),
-                func.max(
-                    func.cast(m.Finding.non_compliant, m.Assessment.id.type)
-                ).label("nc"),
+                func.max(func.cast(m.Finding.non_compliant, m.Assessment.id.type)).label("nc"),
             )
             .join(m.Assessment, m.Assessment.id == m.Finding.assessment_id)
             .join(m.Factory, m.Factory.id == m.Assessment.factory_id)
@@ -255,13 +258,13 @@ class Scope:
             stmt = stmt.where(false())
         return scoped(stmt, "statistics")
 
-    def enrolled_factories(self) -> Select[tuple[m.Factory]]:
+    def enrolled_factories(self) -> Select[m.Factory]:
         stmt = select(m.Factory).where(m.Factory.enrolled_on.is_not(None))
         if not self.may("enrolled_list"):
             stmt = stmt.where(false())
         return scoped(stmt, "enrolled_factories")
 
-    def exports(self) -> Select[tuple[m.GatewayExport]]:
+    def exports(self) -> Select[m.GatewayExport]:
         """A host's own exports whose grant is still active."""
         host = self.principal.organization_id or -1
         stmt = (
@@ -273,14 +276,14 @@ class Scope:
             stmt = stmt.where(false())
         return scoped(stmt, "exports")
 
-    def organizations(self) -> Select[tuple[m.Organization]]:
+    def organizations(self) -> Select[m.Organization]:
         """Platform admins see all; others their own organisation only."""
         stmt = select(m.Organization)
         if not self.may("admin"):
             stmt = stmt.where(m.Organization.id == (self.principal.organization_id or -1))
         return scoped(stmt, "organizations")
 
-    def reachable_organizations(self) -> Select[tuple[m.Organization]]:
+    def reachable_organizations(self) -> Select[m.Organization]:
         """Organisations the principal may name: its own, those of the factories it sees,
         the grantees of the grants it sees, and the readers in the access logs it sees."""
         if self.may("admin"):
@@ -303,7 +306,7 @@ class Scope:
         )
         return scoped(stmt, "organizations")
 
-    def grantable_organizations(self) -> Select[tuple[m.Organization]]:
+    def grantable_organizations(self) -> Select[m.Organization]:
         """The directory of brands and hosts a factory may grant to (names are public)."""
         stmt = select(m.Organization).where(
             m.Organization.kind.in_([m.OrganizationKind.BRAND, m.OrganizationKind.HOST])
@@ -312,22 +315,22 @@ class Scope:
             stmt = stmt.where(false())
         return scoped(stmt, "grantable_organizations")
 
-    def users(self) -> Select[tuple[m.User]]:
+    def users(self) -> Select[m.User]:
         stmt = select(m.User)
         if not self.may("admin"):
             stmt = stmt.where(m.User.id == (self.principal.user_id or -1))
         return scoped(stmt, "users")
 
-    def api_keys(self) -> Select[tuple[m.ApiKey]]:
+    def api_keys(self) -> Select[m.ApiKey]:
         stmt = select(m.ApiKey)
         if not self.may("admin"):
             stmt = stmt.where(false())
         return scoped(stmt, "api_keys")
 
-    def countries(self) -> Select[tuple[m.Country]]:
+    def countries(self) -> Select[m.Country]:
         """Reference data: public."""
         return scoped(select(m.Country), "countries")
 
-    def questions(self) -> Select[tuple[m.Question]]:
+    def questions(self) -> Select[m.Question]:
         """Reference data: public."""
         return scoped(select(m.Question), "questions")

@@ -27,6 +27,7 @@ from authz.guard import system_read
 
 CHANNEL = "millgate_policy"
 POLL_SECONDS = 1.0
+KEEPALIVE_SECONDS = 10.0
 
 log = logging.getLogger("millgate.policy")
 
@@ -67,8 +68,9 @@ async def record(session: AsyncSession, changes: Iterable[Change]) -> int:
     )
     await session.flush()
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_notify(:channel, :rev)"),
-                              {"channel": CHANNEL, "rev": str(revision)})
+        await session.execute(
+            text("SELECT pg_notify(:channel, :rev)"), {"channel": CHANNEL, "rev": str(revision)}
+        )
     return revision
 
 
@@ -142,9 +144,14 @@ class PolicyFollower:
                 conn = await asyncpg.connect(url.render_as_string(hide_password=False))
                 try:
                     await conn.add_listener(CHANNEL, lambda *_: self._wake.set())
+                    lost = asyncio.Event()
+                    conn.add_termination_listener(lambda *_: lost.set())
                     self._wake.set()  # catch up on whatever passed while not listening
-                    while not conn.is_closed():
-                        await asyncio.sleep(self._poll_seconds)
+                    while not lost.is_set():
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(lost.wait(), KEEPALIVE_SECONDS)
+                        if not lost.is_set():  # a dead peer shows only when spoken to
+                            await asyncio.wait_for(conn.fetchval("SELECT 1"), KEEPALIVE_SECONDS)
                 finally:
                     with contextlib.suppress(Exception):
                         await conn.close()

@@ -9,10 +9,10 @@ import typer
 import uvicorn
 
 import models as m
+from cli.tokens import tokens_for_emails
 from core import demo, migrate
 from core.runtime import Runtime
 from core.settings import Settings
-from cli.tokens import tokens_for_emails
 
 log = logging.getLogger("millgate")
 
@@ -39,7 +39,9 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, help="Worker processes (PostgreSQL only)."),
     ) -> None:
         """Migrate, seed demo data into an empty database, and serve the API."""
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
         settings = Settings()
         runtime = Runtime.create(settings)
         migrate.upgrade(settings.effective_database_url)
@@ -51,12 +53,21 @@ def register(app: typer.Typer) -> None:
             for role, token in tokens.items():
                 typer.echo(f"  {role.value:<22} {token}")
         elif not no_demo:
-            typer.echo("The database is not empty: no demo data seeded "
-                       "(`millgate token issue --user EMAIL` prints a token).")
+            typer.echo(
+                "The database is not empty: no demo data seeded "
+                "(`millgate token issue --user EMAIL` prints a token)."
+            )
         if workers > 1 and settings.is_sqlite:
             raise typer.BadParameter("several workers need PostgreSQL", param_hint="--workers")
-        uvicorn.run("api.main:app", host=host, port=port, workers=workers, factory=False,
-                    log_level="info", proxy_headers=False)
+        uvicorn.run(
+            "api.main:app",
+            host=host,
+            port=port,
+            workers=workers,
+            factory=False,
+            log_level="info",
+            proxy_headers=False,
+        )
 
     @app.command()
     def schema() -> None:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 import typer
-from sqlalchemy import select
+from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
 
 import models as m
-from authz.guard import system_read
-from authz.sync import record, add
 from authz.enforcer import standing_links
+from authz.guard import system_read
+from authz.sync import add, record
 from core import audit, migrate
 from core.runtime import Runtime
 from core.settings import Settings
@@ -25,11 +25,15 @@ async def tokens_for_emails(runtime: Runtime, emails: dict[m.Role, str]) -> dict
         users = {
             u.email: u
             for u in await session.scalars(
-                system_read(select(m.User).where(m.User.email.in_(emails.values())),
-                            "cli: users to issue tokens for")
+                system_read(
+                    select(m.User).where(m.User.email.in_(emails.values())),
+                    "cli: users to issue tokens for",
+                )
             )
         }
-    return {role: runtime.token_service.issue(users[email].id, ttl) for role, email in emails.items()}
+    return {
+        role: runtime.token_service.issue(users[email].id, ttl) for role, email in emails.items()
+    }
 
 
 async def _issue(email: str, ttl: int | None) -> str:
@@ -37,9 +41,12 @@ async def _issue(email: str, ttl: int | None) -> str:
     try:
         async with runtime.sessionmaker() as session:
             user = await session.scalar(
-                system_read(select(m.User).where(m.User.email == email.lower(),
-                                                 m.User.disabled_at.is_(None)),
-                            "cli: token issue")
+                system_read(
+                    select(m.User).where(
+                        m.User.email == email.lower(), m.User.disabled_at.is_(None)
+                    ),
+                    "cli: token issue",
+                )
             )
         if user is None:
             raise typer.BadParameter("no active user with this email", param_hint="--user")
@@ -53,30 +60,51 @@ async def _bootstrap(email: str) -> str:
     try:
         async with runtime.sessionmaker() as session:
             platform = await session.scalar(
-                system_read(select(m.Organization).where(
-                    m.Organization.kind == m.OrganizationKind.PLATFORM), "cli: bootstrap")
+                system_read(
+                    select(m.Organization).where(
+                        m.Organization.kind == m.OrganizationKind.PLATFORM
+                    ),
+                    "cli: bootstrap",
+                )
             )
             if platform is None:
-                platform = m.Organization(name="Millgate platform", kind=m.OrganizationKind.PLATFORM)
+                platform = m.Organization(
+                    name="Millgate platform", kind=m.OrganizationKind.PLATFORM
+                )
                 session.add(platform)
                 await session.flush()
-                await record(session, [add(link) for link in standing_links(
-                    platform.id, platform.kind, None, False)])
-                await audit.append(session, None, "organization.create",
-                                   f"Organization:{platform.id}", details={"kind": "PLATFORM"})
+                await record(
+                    session,
+                    [add(link) for link in standing_links(platform.id, platform.kind, None, False)],
+                )
+                await audit.append(
+                    session,
+                    None,
+                    "organization.create",
+                    f"Organization:{platform.id}",
+                    details={"kind": "PLATFORM"},
+                )
             user = await session.scalar(
                 system_read(select(m.User).where(m.User.email == email.lower()), "cli: bootstrap")
             )
             if user is None:
-                user = m.User(email=email.lower(), organization_id=platform.id,
-                              role=m.Role.PLATFORM_ADMIN)
+                user = m.User(
+                    email=email.lower(), organization_id=platform.id, role=m.Role.PLATFORM_ADMIN
+                )
                 session.add(user)
                 await session.flush()
-                await audit.append(session, None, "user.create", f"User:{user.id}",
-                                   details={"organization": platform.id, "role": "PLATFORM_ADMIN"})
+                await audit.append(
+                    session,
+                    None,
+                    "user.create",
+                    f"User:{user.id}",
+                    details={"organization": platform.id, "role": "PLATFORM_ADMIN"},
+                )
             elif user.role != m.Role.PLATFORM_ADMIN or user.organization_id != platform.id:
-                raise typer.BadParameter("this email belongs to a user of another organisation",
-                                         param_hint="--admin-email")
+                raise typer.BadParameter(
+                    "this email belongs to a user of another organisation",
+                    param_hint="--admin-email",
+                )
             await session.commit()
             return runtime.token_service.issue(user.id, runtime.settings.token_ttl_seconds)
     finally:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select, text  # noqa: TID251 - reads marked with system_read
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
@@ -95,7 +95,9 @@ def verify(entries: Iterable[m.AuditEntry]) -> list[Break]:
     expected_seq = 1
     for entry in entries:
         if entry.seq != expected_seq:
-            problems.append(Break(entry.seq, f"expected entry {expected_seq}: removed or reordered"))
+            problems.append(
+                Break(entry.seq, f"expected entry {expected_seq}: removed or reordered")
+            )
         if entry.prev_hash != prev:
             problems.append(Break(entry.seq, "previous hash does not match"))
         if _digest(entry.prev_hash, entry) != entry.entry_hash:

@@ -35,7 +35,7 @@ from core.errors import CryptoError, InvalidToken
 # RFC 9864 prefers "Ed25519", but the contract and host JOSE libraries speak "EdDSA"; same curve.
 warnings.filterwarnings("ignore", message="EdDSA is deprecated", category=SecurityWarning)
 
-TOKEN_ALG = "EdDSA"
+TOKEN_ALG = "EdDSA"  # noqa: S105 - an algorithm name
 EXPORT_JWE_ALG = "ECDH-ES+A256KW"
 EXPORT_JWE_ENC = "A256GCM"
 API_KEY_PREFIX = "mg"
@@ -274,14 +274,20 @@ def sign_and_encrypt(payload: bytes, signer: SigningKeys, host_jwk: Mapping[str,
         algorithms=[TOKEN_ALG],
     )
     recipient = OKPKey.import_key(dict(host_jwk))
-    header = {"alg": EXPORT_JWE_ALG, "enc": EXPORT_JWE_ENC, "kid": host_jwk.get("kid", ""),
-              "cty": "JWT"}
+    header = {
+        "alg": EXPORT_JWE_ALG,
+        "enc": EXPORT_JWE_ENC,
+        "kid": host_jwk.get("kid", ""),
+        "cty": "JWT",
+    }
     return jwe.encrypt_compact(
         header, signed.encode(), recipient, algorithms=[EXPORT_JWE_ALG, EXPORT_JWE_ENC]
     )
 
 
-def decrypt_and_verify(envelope: str, host_private: OKPKey, signer_jwks: Mapping[str, Any]) -> bytes:
+def decrypt_and_verify(
+    envelope: str, host_private: OKPKey, signer_jwks: Mapping[str, Any]
+) -> bytes:
     """The host's side of :func:`sign_and_encrypt`; raises CryptoError on any tampering."""
     try:
         inner = jwe.decrypt_compact(
@@ -289,7 +295,9 @@ def decrypt_and_verify(envelope: str, host_private: OKPKey, signer_jwks: Mapping
         ).plaintext
         assert inner is not None
         verified = jws.deserialize_compact(
-            inner, KeySet.import_key_set(dict(signer_jwks)), algorithms=[TOKEN_ALG]
+            inner,
+            KeySet.import_key_set(dict(signer_jwks)),  # type: ignore[arg-type]
+            algorithms=[TOKEN_ALG],
         )
         return verified.payload
     except (JoseError, ValueError, AssertionError) as error:

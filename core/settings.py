@@ -32,8 +32,8 @@ class Settings(BaseSettings):
     api_key_pepper_file: Path | None = Field(
         default=None, description="Secret that API keys are HMACed with."
     )
-    token_issuer: str = "millgate"
-    token_audience: str = "millgate-api"
+    token_issuer: str = "millgate"  # noqa: S105 - not a secret
+    token_audience: str = "millgate-api"  # noqa: S105 - not a secret
     token_ttl_seconds: int = Field(default=3600, gt=0, le=86400 * 30)
     redis_url: str = Field(default="", description="Shared rate limits when set.")
     rate_limit_per_minute: int = Field(default=600, gt=0)

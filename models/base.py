@@ -35,9 +35,10 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:  # SQLite hands back what it stored, without the zone
-            return value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC)
+        stored: dt.datetime = value
+        if stored.tzinfo is None:  # SQLite hands back what it stored, without the zone
+            return stored.replace(tzinfo=dt.UTC)
+        return stored.astimezone(dt.UTC)
 
 
 def utcnow() -> dt.datetime:

@@ -47,7 +47,7 @@ class Factory(Base):
     slcp_sharing_confirmed_on: Mapped[dt.date | None] = mapped_column(Date)
 
     def sharing_ready_before(self, day: dt.date) -> bool:
-        """Rule 3a: registered naming Better Work as verifier and sharing confirmed before ``day``."""
+        """Rule 3a: registered naming Better Work as verifier and sharing confirmed before ``day``."""  # noqa: E501 - one line of contract text
         return (
             self.slcp_verifier_body == BETTER_WORK
             and self.slcp_registered_on is not None

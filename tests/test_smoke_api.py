@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import models as m
-from tests.builders import days, make_assessment, make_country, make_factory, make_finding, make_grant, make_org, make_user
+from tests.builders import (
+    days,
+    make_assessment,
+    make_country,
+    make_factory,
+    make_finding,
+    make_grant,
+    make_org,
+    make_user,
+)
 
-FACTORIES = "{ factories { totalCount edges { node { name slcp { gatewayId } assessments { edges { node { findings { totalCount edges { node { detail } } } } } } } } } }"
+FACTORIES = "{ factories { totalCount edges { node { name slcp { gatewayId } assessments { edges { node { findings { totalCount edges { node { detail } } } } } } } } } }"  # noqa: E501 - one line of contract text
 
 
 async def test_brand_sees_granted_factory_only(api, session, keys):
     await make_country(session)
-    granted = await make_factory(session, name="Granted", registered_on=days(-400), sharing_confirmed_on=days(-400))
+    granted = await make_factory(
+        session, name="Granted", registered_on=days(-400), sharing_confirmed_on=days(-400)
+    )
     await make_factory(session, name="Hidden")
     a = await make_assessment(session, granted, released_on=days(-30))
     await make_finding(session, a, keys, detail="named worker")

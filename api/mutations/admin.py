@@ -116,8 +116,9 @@ async def _create_org(ctx: Context, data: CreateOrganizationInput) -> m.Organiza
     name = check_text(data.name, "name")
     kind = m.OrganizationKind(data.kind)
     if kind in (m.OrganizationKind.FACTORY, m.OrganizationKind.PLATFORM):
-        raise UserInputError(INVALID, "factories are enrolled by their programme; "
-                             "there is one platform", "kind")
+        raise UserInputError(
+            INVALID, "factories are enrolled by their programme; there is one platform", "kind"
+        )
     code = None
     if data.country is not None:
         code = data.country.strip().upper()
@@ -127,17 +128,22 @@ async def _create_org(ctx: Context, data: CreateOrganizationInput) -> m.Organiza
         raise UserInputError(INVALID, "programmes and constituents need a country", "country")
     inspectorate = bool(data.labour_inspectorate)
     if inspectorate and kind != m.OrganizationKind.CONSTITUENT:
-        raise UserInputError(INVALID, "only a constituent can be a labour inspectorate",
-                             "labourInspectorate")
+        raise UserInputError(
+            INVALID, "only a constituent can be a labour inspectorate", "labourInspectorate"
+        )
     row = m.Organization(name=name, kind=kind, country_code=code, labour_inspectorate=inspectorate)
     ctx.session.add(row)
     await ctx.session.flush()
     links = standing_links(row.id, kind, code, inspectorate)
     if links:
         await sync.record(ctx.session, [sync.add(link) for link in links])
-    await audit.append(ctx.session, ctx.principal, "organization.create", f"Organization:{row.id}",
-                       details={"kind": kind.value, "country": code,
-                                "labourInspectorate": inspectorate})
+    await audit.append(
+        ctx.session,
+        ctx.principal,
+        "organization.create",
+        f"Organization:{row.id}",
+        details={"kind": kind.value, "country": code, "labourInspectorate": inspectorate},
+    )
     return row
 
 
@@ -149,9 +155,15 @@ async def _set_rollout(ctx: Context, data: SetCountryRolloutInput) -> m.Country:
         raise UserInputError("NOT_FOUND", "no such country", "code")
     row.slcp_rollout_on = data.slcp_rollout_on
     await ctx.session.flush()
-    await audit.append(ctx.session, ctx.principal, "country.rollout", f"Country:{code}",
-                       details={"slcpRolloutOn": data.slcp_rollout_on.isoformat()
-                                if data.slcp_rollout_on else None})
+    await audit.append(
+        ctx.session,
+        ctx.principal,
+        "country.rollout",
+        f"Country:{code}",
+        details={
+            "slcpRolloutOn": data.slcp_rollout_on.isoformat() if data.slcp_rollout_on else None
+        },
+    )
     return row
 
 
@@ -170,8 +182,13 @@ async def _create_user(ctx: Context, data: CreateUserInput) -> m.User:
     row = m.User(email=email, organization_id=org.id, role=role)
     ctx.session.add(row)
     await ctx.session.flush()
-    await audit.append(ctx.session, ctx.principal, "user.create", f"User:{row.id}",
-                       details={"organization": org.id, "role": role.value})
+    await audit.append(
+        ctx.session,
+        ctx.principal,
+        "user.create",
+        f"User:{row.id}",
+        details={"organization": org.id, "role": role.value},
+    )
     return row
 
 
@@ -194,20 +211,31 @@ async def _issue_key(ctx: Context, data: IssueApiKeyInput) -> tuple[m.ApiKey, st
     if org.kind != m.OrganizationKind.HOST:
         raise UserInputError(INVALID, "API keys are for host integrations", "organizationId")
     secret, prefix, digest = ctx.runtime.keys.api_keys.new_key()
-    row = m.ApiKey(organization_id=org.id, prefix=prefix, secret_hmac=digest,
-                   created_by_user_id=ctx.principal.user_id)
+    row = m.ApiKey(
+        organization_id=org.id,
+        prefix=prefix,
+        secret_hmac=digest,
+        created_by_user_id=ctx.principal.user_id,
+    )
     ctx.session.add(row)
     await ctx.session.flush()
-    await audit.append(ctx.session, ctx.principal, "api_key.issue", f"ApiKey:{row.id}",
-                       details={"organization": org.id, "prefix": prefix})
+    await audit.append(
+        ctx.session,
+        ctx.principal,
+        "api_key.issue",
+        f"ApiKey:{row.id}",
+        details={"organization": org.id, "prefix": prefix},
+    )
     return row, secret
 
 
 async def _revoke_key(ctx: Context, data: RevokeApiKeyInput) -> m.ApiKey:
     require(ctx, "admin")
     pk = pk_of(data.api_key_id, "ApiKey")
-    row = None if pk is None else await ctx.session.scalar(
-        ctx.scope.api_keys().where(m.ApiKey.id == pk)
+    row = (
+        None
+        if pk is None
+        else await ctx.session.scalar(ctx.scope.api_keys().where(m.ApiKey.id == pk))
     )
     if row is None:
         raise not_found("API key", "apiKeyId")
@@ -230,8 +258,13 @@ async def _host_key(ctx: Context, data: RegisterHostKeyInput) -> m.Organization:
         raise UserInputError(INVALID, str(error), "publicJwk") from error
     org.host_public_jwk = jwk
     await ctx.session.flush()
-    await audit.append(ctx.session, ctx.principal, "host_key.register", f"Organization:{org.id}",
-                       details={"kid": jwk["kid"]})
+    await audit.append(
+        ctx.session,
+        ctx.principal,
+        "host_key.register",
+        f"Organization:{org.id}",
+        details={"kid": jwk["kid"]},
+    )
     return org
 
 
@@ -248,13 +281,15 @@ def _user_payload(result: m.User | UserInputError) -> UserPayload:
 @strawberry.type
 class AdminMutations:
     @strawberry.mutation(description="Platform admins.")
-    async def create_organization(self, info: Info[Context, None],
-                                  input: CreateOrganizationInput) -> OrganizationPayload:
+    async def create_organization(
+        self, info: Info[Context, None], input: CreateOrganizationInput
+    ) -> OrganizationPayload:
         return _org_payload(await run(info.context, lambda: _create_org(info.context, input)))
 
     @strawberry.mutation
-    async def set_country_rollout(self, info: Info[Context, None],
-                                  input: SetCountryRolloutInput) -> CountryPayload:
+    async def set_country_rollout(
+        self, info: Info[Context, None], input: SetCountryRolloutInput
+    ) -> CountryPayload:
         result = await run(info.context, lambda: _set_rollout(info.context, input))
         country = None if isinstance(result, UserInputError) else Country.of(result)
         return CountryPayload(country=country, errors=payload_errors(result))
@@ -263,13 +298,16 @@ class AdminMutations:
     async def create_user(self, info: Info[Context, None], input: CreateUserInput) -> UserPayload:
         return _user_payload(await run(info.context, lambda: _create_user(info.context, input)))
 
-    @strawberry.mutation(description="Removes a membership: the user's tokens stop working at once.")
+    @strawberry.mutation(
+        description="Removes a membership: the user's tokens stop working at once."
+    )
     async def disable_user(self, info: Info[Context, None], input: DisableUserInput) -> UserPayload:
         return _user_payload(await run(info.context, lambda: _disable_user(info.context, input)))
 
     @strawberry.mutation
-    async def issue_api_key(self, info: Info[Context, None], input: IssueApiKeyInput
-                            ) -> ApiKeyPayload:
+    async def issue_api_key(
+        self, info: Info[Context, None], input: IssueApiKeyInput
+    ) -> ApiKeyPayload:
         result = await run(info.context, lambda: _issue_key(info.context, input))
         if isinstance(result, UserInputError):
             return ApiKeyPayload(api_key=None, secret=None, errors=payload_errors(result))
@@ -277,13 +315,15 @@ class AdminMutations:
         return ApiKeyPayload(api_key=ApiKey.of(row), secret=secret, errors=[])
 
     @strawberry.mutation
-    async def revoke_api_key(self, info: Info[Context, None], input: RevokeApiKeyInput
-                             ) -> ApiKeyPayload:
+    async def revoke_api_key(
+        self, info: Info[Context, None], input: RevokeApiKeyInput
+    ) -> ApiKeyPayload:
         result = await run(info.context, lambda: _revoke_key(info.context, input))
         key = None if isinstance(result, UserInputError) else ApiKey.of(result)
         return ApiKeyPayload(api_key=key, secret=None, errors=payload_errors(result))
 
     @strawberry.mutation
-    async def register_host_key(self, info: Info[Context, None], input: RegisterHostKeyInput
-                                ) -> OrganizationPayload:
+    async def register_host_key(
+        self, info: Info[Context, None], input: RegisterHostKeyInput
+    ) -> OrganizationPayload:
         return _org_payload(await run(info.context, lambda: _host_key(info.context, input)))

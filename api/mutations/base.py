@@ -46,19 +46,28 @@ async def run(ctx: Context, body: Callable[[], Awaitable[T]]) -> T | UserInputEr
     return result
 
 
-def require(ctx: Context, obj: str, act: str = "write", *, factory: m.Factory | None = None,
-            country: str | None = None) -> None:
+def require(
+    ctx: Context,
+    obj: str,
+    act: str = "write",
+    *,
+    factory: m.Factory | None = None,
+    country: str | None = None,
+) -> None:
     """A point decision by the enforcer; raises FORBIDDEN for a visible target."""
     if not ctx.enforcer.allows(
-        ctx.principal, obj, act,
+        ctx.principal,
+        obj,
+        act,
         factory_id=factory.id if factory else None,
         country=factory.country_code if factory else country,
     ):
         raise UserInputError(FORBIDDEN, "not allowed for this caller", None)
 
 
-async def visible_factory(ctx: Context, factory_pk: int | None, field: str,
-                          obj: str = "factory") -> m.Factory:
+async def visible_factory(
+    ctx: Context, factory_pk: int | None, field: str, obj: str = "factory"
+) -> m.Factory:
     """The target factory if the caller may see it; NOT_FOUND otherwise, as for no factory."""
     if factory_pk is None:
         raise not_found("factory", field)

@@ -16,7 +16,15 @@ from api.context import Context
 from api.errors import UserError, not_found
 from api.factories import Factory
 from api.ids import pk_of
-from api.mutations.base import ALREADY_EXISTS, INVALID, check_text, payload_errors, require, run, visible_factory
+from api.mutations.base import (
+    ALREADY_EXISTS,
+    INVALID,
+    check_text,
+    payload_errors,
+    require,
+    run,
+    visible_factory,
+)
 from api.self_assessments import ANSWERS_PURPOSE, SelfAssessment
 from authz import sync
 from authz.enforcer import grant_links
@@ -124,16 +132,23 @@ async def _grant(ctx: Context, data: GrantConsentInput) -> m.ConsentGrant:
     )
     if existing:
         raise UserInputError(
-            ALREADY_EXISTS, "an active grant to this organisation exists; revoke it first",
+            ALREADY_EXISTS,
+            "an active grant to this organisation exists; revoke it first",
             "granteeId",
         )
     session.add(grant)
     await session.flush()
     await audit.append(
-        session, ctx.principal, "consent.grant", f"ConsentGrant:{grant.id}",
+        session,
+        ctx.principal,
+        "consent.grant",
+        f"ConsentGrant:{grant.id}",
         factory_id=factory.id,
-        details={"grantee": grantee.id, "scopes": sorted(s.value for s in scopes),
-                 "expiresAt": data.expires_at.isoformat() if data.expires_at else None},
+        details={
+            "grantee": grantee.id,
+            "scopes": sorted(m.DataScope(s).value for s in scopes),
+            "expiresAt": data.expires_at.isoformat() if data.expires_at else None,
+        },
     )
     return grant
 
@@ -155,8 +170,9 @@ async def _revoke(ctx: Context, data: RevokeConsentInput) -> m.ConsentGrant:
     grant.revoked_at = now
     grant.revoked_by_user_id = ctx.principal.user_id
     await session.flush()
-    await audit.append(session, ctx.principal, "consent.revoke", f"ConsentGrant:{grant.id}",
-                       factory_id=factory.id)
+    await audit.append(
+        session, ctx.principal, "consent.revoke", f"ConsentGrant:{grant.id}", factory_id=factory.id
+    )
     return grant
 
 
@@ -169,8 +185,9 @@ async def _register(ctx: Context, data: RegisterSlcpInput) -> m.Factory:
         raise UserInputError(INVALID, "3-64 letters, digits, '-' or '_'", "gatewayId")
     today = dt.datetime.now(dt.UTC).date()
     if factory.slcp_gateway_id is not None and factory.slcp_gateway_id != gateway_id:
-        raise UserInputError("ALREADY_REGISTERED",
-                             "the factory is registered under another Gateway ID", "gatewayId")
+        raise UserInputError(
+            "ALREADY_REGISTERED", "the factory is registered under another Gateway ID", "gatewayId"
+        )
     if factory.slcp_gateway_id is None:
         factory.slcp_gateway_id = gateway_id
         factory.slcp_registered_on = today
@@ -178,10 +195,14 @@ async def _register(ctx: Context, data: RegisterSlcpInput) -> m.Factory:
     if data.confirm_assessment_sharing and factory.slcp_sharing_confirmed_on is None:
         factory.slcp_sharing_confirmed_on = today
     await session.flush()
-    await audit.append(session, ctx.principal, "slcp.register", f"Factory:{factory.id}",
-                       factory_id=factory.id,
-                       details={"gatewayId": gateway_id,
-                                "sharingConfirmed": data.confirm_assessment_sharing})
+    await audit.append(
+        session,
+        ctx.principal,
+        "slcp.register",
+        f"Factory:{factory.id}",
+        factory_id=factory.id,
+        details={"gatewayId": gateway_id, "sharingConfirmed": data.confirm_assessment_sharing},
+    )
     return factory
 
 
@@ -213,8 +234,9 @@ async def open_cycle(ctx: Context, factory: m.Factory, number: int, field: str) 
     latest = max((c.number for c in cycles), default=0)
     if number != latest + 1:
         raise UserInputError(INVALID, f"the next cycle of this factory is {latest + 1}", field)
-    cycle = m.ServiceCycle(factory_id=factory.id, number=number,
-                           started_on=dt.datetime.now(dt.UTC).date())
+    cycle = m.ServiceCycle(
+        factory_id=factory.id, number=number, started_on=dt.datetime.now(dt.UTC).date()
+    )
     ctx.session.add(cycle)
     await ctx.session.flush()
     return cycle
@@ -223,9 +245,11 @@ async def open_cycle(ctx: Context, factory: m.Factory, number: int, field: str) 
 async def _submit(ctx: Context, data: SubmitSelfAssessmentInput) -> tuple[m.SelfAssessment, int]:
     session = ctx.session
     if data.imported_from is not None:
-        raise UserInputError(IMPORT_NOT_ACCEPTED,
-                             "self-assessments made elsewhere are not imported (Q40)",
-                             "importedFrom")
+        raise UserInputError(
+            IMPORT_NOT_ACCEPTED,
+            "self-assessments made elsewhere are not imported (Q40)",
+            "importedFrom",
+        )
     factory = await visible_factory(ctx, pk_of(data.factory_id, "Factory"), "factoryId")
     require(ctx, "self_assessment", factory=factory)
     if data.step not in (1, 2, 3):
@@ -235,14 +259,17 @@ async def _submit(ctx: Context, data: SubmitSelfAssessmentInput) -> tuple[m.Self
         raise UserInputError(INVALID, "toolVersion must look like 'CAF 1.4'", "toolVersion")
     answers = data.answers
     if not isinstance(answers, dict) or not answers:
-        raise UserInputError(INVALID, "answers must be a non-empty object keyed by question code",
-                             "answers")
+        raise UserInputError(
+            INVALID, "answers must be a non-empty object keyed by question code", "answers"
+        )
     codes = await _catalogue_codes(ctx, factory, data.step)
     for code in answers:
         if code not in codes:
-            raise UserInputError("UNKNOWN_QUESTION",
-                                 f"{str(code)[:40]!r} is not a step {data.step} question",
-                                 f"answers.{str(code)[:40]}")
+            raise UserInputError(
+                "UNKNOWN_QUESTION",
+                f"{str(code)[:40]!r} is not a step {data.step} question",
+                f"answers.{str(code)[:40]}",
+            )
     sealed = ctx.runtime.keys.fields.encrypt_json(answers, ANSWERS_PURPOSE)
     if len(sealed) > MAX_ANSWERS_BYTES:
         raise UserInputError(INVALID, "answers are too large", "answers")
@@ -253,47 +280,61 @@ async def _submit(ctx: Context, data: SubmitSelfAssessmentInput) -> tuple[m.Self
         )
     )
     if existing is not None:
-        raise UserInputError("ALREADY_SUBMITTED",
-                             "this step was submitted and is read-only", "step")
+        raise UserInputError(
+            "ALREADY_SUBMITTED", "this step was submitted and is read-only", "step"
+        )
     row = m.SelfAssessment(
-        cycle_id=cycle.id, factory_id=factory.id, step=data.step, tool_version=tool_version,
-        answers_encrypted=sealed, submitted_at=m.utcnow(),
+        cycle_id=cycle.id,
+        factory_id=factory.id,
+        step=data.step,
+        tool_version=tool_version,
+        answers_encrypted=sealed,
+        submitted_at=m.utcnow(),
         submitted_by_user_id=ctx.principal.user_id,
     )
     session.add(row)
     await session.flush()
-    await audit.append(session, ctx.principal, "self_assessment.submit",
-                       f"SelfAssessment:{row.id}", factory_id=factory.id,
-                       details={"cycle": data.cycle, "step": data.step, "questions": len(answers)})
+    await audit.append(
+        session,
+        ctx.principal,
+        "self_assessment.submit",
+        f"SelfAssessment:{row.id}",
+        factory_id=factory.id,
+        details={"cycle": data.cycle, "step": data.step, "questions": len(answers)},
+    )
     return row, cycle.number
 
 
 @strawberry.type
 class FactoryMutations:
     @strawberry.mutation(description="Factory users: consent.")
-    async def grant_consent(self, info: Info[Context, None], input: GrantConsentInput
-                            ) -> ConsentGrantPayload:
+    async def grant_consent(
+        self, info: Info[Context, None], input: GrantConsentInput
+    ) -> ConsentGrantPayload:
         result = await run(info.context, lambda: _grant(info.context, input))
         grant = None if isinstance(result, UserInputError) else ConsentGrant.of(result)
         return ConsentGrantPayload(grant=grant, errors=payload_errors(result))
 
     @strawberry.mutation
-    async def revoke_consent(self, info: Info[Context, None], input: RevokeConsentInput
-                             ) -> ConsentGrantPayload:
+    async def revoke_consent(
+        self, info: Info[Context, None], input: RevokeConsentInput
+    ) -> ConsentGrantPayload:
         result = await run(info.context, lambda: _revoke(info.context, input))
         grant = None if isinstance(result, UserInputError) else ConsentGrant.of(result)
         return ConsentGrantPayload(grant=grant, errors=payload_errors(result))
 
     @strawberry.mutation
-    async def register_slcp(self, info: Info[Context, None], input: RegisterSlcpInput
-                            ) -> FactoryPayload:
+    async def register_slcp(
+        self, info: Info[Context, None], input: RegisterSlcpInput
+    ) -> FactoryPayload:
         result = await run(info.context, lambda: _register(info.context, input))
         factory = None if isinstance(result, UserInputError) else Factory.of(result)
         return FactoryPayload(factory=factory, errors=payload_errors(result))
 
     @strawberry.mutation
-    async def submit_self_assessment(self, info: Info[Context, None],
-                                     input: SubmitSelfAssessmentInput) -> SelfAssessmentPayload:
+    async def submit_self_assessment(
+        self, info: Info[Context, None], input: SubmitSelfAssessmentInput
+    ) -> SelfAssessmentPayload:
         result = await run(info.context, lambda: _submit(info.context, input))
         sa = None if isinstance(result, UserInputError) else SelfAssessment.of(*result)
         return SelfAssessmentPayload(self_assessment=sa, errors=payload_errors(result))

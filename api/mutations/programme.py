@@ -8,9 +8,10 @@ import strawberry
 from strawberry.types import Info
 
 import models as m
-from api.assessments import Assessment, AssessmentKind, ComplianceCluster
+from api.assessments import DETAIL_PURPOSE, Assessment, AssessmentKind, ComplianceCluster
 from api.context import Context
 from api.errors import UserError, not_found
+from api.factories import Factory
 from api.ids import pk_of
 from api.loaders import AssessmentRow
 from api.mutations.base import (
@@ -24,8 +25,6 @@ from api.mutations.base import (
     visible_factory,
 )
 from api.mutations.factory import IMPORT_NOT_ACCEPTED, FactoryPayload, open_cycle
-from api.factories import Factory
-from api.assessments import DETAIL_PURPOSE
 from authz import sync
 from authz.enforcer import org
 from core import audit
@@ -62,11 +61,11 @@ class RecordAssessmentInput:
     findings: list[FindingInput]
     virtual_scope: list[str] | None = strawberry.field(
         default=None,
-        description="VIRTUAL_COMPLIANCE_CHECK: the question codes it covered (default: its findings').",
+        description="VIRTUAL_COMPLIANCE_CHECK: the question codes it covered (default: its findings').",  # noqa: E501 - one line of contract text
     )
     verifier_body: str | None = strawberry.field(
         default=None,
-        description="Data of other verifiers is not imported (Q29): anything but Better Work is refused.",
+        description="Data of other verifiers is not imported (Q29): anything but Better Work is refused.",  # noqa: E501 - one line of contract text
     )
 
 
@@ -98,13 +97,20 @@ async def _enroll(ctx: Context, data: EnrollFactoryInput) -> m.Factory:
     organization = m.Organization(name=name, kind=m.OrganizationKind.FACTORY)
     session.add(organization)
     await session.flush()
-    factory = m.Factory(organization_id=organization.id, name=name, country_code=code,
-                        enrolled_on=data.enrolled_on)
+    factory = m.Factory(
+        organization_id=organization.id, name=name, country_code=code, enrolled_on=data.enrolled_on
+    )
     session.add(factory)
     await session.flush()
     await sync.record(session, [sync.add((org(organization.id), "owner", f"factory:{factory.id}"))])
-    await audit.append(session, ctx.principal, "factory.enroll", f"Factory:{factory.id}",
-                       factory_id=factory.id, details={"country": code})
+    await audit.append(
+        session,
+        ctx.principal,
+        "factory.enroll",
+        f"Factory:{factory.id}",
+        factory_id=factory.id,
+        details={"country": code},
+    )
     return factory
 
 
@@ -122,8 +128,9 @@ async def _questions(ctx: Context, factory: m.Factory) -> dict[str, m.Question]:
 async def _record(ctx: Context, data: RecordAssessmentInput) -> AssessmentRow:
     session = ctx.session
     if data.verifier_body is not None and data.verifier_body.strip() != m.BETTER_WORK:
-        raise UserInputError(IMPORT_NOT_ACCEPTED,
-                             "data of other verifiers is not imported (Q29)", "verifierBody")
+        raise UserInputError(
+            IMPORT_NOT_ACCEPTED, "data of other verifiers is not imported (Q29)", "verifierBody"
+        )
     factory = await visible_factory(ctx, pk_of(data.factory_id, "Factory"), "factoryId")
     require(ctx, "assessment", factory=factory)
     if data.assessed_on > today():
@@ -139,22 +146,34 @@ async def _record(ctx: Context, data: RecordAssessmentInput) -> AssessmentRow:
         where = f"findings.{i}"
         question = questions.get(f.question_code)
         if question is None:
-            raise UserInputError("UNKNOWN_QUESTION", "not a question of this country's catalogue",
-                                 f"{where}.questionCode")
+            raise UserInputError(
+                "UNKNOWN_QUESTION",
+                "not a question of this country's catalogue",
+                f"{where}.questionCode",
+            )
         if question.cluster != f.cluster or question.compliance_point != f.compliance_point:
-            raise UserInputError(INVALID, "cluster and compliance point do not match the question",
-                                 f"{where}.compliancePoint")
+            raise UserInputError(
+                INVALID,
+                "cluster and compliance point do not match the question",
+                f"{where}.compliancePoint",
+            )
         if f.question_code in seen:
-            raise UserInputError(INVALID, "a question may have one finding", f"{where}.questionCode")
+            raise UserInputError(
+                INVALID, "a question may have one finding", f"{where}.questionCode"
+            )
         seen.add(f.question_code)
         if f.detail is not None and len(f.detail) > MAX_DETAIL:
             raise UserInputError(INVALID, f"detail is longer than {MAX_DETAIL}", f"{where}.detail")
         findings.append(
             m.Finding(
-                cluster=f.cluster, compliance_point=f.compliance_point,
-                question_code=f.question_code, non_compliant=f.non_compliant,
-                public_reporting=f.public_reporting, zero_tolerance=f.zero_tolerance,
-                detail_encrypted=None if f.detail is None
+                cluster=f.cluster,
+                compliance_point=f.compliance_point,
+                question_code=f.question_code,
+                non_compliant=f.non_compliant,
+                public_reporting=f.public_reporting,
+                zero_tolerance=f.zero_tolerance,
+                detail_encrypted=None
+                if f.detail is None
                 else ctx.runtime.keys.fields.encrypt(f.detail, DETAIL_PURPOSE),
             )
         )
@@ -163,8 +182,9 @@ async def _record(ctx: Context, data: RecordAssessmentInput) -> AssessmentRow:
         codes = sorted(set(data.virtual_scope if data.virtual_scope is not None else seen))
         unknown = [c for c in codes if c not in questions]
         if unknown:
-            raise UserInputError("UNKNOWN_QUESTION", f"{unknown[0][:40]!r} is not in the catalogue",
-                                 "virtualScope")
+            raise UserInputError(
+                "UNKNOWN_QUESTION", f"{unknown[0][:40]!r} is not in the catalogue", "virtualScope"
+            )
         virtual_scope = ",".join(codes)
     elif data.virtual_scope is not None:
         raise UserInputError(INVALID, "only a virtual check has a scope", "virtualScope")
@@ -175,8 +195,12 @@ async def _record(ctx: Context, data: RecordAssessmentInput) -> AssessmentRow:
     if existing is not None:
         raise UserInputError(ALREADY_EXISTS, "this cycle already has its assessment", "cycle")
     assessment = m.Assessment(
-        cycle_id=cycle.id, factory_id=factory.id, kind=data.kind, assessed_on=data.assessed_on,
-        status=m.AssessmentStatus.DRAFT, virtual_scope=virtual_scope,
+        cycle_id=cycle.id,
+        factory_id=factory.id,
+        kind=data.kind,
+        assessed_on=data.assessed_on,
+        status=m.AssessmentStatus.DRAFT,
+        virtual_scope=virtual_scope,
         recorded_by_user_id=ctx.principal.user_id,
     )
     session.add(assessment)
@@ -185,10 +209,18 @@ async def _record(ctx: Context, data: RecordAssessmentInput) -> AssessmentRow:
         finding.assessment_id = assessment.id
     session.add_all(findings)
     await session.flush()
-    await audit.append(session, ctx.principal, "assessment.record", f"Assessment:{assessment.id}",
-                       factory_id=factory.id,
-                       details={"cycle": cycle.number, "kind": data.kind.value,
-                                "findings": len(findings)})
+    await audit.append(
+        session,
+        ctx.principal,
+        "assessment.record",
+        f"Assessment:{assessment.id}",
+        factory_id=factory.id,
+        details={
+            "cycle": cycle.number,
+            "kind": m.AssessmentKind(data.kind).value,
+            "findings": len(findings),
+        },
+    )
     return AssessmentRow(assessment, cycle.number)
 
 
@@ -212,42 +244,53 @@ async def _release(ctx: Context, data: ReleaseAssessmentInput) -> AssessmentRow:
     else:
         require(ctx, "assessment", factory=factory)
     if assessment.status == m.AssessmentStatus.RELEASED:
-        raise UserInputError("ALREADY_RELEASED", "the assessment is already released",
-                             "assessmentId")
+        raise UserInputError(
+            "ALREADY_RELEASED", "the assessment is already released", "assessmentId"
+        )
     if data.released_on < assessment.assessed_on:
         raise UserInputError(INVALID, "releasedOn is before the assessment", "releasedOn")
     if late and not data.override_deadline:
-        raise UserInputError("RELEASE_TOO_LATE",
-                             f"release by {assessment.latest_release_on().isoformat()} "
-                             "(28 days after the assessment, Q6)", "releasedOn")
+        raise UserInputError(
+            "RELEASE_TOO_LATE",
+            f"release by {assessment.latest_release_on().isoformat()} "
+            "(28 days after the assessment, Q6)",
+            "releasedOn",
+        )
     assessment.release(data.released_on)
     await session.flush()
-    await audit.append(session, ctx.principal, "assessment.release", f"Assessment:{assessment.id}",
-                       factory_id=factory.id,
-                       details={"releasedOn": data.released_on.isoformat(),
-                                "override": data.override_deadline})
+    await audit.append(
+        session,
+        ctx.principal,
+        "assessment.release",
+        f"Assessment:{assessment.id}",
+        factory_id=factory.id,
+        details={"releasedOn": data.released_on.isoformat(), "override": data.override_deadline},
+    )
     return AssessmentRow(assessment, cycle_number)
 
 
 @strawberry.type
 class ProgrammeMutations:
     @strawberry.mutation(description="Programme assessors.")
-    async def enroll_factory(self, info: Info[Context, None], input: EnrollFactoryInput
-                             ) -> FactoryPayload:
+    async def enroll_factory(
+        self, info: Info[Context, None], input: EnrollFactoryInput
+    ) -> FactoryPayload:
         result = await run(info.context, lambda: _enroll(info.context, input))
         factory = None if isinstance(result, UserInputError) else Factory.of(result)
         return FactoryPayload(factory=factory, errors=payload_errors(result))
 
     @strawberry.mutation
-    async def record_assessment(self, info: Info[Context, None], input: RecordAssessmentInput
-                                ) -> AssessmentPayload:
+    async def record_assessment(
+        self, info: Info[Context, None], input: RecordAssessmentInput
+    ) -> AssessmentPayload:
         result = await run(info.context, lambda: _record(info.context, input))
         out = None if isinstance(result, UserInputError) else Assessment.of(result)
         return AssessmentPayload(assessment=out, errors=payload_errors(result))
 
     @strawberry.mutation
-    async def release_assessment(self, info: Info[Context, None], input: ReleaseAssessmentInput
-                                 ) -> AssessmentPayload:
+    async def release_assessment(
+        self, info: Info[Context, None], input: ReleaseAssessmentInput
+    ) -> AssessmentPayload:
         result = await run(info.context, lambda: _release(info.context, input))
         out = None if isinstance(result, UserInputError) else Assessment.of(result)
         return AssessmentPayload(assessment=out, errors=payload_errors(result))
