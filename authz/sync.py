@@ -145,7 +145,7 @@ class PolicyFollower:
                 try:
                     await conn.add_listener(CHANNEL, lambda *_: self._wake.set())
                     lost = asyncio.Event()
-                    conn.add_termination_listener(lambda *_: lost.set())
+                    conn.add_termination_listener(lambda *_, ev=lost: ev.set())
                     self._wake.set()  # catch up on whatever passed while not listening
                     while not lost.is_set():
                         with contextlib.suppress(TimeoutError):

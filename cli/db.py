@@ -11,9 +11,9 @@ from core.settings import Settings
 app = typer.Typer(no_args_is_help=True)
 
 
-def database_url() -> str:
+def database_url(settings: Settings | None = None) -> str:
     """The configured database; the embedded default's folder is created on first use."""
-    settings = Settings()
+    settings = settings or Settings()
     if settings.is_sqlite:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     return settings.effective_database_url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 
 import typer
@@ -32,6 +33,7 @@ async def _work(interval: float) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    typer.echo(f"export worker: a pass every {interval:g} s; Ctrl-C or SIGTERM stops it")
     try:
         await run_forever(runtime.sessionmaker, runtime.keys, interval=interval, stop=stop)
     finally:
@@ -62,6 +64,6 @@ def worker(
 ) -> None:
     """Run passes and webhook deliveries until Ctrl-C or SIGTERM."""
     install_guard()
-    typer.echo(f"export worker: a pass every {interval:g} s; Ctrl-C or SIGTERM stops it")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     asyncio.run(_work(interval))
     typer.echo("export worker stopped")

@@ -20,13 +20,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import structlog
 from sqlalchemy import Exists, Row, Select, and_, exists, select  # noqa: TID251 - marked reads
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -42,7 +42,7 @@ from exports.payload import SCHEMA_VERSION, build_payload, canonical_json
 from exports.snapshot import CycleSnapshot, SnapshotIncomplete, load_snapshot
 from exports.webhooks import deliver_pending
 
-log = structlog.get_logger(__name__)
+log = logging.getLogger("millgate.exports")
 
 
 @dataclass
@@ -238,7 +238,9 @@ async def run_once(
     while plan.cycles and plan.hosts:
         if not await _claim_and_write(sessionmaker, keys, today, plan, snapshots, report):
             break
-    log.info("exports.pass", summary=report.summary(), errors=report.errors)
+    log.info("export pass: %s", report.summary())
+    for error in report.errors:
+        log.warning("export not written: %s", error)
     return report
 
 
@@ -260,6 +262,6 @@ async def run_forever(
             await run_once(sessionmaker, keys)
             await deliver_pending(sessionmaker, keys, transport=transport)
         except Exception:  # a database blip must not end the worker
-            log.exception("exports.pass_failed")
+            log.exception("export pass failed")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -5,16 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from jwcrypto import jwk
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import exports
 import models as m
 from core.crypto import FieldCipher, KeyMaterial, validate_host_public_jwk
 from exports.payload import ANSWERS_PURPOSE, DETAIL_PURPOSE
 from exports.webhooks import WEBHOOK_FIELD_PURPOSE
 
+EXPORT_SCHEMA = json.loads(
+    (Path(exports.__file__).parent / "schema" / "gateway-export-v1.json").read_text()
+)
 OVERLAY = "BD-2023.1"
 ROLLOUT_ON = dt.date(2021, 5, 31)
 REGISTERED_ON = dt.date(2024, 1, 10)

@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -15,7 +14,6 @@ import rfc8785
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import exports
 import models as m
 from authz.guard import system_read
 from core.crypto import KeyMaterial
@@ -24,6 +22,7 @@ from exports.job import run_once
 from tests.exports.builders import (
     ASSESSED_ON,
     DETAIL,
+    EXPORT_SCHEMA,
     GATEWAY_ON,
     RELEASED_ON,
     World,
@@ -34,10 +33,6 @@ from tests.exports.builders import (
     make_world,
 )
 from tests.exports.jose import open_envelope
-
-SCHEMA = json.loads(
-    (Path(exports.__file__).parent / "schema" / "gateway-export-v1.json").read_text()
-)
 
 
 async def host_exports(session: AsyncSession, host: m.Organization) -> list[m.GatewayExport]:
@@ -107,7 +102,7 @@ async def test_released_cycle_reaches_its_host_signed_and_encrypted(
     )
     payload = json.loads(plaintext)
     assert payload == expected_payload(world, export.export_uid)
-    jsonschema.validate(payload, SCHEMA, format_checker=jsonschema.FormatChecker())
+    jsonschema.validate(payload, EXPORT_SCHEMA, format_checker=jsonschema.FormatChecker())
     assert plaintext == rfc8785.dumps(payload)  # canonical: anyone recomputes the same hash
     assert export.content_sha256 == hashlib.sha256(plaintext).hexdigest()
     assert (export.factory_gateway_id, export.cycle_number) == ("SLCP-BD-0001", 1)
@@ -160,7 +155,7 @@ async def test_virtual_check_is_marked_and_assesses_only_its_scope(
     provenance = {a["questionCode"]: a["provenance"] for a in payload["answers"]}
     assert {code for code, p in provenance.items() if p == "ASSESSED"} == assessed_codes
     assert provenance["MS.01.1"] == provenance["AB.01.1"] == "SELF_ASSESSED"
-    jsonschema.validate(payload, SCHEMA)
+    jsonschema.validate(payload, EXPORT_SCHEMA)
 
 
 async def test_unsubmitted_self_assessment_stays_out(
