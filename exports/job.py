@@ -35,11 +35,11 @@ import models as m
 from authz.guard import system_read
 from core.crypto import KeyMaterial, sha256_hex, sign_and_encrypt, validate_host_public_jwk
 from core.errors import CryptoError
-from exports.eligibility import gateway_eligibility, gateway_release_on
+from exports.eligibility import gateway_eligibility
 from exports.facts import facts_by_cycle
 from exports.grants import active_assessment_grant
-from exports.payload import SCHEMA_VERSION, build_payload, canonical_json
-from exports.snapshot import CycleSnapshot, SnapshotIncomplete, load_snapshot
+from exports.payload import SCHEMA_VERSION, CycleContent, canonical_json, cycle_content
+from exports.snapshot import SnapshotIncomplete, load_snapshot
 from exports.webhooks import deliver_pending
 
 log = logging.getLogger("millgate.exports")
@@ -112,31 +112,24 @@ def _pending(today: dt.date) -> Select[*tuple[Any, ...]]:
 
 @dataclass
 class _Plan:
-    cycles: set[int]
-    hosts: dict[int, dict[str, str]]  # host id -> validated public JWK
+    cycles: set[int]  # releasable cycles
+    hosts: set[int]  # hosts with a registered key
+    # Per cycle, what its exports share: decrypted once a pass, whatever the number of hosts.
+    contents: dict[int, CycleContent] = field(default_factory=dict)
 
 
 async def _plan(session: AsyncSession, today: dt.date, report: RunReport) -> _Plan:
     rows = (await session.execute(system_read(_pending(today), "exports: plan"))).all()
     facts = await facts_by_cycle(session, (row.cycle_id for row in rows))
-    cycles = set()
+    cycles: set[int] = set()
     for cycle_id, cycle_facts in facts.items():
         if gateway_eligibility(cycle_facts, today).releasable(today):
             cycles.add(cycle_id)
         else:
             report.cycles_not_releasable += 1
-    hosts: dict[int, dict[str, str]] = {}
-    waiting = set()
-    for row in rows:
-        if row.cycle_id not in cycles:
-            continue
-        if row.host_public_jwk is None:
-            waiting.add((row.cycle_id, row.host_id))
-        elif row.host_id not in hosts:
-            try:
-                hosts[row.host_id] = validate_host_public_jwk(row.host_public_jwk)
-            except CryptoError as error:
-                report.errors.append(f"host {row.host_id}: {error}")
+    due = [row for row in rows if row.cycle_id in cycles]
+    hosts = {row.host_id for row in due if row.host_public_jwk is not None}
+    waiting = {(row.cycle_id, row.host_id) for row in due if row.host_public_jwk is None}
     report.waiting_for_host_key = len(waiting)
     return _Plan(cycles, hosts)
 
@@ -157,22 +150,20 @@ async def _write_export(
     session: AsyncSession,
     keys: KeyMaterial,
     claim: Row[*tuple[Any, ...]],
-    snapshot: CycleSnapshot,
+    content: CycleContent,
     host_jwk: dict[str, str],
 ) -> None:
     export_uid = str(uuid.uuid4())
-    payload = canonical_json(build_payload(snapshot, export_uid, keys.fields))
-    released_on = snapshot.assessment.released_on
-    assert released_on is not None  # build_payload refuses an unreleased assessment
+    payload = canonical_json(content.payload(export_uid))
     export = m.GatewayExport(
         export_uid=export_uid,
         host_id=claim.host_id,
         factory_id=claim.factory_id,
         cycle_id=claim.cycle_id,
         grant_id=claim.grant_id,
-        factory_gateway_id=snapshot.factory.slcp_gateway_id,
-        cycle_number=snapshot.cycle.number,
-        release_on=gateway_release_on(released_on),
+        factory_gateway_id=content.factory_gateway_id,
+        cycle_number=content.cycle_number,
+        release_on=content.gateway_release_on,
         schema_version=SCHEMA_VERSION,
         content_sha256=sha256_hex(payload),
         envelope=sign_and_encrypt(payload, keys.signing, host_jwk),
@@ -188,7 +179,6 @@ async def _claim_and_write(
     keys: KeyMaterial,
     today: dt.date,
     plan: _Plan,
-    snapshots: dict[int, CycleSnapshot],
     report: RunReport,
 ) -> bool:
     """One transaction: claims one pending pair and writes its export. False: nothing left."""
@@ -206,12 +196,19 @@ async def _claim_and_write(
             if await session.scalar(system_read(done, "exports: recheck")) is not None:
                 report.done_elsewhere += 1
                 return True
-            if claim.cycle_id not in snapshots:
-                snapshots[claim.cycle_id] = await load_snapshot(session, claim.cycle_id)
-            snapshot = snapshots[claim.cycle_id]
-            await _write_export(session, keys, claim, snapshot, plan.hosts[claim.host_id])
+            try:  # the key as registered now, not at planning
+                host_jwk = validate_host_public_jwk(claim.host_public_jwk)
+            except CryptoError as error:
+                report.errors.append(f"host {claim.host_id}: {error}")
+                plan.hosts.discard(claim.host_id)
+                return True
+            content = plan.contents.get(claim.cycle_id)
+            if content is None:  # the first host of this cycle: load and decrypt it once
+                snapshot = await load_snapshot(session, claim.cycle_id)
+                content = plan.contents[claim.cycle_id] = cycle_content(snapshot, keys.fields)
+            await _write_export(session, keys, claim, content, host_jwk)
     except (SnapshotIncomplete, CryptoError, IntegrityError) as error:
-        # Nothing of this export was committed; leave its cycle to the next pass.
+        # Nothing was committed; leave the cycle to the next pass.
         assert claim is not None
         report.errors.append(f"cycle {claim.cycle_id}, host {claim.host_id}: {error}")
         plan.cycles.discard(claim.cycle_id)
@@ -234,9 +231,8 @@ async def run_once(
     report = RunReport()
     async with sessionmaker() as session, session.begin():
         plan = await _plan(session, today, report)
-    snapshots: dict[int, CycleSnapshot] = {}
     while plan.cycles and plan.hosts:
-        if not await _claim_and_write(sessionmaker, keys, today, plan, snapshots, report):
+        if not await _claim_and_write(sessionmaker, keys, today, plan, report):
             break
     log.info("export pass: %s", report.summary())
     for error in report.errors:

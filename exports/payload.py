@@ -22,6 +22,8 @@ the same whoever recomputes it from the decrypted bytes.
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 import rfc8785
@@ -103,16 +105,30 @@ def _findings(snapshot: CycleSnapshot, fields: FieldCipher) -> list[dict[str, An
     return findings
 
 
-def build_payload(snapshot: CycleSnapshot, export_id: str, fields: FieldCipher) -> dict[str, Any]:
-    """The export document of one cycle for one host, as a JSON-ready dict."""
+@dataclass(frozen=True, slots=True)
+class CycleContent:
+    """What the exports of one cycle share, as plain data: all of the document but its id."""
+
+    document: dict[str, Any]
+    factory_gateway_id: str
+    cycle_number: int
+    gateway_release_on: dt.date
+
+    def payload(self, export_id: str) -> dict[str, Any]:
+        """The export document for one host, as a JSON-ready dict."""
+        return {"schemaVersion": SCHEMA_VERSION, "exportId": export_id, **self.document}
+
+
+def cycle_content(snapshot: CycleSnapshot, fields: FieldCipher) -> CycleContent:
+    """Decrypts and arranges a released cycle; raises SnapshotIncomplete if it is not one."""
     factory, assessment = snapshot.factory, snapshot.assessment
     released_on = assessment.released_on
     if assessment.status != m.AssessmentStatus.RELEASED or released_on is None:
         raise SnapshotIncomplete(f"assessment {assessment.id} is not released")
-    virtual = assessment.kind == m.AssessmentKind.VIRTUAL_COMPLIANCE_CHECK
-    return {
-        "schemaVersion": SCHEMA_VERSION,
-        "exportId": export_id,
+    if factory.slcp_gateway_id is None:
+        raise SnapshotIncomplete(f"factory {factory.id} is not registered with the Gateway")
+    release_on = gateway_release_on(released_on)
+    document = {
         "factory": {
             "gatewayId": factory.slcp_gateway_id,
             "name": factory.name,
@@ -124,14 +140,15 @@ def build_payload(snapshot: CycleSnapshot, export_id: str, fields: FieldCipher) 
         "verifierBody": factory.slcp_verifier_body,
         "assessment": {
             "kind": assessment.kind.value,
-            "virtual": virtual,
+            "virtual": assessment.kind == m.AssessmentKind.VIRTUAL_COMPLIANCE_CHECK,
             "assessedOn": assessment.assessed_on.isoformat(),
             "releasedOn": released_on.isoformat(),
-            "gatewayReleaseOn": gateway_release_on(released_on).isoformat(),
+            "gatewayReleaseOn": release_on.isoformat(),
         },
         "answers": _answers(snapshot, fields),
         "findings": _findings(snapshot, fields),
     }
+    return CycleContent(document, factory.slcp_gateway_id, snapshot.cycle.number, release_on)
 
 
 def canonical_json(payload: dict[str, Any]) -> bytes:

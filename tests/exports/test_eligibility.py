@@ -19,8 +19,8 @@ RELEASED = dt.date(2024, 3, 25)
 DAY = dt.timedelta(days=1)
 
 
-def utc(day: dt.date, *hms: int) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, *hms, tzinfo=dt.UTC)
+def utc(day: dt.date, hour: int = 0, minute: int = 0, second: int = 0) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=dt.UTC)
 
 
 ALL_MET = CycleFacts(

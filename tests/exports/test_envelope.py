@@ -121,7 +121,7 @@ async def test_resigned_with_another_key_of_the_same_kid_fails(
     forged_payload = plaintext.replace(b'"nonCompliant":true', b'"nonCompliant":false')
     assert forged_payload != plaintext
     impostor = SigningKeys(
-        [OKPKey.generate_key("Ed25519", parameters={"kid": keys.signing.current.kid})]
+        [OKPKey.generate_key("Ed25519", parameters={"kid": str(keys.signing.current.kid)})]
     )
     host_public = world.host.organization.host_public_jwk
     assert host_public is not None

@@ -449,3 +449,24 @@ def test_report_summary_names_every_figure() -> None:
     report = dataclasses.replace(RunReport(), exports_written=3, waiting_for_host_key=2)
 
     assert report.summary().startswith("3 exports written, 2 waiting for a host key")
+
+
+async def test_host_with_an_unusable_key_does_not_hold_up_the_others(
+    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+) -> None:
+    world = await make_world(session, keys)
+    broken = await make_host(session, keys, "Broken Key Host")
+    await session.execute(
+        update(m.Organization).where(m.Organization.id == broken.organization.id)
+        .values(host_public_jwk={"kty": "OKP", "crv": "X25519", "x": "too-short"})
+    )
+    await make_grant(session, world.factory, broken.organization)
+    await session.commit()
+
+    report = await run_once(guarded, keys, today=GATEWAY_ON)
+
+    assert report.exports_written == 1
+    assert report.errors == [f"host {broken.organization.id}: publicJwk 'x' is not a valid "
+                             "X25519 public key"]
+    assert len(await host_exports(session, world.host.organization)) == 1
+    assert await host_exports(session, broken.organization) == []

@@ -57,7 +57,8 @@ async def make_many(session: AsyncSession, keys: KeyMaterial) -> None:
 
 
 def test_claim_skips_cycles_other_workers_hold() -> None:
-    sql = str(job._claim(GATEWAY_ON, [1], [1]).compile(dialect=postgresql.dialect()))
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    sql = str(job._claim(GATEWAY_ON, [1], [1]).compile(dialect=dialect))
 
     assert "FOR UPDATE OF assessment SKIP LOCKED" in sql
     assert "LIMIT" in sql
