@@ -1,0 +1,243 @@
+"""The worlds of the authorization tests, built once per module with the `make_*` builders.
+
+``build_matrix_world`` is one target factory **F** seen from every kind of caller: its own
+users, another factory, brands and hosts in every grant state, programmes, constituents,
+labour inspectorates, the platform and the anonymous public. Everything a test expects is
+written in the test's own table; this module only names the rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import models as m
+from authz.guard import system_read
+from core.crypto import KeyMaterial
+from tests.builders import days, make_country, make_factory, make_grant, make_org, make_user
+
+HOME = "ID"
+ABROAD = "VN"
+ANSWERS = {"CL.01.1": "NO"}
+CL = m.ComplianceCluster.CHILD_LABOUR
+FL = m.ComplianceCluster.FORCED_LABOUR
+WT = m.ComplianceCluster.WORKING_TIME
+DI = m.ComplianceCluster.DISCRIMINATION
+
+# Grant states of the brands and hosts: (label suffix, scopes, expires in days, revoked, factory)
+BOTH = (m.DataScope.ASSESSMENT, m.DataScope.SELF_ASSESSMENT)
+GRANT_STATES: list[tuple[str, tuple[m.DataScope, ...], int | None, bool, str]] = [
+    ("with active grant", BOTH, 30, False, "F"),
+    ("with expired grant", BOTH, -1, False, "F"),
+    ("with revoked grant", BOTH, None, True, "F"),
+    ("with self-assessment scope only", (m.DataScope.SELF_ASSESSMENT,), None, False, "F"),
+    ("with assessment scope only", (m.DataScope.ASSESSMENT,), None, False, "F"),
+    ("with grant for another factory", BOTH, None, False, "G"),
+]
+
+
+@dataclass
+class MatrixWorld:
+    users: dict[str, m.User | None] = field(default_factory=dict)  # caller → user (None: anonymous)
+    org_names: dict[str, str] = field(default_factory=dict)  # caller → organisation name
+    factory_ids: dict[str, int] = field(default_factory=dict)  # "F", "G", "V", "fill1".."fill5"
+    factory_names: dict[str, str] = field(default_factory=dict)
+    assessment_ids: dict[int, int] = field(default_factory=dict)  # F's cycle → id
+    finding_ids: dict[str, int] = field(default_factory=dict)  # question code → id (F's)
+    finding_cycle: dict[str, int] = field(default_factory=dict)  # F's question code → cycle
+    details: dict[str, str] = field(default_factory=dict)  # question code → plaintext detail
+    self_assessment_ids: dict[int, int] = field(default_factory=dict)  # F's cycle → id
+    grant_ids: dict[str, int] = field(default_factory=dict)  # caller → id of its grant to F
+    export_ids: dict[str, int] = field(default_factory=dict)  # "F" / "G" / ... → id
+
+
+async def make_cycle_assessment(
+    session: AsyncSession, factory: m.Factory, cycle: int, *, assessed: int,
+    released: int | None,
+) -> tuple[m.ServiceCycle, m.Assessment]:
+    """A cycle and its assessment, dates in days from today; ``released`` None is a draft."""
+    cyc = m.ServiceCycle(factory_id=factory.id, number=cycle, started_on=days(assessed - 30))
+    session.add(cyc)
+    await session.flush()
+    row = m.Assessment(cycle_id=cyc.id, factory_id=factory.id, kind=m.AssessmentKind.ONSITE,
+                       assessed_on=days(assessed))
+    if released is not None:
+        row.release(days(released))
+    session.add(row)
+    await session.flush()
+    return cyc, row
+
+
+async def make_coded_finding(
+    session: AsyncSession, assessment: m.Assessment, keys: KeyMaterial, code: str,
+    cluster: m.ComplianceCluster, *, non_compliant: bool = True, public: bool = False,
+    zero_tolerance: bool = False, detail: str | None = None,
+) -> m.Finding:
+    """A finding whose question code is also its compliance point (public findings show only
+    the compliance point, so the code names the row on every path)."""
+    row = m.Finding(
+        assessment_id=assessment.id, cluster=cluster, compliance_point=code, question_code=code,
+        non_compliant=non_compliant, public_reporting=public, zero_tolerance=zero_tolerance,
+        detail_encrypted=None if detail is None else keys.fields.encrypt(detail, "finding.detail"),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def make_submitted_self_assessment(
+    session: AsyncSession, keys: KeyMaterial, cycle: m.ServiceCycle, step: int = 1,
+    answers: dict[str, Any] | None = None,
+) -> m.SelfAssessment:
+    row = m.SelfAssessment(
+        cycle_id=cycle.id, factory_id=cycle.factory_id, step=step, tool_version="CAF 1.4",
+        answers_encrypted=keys.fields.encrypt_json(answers or ANSWERS, "self_assessment.answers"),
+        submitted_at=m.utcnow() - dt.timedelta(days=100),
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def make_export(session: AsyncSession, host: m.Organization, factory: m.Factory,
+                      cycle: m.ServiceCycle, grant: m.ConsentGrant) -> m.GatewayExport:
+    row = m.GatewayExport(
+        export_uid=str(uuid.uuid4()), host_id=host.id, factory_id=factory.id, cycle_id=cycle.id,
+        grant_id=grant.id, factory_gateway_id=factory.slcp_gateway_id or "none",
+        cycle_number=cycle.number, release_on=days(-10), schema_version="1",
+        content_sha256="0" * 64, envelope="not.a.real.envelope",
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def build_matrix_world(session: AsyncSession, keys: KeyMaterial) -> MatrixWorld:
+    """F (registered with SLCP) and G in the home country, five filler factories there for
+    statistics, V abroad. F has four cycles: 1 released long ago, 2 released (its latest),
+    3 released with a release date to come, 4 a draft."""
+    w = MatrixWorld()
+    await make_country(session, HOME)
+    await make_country(session, ABROAD)
+
+    f = await make_factory(session, HOME, name="Target Factory", registered_on=days(-500),
+                           sharing_confirmed_on=days(-500), gateway_id="GW-TARGET")
+    g = await make_factory(session, HOME, name="Neighbour Factory")
+    v = await make_factory(session, ABROAD, name="Abroad Factory")
+    fillers = [await make_factory(session, HOME, name=f"Filler {n}") for n in range(1, 6)]
+    for label, row in [("F", f), ("G", g), ("V", v)] + [
+        (f"fill{n}", row) for n, row in enumerate(fillers, 1)
+    ]:
+        w.factory_ids[label] = row.id
+        w.factory_names[label] = row.name
+
+    # F's cycles: (cycle, assessed, released, findings (code, cluster, nc, public, zt, detail))
+    f_cycles = [
+        (1, -400, -390, [("F1.PUB", DI, False, True, False, None)]),
+        (2, -60, -40, [("F2.PUB", CL, True, True, False, None),
+                       ("F2.ZT", FL, True, False, True, "F2: supervisor A. Rahman withheld passports"),
+                       ("F2.WT", WT, False, False, False, "F2: overtime records complete")]),
+        (3, -5, 5, [("F3.PUB", CL, True, True, False, None),
+                    ("F3.ZT", FL, True, False, True, "F3: not yet released")]),
+        (4, -2, None, [("F4.PUB", CL, True, True, False, None),
+                       ("F4.ZT", FL, True, False, True, "F4: draft only")]),
+    ]
+    f_cycle_rows: dict[int, m.ServiceCycle] = {}
+    for number, assessed, released, findings in f_cycles:
+        cyc, a = await make_cycle_assessment(session, f, number, assessed=assessed,
+                                             released=released)
+        f_cycle_rows[number] = cyc
+        w.assessment_ids[number] = a.id
+        for code, cluster, nc, public, zt, detail in findings:
+            row = await make_coded_finding(session, a, keys, code, cluster, non_compliant=nc,
+                                           public=public, zero_tolerance=zt, detail=detail)
+            w.finding_ids[code] = row.id
+            w.finding_cycle[code] = number
+            if detail is not None:
+                w.details[code] = detail
+    for number in (1, 2):
+        sa = await make_submitted_self_assessment(session, keys, f_cycle_rows[number])
+        w.self_assessment_ids[number] = sa.id
+
+    g_cycle, g1 = await make_cycle_assessment(session, g, 1, assessed=-50, released=-30)
+    await make_coded_finding(session, g1, keys, "G1.PUB", CL, non_compliant=False, public=True)
+    await make_coded_finding(session, g1, keys, "G1.ZT", FL, zero_tolerance=True, detail="G1 case")
+    await make_submitted_self_assessment(session, keys, g_cycle)
+    _, v1 = await make_cycle_assessment(session, v, 1, assessed=-50, released=-30)
+    await make_coded_finding(session, v1, keys, "V1.PUB", CL, public=True)
+    await make_coded_finding(session, v1, keys, "V1.ZT", FL, zero_tolerance=True)
+    for n, filler in enumerate(fillers, 1):
+        # fill1-4 released (fill1 and fill2 non-compliant); fill5 only a draft
+        _, a = await make_cycle_assessment(session, filler, 1, assessed=-50,
+                                           released=None if n == 5 else -30)
+        await make_coded_finding(session, a, keys, f"FILL{n}.CL", CL, non_compliant=n in (1, 2, 5))
+
+    async def caller(label: str, kind: m.OrganizationKind, role: m.Role, *,
+                     country: str | None = None, inspectorate: bool = False,
+                     org: m.Organization | None = None) -> m.Organization:
+        org = org or await make_org(session, kind, country=country, inspectorate=inspectorate,
+                                    name=f"Org of {label}")
+        w.users[label] = await make_user(session, org, role)
+        w.org_names[label] = org.name
+        return org
+
+    f_org = await session.scalar(system_read(
+        select(m.Organization).where(m.Organization.id == f.organization_id), "test: F's org"))
+    g_org = await session.scalar(system_read(
+        select(m.Organization).where(m.Organization.id == g.organization_id), "test: G's org"))
+    await caller("factory manager", m.OrganizationKind.FACTORY, m.Role.FACTORY_MANAGER, org=f_org)
+    await caller("worker representative", m.OrganizationKind.FACTORY,
+                 m.Role.WORKER_REPRESENTATIVE, org=f_org)
+    await caller("another factory", m.OrganizationKind.FACTORY, m.Role.FACTORY_MANAGER, org=g_org)
+    for kind, role, word in [(m.OrganizationKind.BRAND, m.Role.BRAND_VIEWER, "brand"),
+                             (m.OrganizationKind.HOST, m.Role.HOST_INTEGRATION, "host")]:
+        await caller(f"{word} without grant", kind, role)
+        for suffix, scopes, expires_in, revoked, target in GRANT_STATES:
+            label = f"{word} {suffix}"
+            org = await caller(label, kind, role)
+            factory = f if target == "F" else g
+            expires_at = None if expires_in is None else m.utcnow() + dt.timedelta(days=expires_in)
+            grant = await make_grant(session, factory, org, scopes=scopes, expires_at=expires_at,
+                                     revoked=revoked)
+            if target == "F":
+                w.grant_ids[label] = grant.id
+            if word == "host" and suffix in ("with active grant", "with expired grant",
+                                             "with revoked grant",
+                                             "with grant for another factory"):
+                cyc = f_cycle_rows[2] if target == "F" else g_cycle
+                export = await make_export(session, org, factory, cyc, grant)
+                w.export_ids[label] = export.id
+    await caller("programme of the country", m.OrganizationKind.PROGRAMME, m.Role.ASSESSOR,
+                 country=HOME)
+    await caller("programme of another country", m.OrganizationKind.PROGRAMME, m.Role.ASSESSOR,
+                 country=ABROAD)
+    await caller("constituent", m.OrganizationKind.CONSTITUENT, m.Role.CONSTITUENT_VIEWER,
+                 country=HOME)
+    await caller("labour inspectorate", m.OrganizationKind.CONSTITUENT,
+                 m.Role.CONSTITUENT_VIEWER, country=HOME, inspectorate=True)
+    await caller("labour inspectorate of another country", m.OrganizationKind.CONSTITUENT,
+                 m.Role.CONSTITUENT_VIEWER, country=ABROAD, inspectorate=True)
+    await caller("platform admin", m.OrganizationKind.PLATFORM, m.Role.PLATFORM_ADMIN)
+    w.users["anonymous"] = None
+
+    # F's access log is not empty: the brand with the active grant read F once.
+    brand = w.users["brand with active grant"]
+    assert brand is not None
+    session.add(m.AccessEvent(factory_id=f.id, organization_id=brand.organization_id,
+                              user_id=brand.id, operation="seed:factory"))
+    await session.flush()
+    return w
+
+
+async def snapshot(session: AsyncSession) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (plain SQL, not ORM): what "changes nothing" compares."""
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for table in m.Base.metadata.sorted_tables:
+        rows = (await session.execute(text(f'SELECT * FROM "{table.name}"'))).all()
+        out[table.name] = sorted((tuple(r) for r in rows), key=repr)
+    return out
