@@ -66,10 +66,10 @@ TAMPERINGS: list[tuple[str, int, Callable[[str], str]]] = [
 
 @pytest.fixture
 async def exported(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> tuple[World, m.GatewayExport]:
     world = await make_world(session, keys)
-    await run_once(guarded, keys, today=GATEWAY_ON)
+    await run_once(sessionmaker, keys, today=GATEWAY_ON)
     stmt = system_read(visible_exports_query(world.host.organization.id), "test")
     [export] = list(await session.scalars(stmt))
     return world, export

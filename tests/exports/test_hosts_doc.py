@@ -52,11 +52,11 @@ def test_documented_webhook_check_accepts_our_signature_only() -> None:
 
 
 async def test_complete_example_pulls_decrypts_and_verifies(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     # given a host with one export waiting, behind a server that answers like Millgate
     world = await make_world(session, keys)
-    await run_once(guarded, keys, today=GATEWAY_ON)
+    await run_once(sessionmaker, keys, today=GATEWAY_ON)
     stmt = system_read(visible_exports_query(world.host.organization.id), "test")
     [export] = list(await session.scalars(stmt))
 

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
-from authz.guard import system_read
+from authz.guard import UnscopedRead, system_read
 from core.crypto import KeyMaterial
 from exports.delivery import visible_exports_query
 from exports.job import run_once
@@ -85,14 +85,23 @@ def expected_payload(world: World, export_id: str) -> dict[str, Any]:
     }
 
 
+async def test_unmarked_reads_fail_here_so_the_jobs_reads_are_all_marked(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    # tests/conftest.py installs the guard; every pass below runs under it
+    async with sessionmaker() as session:
+        with pytest.raises(UnscopedRead):
+            await session.scalars(select(m.GatewayExport))
+
+
 async def test_released_cycle_reaches_its_host_signed_and_encrypted(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     # given an eligible factory whose cycle was released, and a host it granted
     world = await make_world(session, keys)
 
     # when the job runs on the Gateway release day
-    report = await run_once(guarded, keys, today=GATEWAY_ON)
+    report = await run_once(sessionmaker, keys, today=GATEWAY_ON)
 
     # then the host sees one export it can decrypt and verify with another JOSE library
     assert report.exports_written == 1 and report.errors == []
@@ -111,11 +120,11 @@ async def test_released_cycle_reaches_its_host_signed_and_encrypted(
 
 
 async def test_better_work_questions_and_origin_never_leave(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     world = await make_world(session, keys)
 
-    await run_once(guarded, keys, today=GATEWAY_ON)
+    await run_once(sessionmaker, keys, today=GATEWAY_ON)
 
     [export] = await host_exports(session, world.host.organization)
     text = open_envelope(export.envelope, world.host.private_key, keys.signing.public_jwks())
@@ -134,7 +143,7 @@ async def test_better_work_questions_and_origin_never_leave(
     ids=["scope of two codes", "no scope"],
 )
 async def test_virtual_check_is_marked_and_assesses_only_its_scope(
-    guarded: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession],
     session: AsyncSession,
     keys: KeyMaterial,
     virtual_scope: str | None,
@@ -144,7 +153,7 @@ async def test_virtual_check_is_marked_and_assesses_only_its_scope(
         session, keys, kind=m.AssessmentKind.VIRTUAL_COMPLIANCE_CHECK, virtual_scope=virtual_scope
     )
 
-    await run_once(guarded, keys, today=GATEWAY_ON)
+    await run_once(sessionmaker, keys, today=GATEWAY_ON)
 
     [export] = await host_exports(session, world.host.organization)
     payload = json.loads(
@@ -159,7 +168,7 @@ async def test_virtual_check_is_marked_and_assesses_only_its_scope(
 
 
 async def test_unsubmitted_self_assessment_stays_out(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     world = await make_world(session, keys)
     await session.execute(
@@ -169,7 +178,7 @@ async def test_unsubmitted_self_assessment_stays_out(
     )
     await session.commit()
 
-    await run_once(guarded, keys, today=GATEWAY_ON)
+    await run_once(sessionmaker, keys, today=GATEWAY_ON)
 
     [export] = await host_exports(session, world.host.organization)
     payload = json.loads(
@@ -179,14 +188,14 @@ async def test_unsubmitted_self_assessment_stays_out(
 
 
 async def test_running_twice_writes_nothing_new(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     world = await make_world(session, keys, webhook_url="https://host.example/hook",
                              webhook_secret="s3cret")
-    await run_once(guarded, keys, today=GATEWAY_ON)
+    await run_once(sessionmaker, keys, today=GATEWAY_ON)
     [first] = await host_exports(session, world.host.organization)
 
-    second = await run_once(guarded, keys, today=GATEWAY_ON + dt.timedelta(days=30))
+    second = await run_once(sessionmaker, keys, today=GATEWAY_ON + dt.timedelta(days=30))
 
     assert second.exports_written == 0
     assert await count(session, m.GatewayExport) == 1
@@ -196,7 +205,7 @@ async def test_running_twice_writes_nothing_new(
 
 
 async def test_outbox_row_only_for_a_host_with_a_webhook(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     world = await make_world(session, keys)
     hooked = await make_host(session, keys, "Hooked Host", webhook_url="https://h.example/x",
@@ -204,7 +213,7 @@ async def test_outbox_row_only_for_a_host_with_a_webhook(
     await make_grant(session, world.factory, hooked.organization)
     await session.commit()
 
-    report = await run_once(guarded, keys, today=GATEWAY_ON)
+    report = await run_once(sessionmaker, keys, today=GATEWAY_ON)
 
     assert report.exports_written == 2
     deliveries = list(await session.scalars(system_read(select(m.WebhookDelivery), "test")))
@@ -214,24 +223,24 @@ async def test_outbox_row_only_for_a_host_with_a_webhook(
 
 
 async def test_nothing_before_the_gateway_release_date(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     await make_world(session, keys)
 
-    early = await run_once(guarded, keys, today=GATEWAY_ON - dt.timedelta(days=1))
+    early = await run_once(sessionmaker, keys, today=GATEWAY_ON - dt.timedelta(days=1))
     assert early.exports_written == 0
     assert await count(session, m.GatewayExport) == 0
 
-    on_time = await run_once(guarded, keys, today=GATEWAY_ON)
+    on_time = await run_once(sessionmaker, keys, today=GATEWAY_ON)
     assert on_time.exports_written == 1
 
 
 async def test_host_without_a_key_gets_nothing_until_it_registers_one(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     world = await make_world(session, keys, host_key=False)
 
-    waiting = await run_once(guarded, keys, today=GATEWAY_ON)
+    waiting = await run_once(sessionmaker, keys, today=GATEWAY_ON)
 
     assert (waiting.exports_written, waiting.waiting_for_host_key) == (0, 1)
     assert await count(session, m.GatewayExport) == 0
@@ -243,12 +252,12 @@ async def test_host_without_a_key_gets_nothing_until_it_registers_one(
         .values(host_public_jwk=keyed.organization.host_public_jwk)
     )
     await session.commit()
-    later = await run_once(guarded, keys, today=GATEWAY_ON)
+    later = await run_once(sessionmaker, keys, today=GATEWAY_ON)
     assert (later.exports_written, later.waiting_for_host_key) == (1, 0)
 
 
 async def test_brands_and_ungranted_hosts_get_nothing(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     world = await make_world(session, keys)
     brand = await make_organization(session, m.OrganizationKind.BRAND, "Brand")
@@ -260,7 +269,7 @@ async def test_brands_and_ungranted_hosts_get_nothing(
     )
     await session.commit()
 
-    report = await run_once(guarded, keys, today=GATEWAY_ON)
+    report = await run_once(sessionmaker, keys, today=GATEWAY_ON)
 
     assert report.exports_written == 1
     assert await host_exports(session, stranger.organization) == []
@@ -270,17 +279,17 @@ async def test_brands_and_ungranted_hosts_get_nothing(
 
 
 async def test_reshared_to_a_second_host_is_just_another_grant(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     # given a cycle already exported to one host (rule 9)
     world = await make_world(session, keys)
-    await run_once(guarded, keys, today=GATEWAY_ON)
+    await run_once(sessionmaker, keys, today=GATEWAY_ON)
 
     # when the factory grants a second host later
     second = await make_host(session, keys, "Second Host")
     await make_grant(session, world.factory, second.organization)
     await session.commit()
-    report = await run_once(guarded, keys, today=GATEWAY_ON + dt.timedelta(days=60))
+    report = await run_once(sessionmaker, keys, today=GATEWAY_ON + dt.timedelta(days=60))
 
     # then the second host gets its own export, readable with its own key only
     assert report.exports_written == 1
@@ -292,10 +301,10 @@ async def test_reshared_to_a_second_host_is_just_another_grant(
 
 
 async def test_revoked_grant_stops_new_exports_and_serving_old_ones(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     world = await make_world(session, keys)
-    await run_once(guarded, keys, today=GATEWAY_ON)
+    await run_once(sessionmaker, keys, today=GATEWAY_ON)
     assert len(await host_exports(session, world.host.organization)) == 1
 
     # when the factory revokes the grant, then releases a second cycle
@@ -309,7 +318,7 @@ async def test_revoked_grant_stops_new_exports_and_serving_old_ones(
         assessed_on=dt.date(2025, 3, 4), released_on=dt.date(2025, 3, 20),
     )
     await session.commit()
-    report = await run_once(guarded, keys, today=dt.date(2025, 6, 1))
+    report = await run_once(sessionmaker, keys, today=dt.date(2025, 6, 1))
 
     # then the old export is no longer served and the new cycle is not exported
     assert report.exports_written == 0
@@ -319,17 +328,17 @@ async def test_revoked_grant_stops_new_exports_and_serving_old_ones(
     # and a new grant shows the old export again and sends the new cycle
     await make_grant(session, world.factory, world.host.organization)
     await session.commit()
-    renewed = await run_once(guarded, keys, today=dt.date(2025, 6, 1))
+    renewed = await run_once(sessionmaker, keys, today=dt.date(2025, 6, 1))
     assert renewed.exports_written == 1
     cycles = [e.cycle_number for e in await host_exports(session, world.host.organization)]
     assert sorted(cycles) == [1, 2]
 
 
 async def test_expired_grant_stops_new_exports_and_serving_old_ones(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     world = await make_world(session, keys)
-    await run_once(guarded, keys, today=GATEWAY_ON)
+    await run_once(sessionmaker, keys, today=GATEWAY_ON)
     now = m.utcnow()
     await session.execute(
         update(m.ConsentGrant).where(m.ConsentGrant.id == world.grant.id)
@@ -342,7 +351,7 @@ async def test_expired_grant_stops_new_exports_and_serving_old_ones(
     )
     await session.commit()
 
-    report = await run_once(guarded, keys, today=GATEWAY_ON)
+    report = await run_once(sessionmaker, keys, today=GATEWAY_ON)
 
     assert report.exports_written == 0
     assert await host_exports(session, world.host.organization) == []
@@ -350,7 +359,7 @@ async def test_expired_grant_stops_new_exports_and_serving_old_ones(
 
 
 async def test_grant_expiring_later_still_serves(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     world = await make_world(session, keys)
     await session.execute(
@@ -359,7 +368,7 @@ async def test_grant_expiring_later_still_serves(
     )
     await session.commit()
 
-    await run_once(guarded, keys, today=GATEWAY_ON)
+    await run_once(sessionmaker, keys, today=GATEWAY_ON)
 
     assert len(await host_exports(session, world.host.organization)) == 1
 
@@ -381,7 +390,7 @@ MISSED: list[tuple[str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize("world_changes", [c[1] for c in MISSED], ids=[c[0] for c in MISSED])
 async def test_cycle_that_missed_a_precondition_is_never_exported(
-    guarded: async_sessionmaker[AsyncSession],
+    sessionmaker: async_sessionmaker[AsyncSession],
     session: AsyncSession,
     keys: KeyMaterial,
     world_changes: dict[str, Any],
@@ -389,24 +398,24 @@ async def test_cycle_that_missed_a_precondition_is_never_exported(
     await make_world(session, keys, **world_changes)
 
     for today in (GATEWAY_ON, GATEWAY_ON + dt.timedelta(days=3650)):
-        report = await run_once(guarded, keys, today=today)
+        report = await run_once(sessionmaker, keys, today=today)
         assert (report.exports_written, report.cycles_not_releasable) == (0, 1)
     assert await count(session, m.GatewayExport) == 0
 
 
 async def test_draft_assessment_is_not_exported(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     await make_world(session, keys, released_on=None)
 
-    report = await run_once(guarded, keys, today=GATEWAY_ON + dt.timedelta(days=3650))
+    report = await run_once(sessionmaker, keys, today=GATEWAY_ON + dt.timedelta(days=3650))
 
     assert report.exports_written == 0
     assert await count(session, m.GatewayExport) == 0
 
 
 async def test_later_cycle_of_a_factory_that_missed_the_first_is_exported(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     # given cycle 1 assessed before the factory registered (Q28: only a later cycle can go)
     world = await make_world(
@@ -420,7 +429,7 @@ async def test_later_cycle_of_a_factory_that_missed_the_first_is_exported(
     )
     await session.commit()
 
-    report = await run_once(guarded, keys, today=dt.date(2025, 6, 1))
+    report = await run_once(sessionmaker, keys, today=dt.date(2025, 6, 1))
 
     assert (report.exports_written, report.cycles_not_releasable) == (1, 1)
     [export] = await host_exports(session, world.host.organization)
@@ -428,7 +437,7 @@ async def test_later_cycle_of_a_factory_that_missed_the_first_is_exported(
 
 
 async def test_country_without_overlay_version_is_reported_not_exported(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     world = await make_world(session, keys)
     await session.execute(
@@ -436,7 +445,7 @@ async def test_country_without_overlay_version_is_reported_not_exported(
     )
     await session.commit()
 
-    report = await run_once(guarded, keys, today=GATEWAY_ON)
+    report = await run_once(sessionmaker, keys, today=GATEWAY_ON)
 
     assert report.exports_written == 0
     assert len(report.errors) == 1 and "overlay version" in report.errors[0]
@@ -452,7 +461,7 @@ def test_report_summary_names_every_figure() -> None:
 
 
 async def test_host_with_an_unusable_key_does_not_hold_up_the_others(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     world = await make_world(session, keys)
     broken = await make_host(session, keys, "Broken Key Host")
@@ -463,7 +472,7 @@ async def test_host_with_an_unusable_key_does_not_hold_up_the_others(
     await make_grant(session, world.factory, broken.organization)
     await session.commit()
 
-    report = await run_once(guarded, keys, today=GATEWAY_ON)
+    report = await run_once(sessionmaker, keys, today=GATEWAY_ON)
 
     assert report.exports_written == 1
     assert report.errors == [f"host {broken.organization.id}: publicJwk 'x' is not a valid "

@@ -40,10 +40,10 @@ class Recorder:
 
 @pytest.fixture
 async def world(
-    guarded: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> World:
     made = await make_world(session, keys, webhook_url=URL, webhook_secret=SECRET)
-    await run_once(guarded, keys, today=GATEWAY_ON)
+    await run_once(sessionmaker, keys, today=GATEWAY_ON)
     return made
 
 
@@ -53,12 +53,12 @@ async def delivery(session: AsyncSession) -> m.WebhookDelivery:
 
 
 async def test_notice_is_signed_and_names_the_export(
-    world: World, guarded: async_sessionmaker[AsyncSession], session: AsyncSession,
+    world: World, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
     keys: KeyMaterial,
 ) -> None:
     host = Recorder(204)
 
-    report = await deliver_pending(guarded, keys, transport=host.transport, now=T0)
+    report = await deliver_pending(sessionmaker, keys, transport=host.transport, now=T0)
 
     assert report.delivered == 1
     [request] = host.requests
@@ -75,17 +75,17 @@ async def test_notice_is_signed_and_names_the_export(
         m.DeliveryState.DELIVERED, 1, T0, None
     )
 
-    again = await deliver_pending(guarded, keys, transport=host.transport, now=T0 + backoff(9))
+    again = await deliver_pending(sessionmaker, keys, transport=host.transport, now=T0 + backoff(9))
     assert (again.delivered, len(host.requests)) == (0, 1)
 
 
 async def test_server_error_is_retried_with_exponential_backoff(
-    world: World, guarded: async_sessionmaker[AsyncSession], session: AsyncSession,
+    world: World, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
     keys: KeyMaterial,
 ) -> None:
     host = Recorder(500, 503, 200)
 
-    first = await deliver_pending(guarded, keys, transport=host.transport, now=T0)
+    first = await deliver_pending(sessionmaker, keys, transport=host.transport, now=T0)
     row = await delivery(session)
     assert first.retrying == 1
     assert (row.state, row.attempts, row.last_error) == (m.DeliveryState.PENDING, 1, "HTTP 500")
@@ -93,49 +93,50 @@ async def test_server_error_is_retried_with_exponential_backoff(
 
     # not due yet: nothing is sent
     early = await deliver_pending(
-        guarded, keys, transport=host.transport, now=T0 + dt.timedelta(seconds=29)
+        sessionmaker, keys, transport=host.transport, now=T0 + dt.timedelta(seconds=29)
     )
     assert (early.retrying, len(host.requests)) == (0, 1)
 
     second_at = T0 + dt.timedelta(seconds=30)
-    await deliver_pending(guarded, keys, transport=host.transport, now=second_at)
+    await deliver_pending(sessionmaker, keys, transport=host.transport, now=second_at)
     row = await delivery(session)
     assert (row.attempts, row.last_error) == (2, "HTTP 503")
     assert row.next_attempt_at == second_at + dt.timedelta(seconds=60)
 
     third_at = second_at + dt.timedelta(seconds=60)
-    last = await deliver_pending(guarded, keys, transport=host.transport, now=third_at)
+    last = await deliver_pending(sessionmaker, keys, transport=host.transport, now=third_at)
     row = await delivery(session)
     assert last.delivered == 1
     assert (row.state, row.attempts, row.delivered_at) == (m.DeliveryState.DELIVERED, 3, third_at)
 
 
 async def test_failed_after_the_last_attempt(
-    world: World, guarded: async_sessionmaker[AsyncSession], session: AsyncSession,
+    world: World, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
     keys: KeyMaterial,
 ) -> None:
     host = Recorder(500)
     now = T0
     for attempt in range(1, 4):
         report = await deliver_pending(
-            guarded, keys, transport=host.transport, now=now, max_attempts=3
+            sessionmaker, keys, transport=host.transport, now=now, max_attempts=3
         )
         now += backoff(attempt)
     row = await delivery(session)
 
     assert (report.failed, row.state, row.attempts) == (1, m.DeliveryState.FAILED, 3)
-    after = await deliver_pending(guarded, keys, transport=host.transport, now=now + backoff(20))
+    later = now + backoff(20)
+    after = await deliver_pending(sessionmaker, keys, transport=host.transport, now=later)
     assert (after.failed, after.retrying, len(host.requests)) == (0, 0, 3)
 
 
 async def test_unreachable_host_counts_an_attempt(
-    world: World, guarded: async_sessionmaker[AsyncSession], session: AsyncSession,
+    world: World, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
     keys: KeyMaterial,
 ) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    await deliver_pending(guarded, keys, transport=httpx.MockTransport(refuse), now=T0)
+    await deliver_pending(sessionmaker, keys, transport=httpx.MockTransport(refuse), now=T0)
 
     row = await delivery(session)
     assert (row.state, row.attempts) == (m.DeliveryState.PENDING, 1)
@@ -143,7 +144,7 @@ async def test_unreachable_host_counts_an_attempt(
 
 
 async def test_no_notice_once_the_grant_is_revoked(
-    world: World, guarded: async_sessionmaker[AsyncSession], session: AsyncSession,
+    world: World, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
     keys: KeyMaterial,
 ) -> None:
     await session.execute(
@@ -153,7 +154,7 @@ async def test_no_notice_once_the_grant_is_revoked(
     await session.commit()
     host = Recorder(200)
 
-    report = await deliver_pending(guarded, keys, transport=host.transport, now=T0)
+    report = await deliver_pending(sessionmaker, keys, transport=host.transport, now=T0)
 
     row = await delivery(session)
     assert (report.delivered, host.requests) == (0, [])

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
 import models as m
-from authz.guard import install_guard, system_read
+from authz.guard import system_read
 from core.crypto import KeyMaterial
-from core.db import make_engine
+from core.db import make_engine, make_sessionmaker
 from exports import job
 from exports.job import run_once
 from tests.exports.builders import (
@@ -27,7 +27,6 @@ from tests.exports.builders import (
     make_host,
     make_released_cycle,
 )
-from tests.exports.conftest import GuardedSession
 
 FACTORIES = 6
 HOSTS = 3
@@ -72,10 +71,7 @@ async def worker_sessionmakers(
     if backend != "postgres":
         pytest.skip("row locks and concurrent writers need PostgreSQL")
     engines = [make_engine(database_url) for _ in range(3)]
-    yield [
-        async_sessionmaker(e, expire_on_commit=False, sync_session_class=GuardedSession)
-        for e in engines
-    ]
+    yield [make_sessionmaker(engine) for engine in engines]
     for engine in engines:
         await engine.dispose()
 
@@ -108,12 +104,10 @@ async def test_concurrent_workers_write_each_export_exactly_once(
     assert sum(r.exports_written for r in again) == 0
 
 
-class CrashingSession(GuardedSession):
+class CrashingSession(Session):
     """Dies (as a cancelled task does) once the export and its outbox row reached the database,
     before the commit."""
 
-
-install_guard(CrashingSession)
 
 
 @event.listens_for(CrashingSession, "after_flush")
@@ -127,7 +121,7 @@ async def test_worker_killed_mid_export_leaves_nothing_half_written(
 ) -> None:
     await make_many(session, keys)
     dying = async_sessionmaker(db, expire_on_commit=False, sync_session_class=CrashingSession)
-    healthy = async_sessionmaker(db, expire_on_commit=False, sync_session_class=GuardedSession)
+    healthy = make_sessionmaker(db)
 
     with pytest.raises(asyncio.CancelledError):
         await run_once(dying, keys, today=GATEWAY_ON)
