@@ -109,10 +109,10 @@ class _Seeder:
             country_code=spec.country,
             enrolled_on=spec.enrolled_on,
             high_performance=spec.high_performance,
-            slcp_gateway_id=reg and reg.gateway_id,
-            slcp_registered_on=reg and reg.registered_on,
-            slcp_verifier_body=reg and m.BETTER_WORK,
-            slcp_sharing_confirmed_on=reg and reg.sharing_confirmed_on,
+            slcp_gateway_id=reg.gateway_id if reg else None,
+            slcp_registered_on=reg.registered_on if reg else None,
+            slcp_verifier_body=m.BETTER_WORK if reg else None,
+            slcp_sharing_confirmed_on=reg.sharing_confirmed_on if reg else None,
         )
         self.session.add(factory)
         await self.session.flush()
@@ -138,8 +138,8 @@ class _Seeder:
                     answers_encrypted=self.keys.fields.encrypt_json(
                         self_assessment_answers(step, found), ANSWERS_PURPOSE
                     ),
-                    submitted_at=submitted_on and at(submitted_on, 16),
-                    submitted_by_user_id=submitted_on and manager.id,
+                    submitted_at=at(submitted_on, 16) if submitted_on else None,
+                    submitted_by_user_id=manager.id if submitted_on else None,
                 )
             )
         assessor = self.users[email_of(m.Role.ASSESSOR, f"bw-{spec.country.lower()}")]
