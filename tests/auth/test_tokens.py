@@ -151,7 +151,8 @@ def _no_kid(rt: Runtime, w: World) -> str:
 
 
 def _wrong_audience(rt: Runtime, w: World) -> str:
-    return TokenService(rt.keys.signing, rt.settings.token_issuer, "another-api").issue(w.user.id, 600)
+    service = TokenService(rt.keys.signing, rt.settings.token_issuer, "another-api")
+    return service.issue(w.user.id, 600)
 
 
 def _wrong_issuer(rt: Runtime, w: World) -> str:
@@ -568,9 +569,9 @@ async def test_only_an_hmac_of_the_key_is_stored(api: Any, world: World,
     assert random_part not in json.dumps([dict(r) for r in audit], default=str)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: core/crypto.py ApiKeyHasher.prefix_of splits the key on "
-                   "every '_', but its base64url body contains '_' in about half of the keys "
-                   "issued, which then never authenticate (split('_', 2) fixes it)")
+@pytest.mark.xfail(strict=True, reason="BUG: core/crypto.py ApiKeyHasher.prefix_of splits the "
+                   "key on every '_', but its base64url body contains '_' in about half of the "
+                   "keys issued, which then never authenticate (split('_', 2) fixes it)")
 async def test_api_key_with_underscore_in_its_secret_works(api: Any, world: World,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     real = secrets.token_bytes
