@@ -12,20 +12,25 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from strawberry.http.ides import get_graphql_ide_html
+from strawberry.types import ExecutionResult
 
+from api import idempotency
 from api.auth import authenticate
 from api.context import Context
+from api.ratelimit import Decision, RateLimiter, build_limiter, principal_key
 from api.schema import build_schema
 from authz.enforcer import PolicyEnforcer
 from authz.guard import install_guard
+from authz.principal import Principal
 from authz.sync import PolicyFollower
 from core.errors import InvalidToken
 from core.migrate import is_at_head
@@ -36,20 +41,83 @@ log = logging.getLogger("millgate.http")
 
 MAX_BODY = 256 * 1024
 
+# (query, variables, operationName) of one request.
+Operation = tuple[str, dict[str, Any] | None, str | None]
+
 
 def _error(status: int, message: str, code: str) -> JSONResponse:
-    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]},
-                        status_code=status)
+    return JSONResponse(
+        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
+    )
 
 
-def create_app(runtime: Runtime | None = None, *, follow_policy: bool = True) -> Starlette:
-    """The ASGI app. ``runtime`` defaults to one built from ``MILLGATE_*`` settings."""
+def _too_many(decision: Decision) -> JSONResponse:
+    response = _error(429, "too many requests: slow down", "RATE_LIMITED")
+    response.headers["retry-after"] = decision.retry_after_header
+    return response
+
+
+def _payload(result: ExecutionResult) -> tuple[dict[str, Any], int]:
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [error.formatted for error in result.errors]
+    return payload, 200 if result.data is not None or not result.errors else 400
+
+
+def create_app(
+    runtime: Runtime | None = None,
+    *,
+    follow_policy: bool = True,
+    rate_limiter: RateLimiter | None = None,
+) -> Starlette:
+    """The ASGI app. ``runtime`` defaults to one built from ``MILLGATE_*`` settings;
+    ``rate_limiter`` to the one the settings ask for (see :mod:`api.ratelimit`)."""
     runtime = runtime or Runtime.create(Settings())
     settings = runtime.settings
     schema = build_schema(settings)
+    limiter = rate_limiter or build_limiter(settings)
     enforcer = PolicyEnforcer()
     follower = PolicyFollower(enforcer, runtime.engine, runtime.sessionmaker)
     install_guard()
+
+    async def authenticated(request: Request, session: AsyncSession) -> Principal | Response:
+        """The caller, or the response that refuses it (401, or 429 past its budget)."""
+        client_ip = request.client.host if request.client else "unknown"
+        try:
+            principal = await authenticate(request, runtime, session)
+        except InvalidToken:
+            # Failed attempts spend the address's budget: guessing keys is slow too.
+            refused = await limiter.hit(f"ip:{client_ip}")
+            if not refused.allowed:
+                return _too_many(refused)
+            return _error(401, "unauthorized", "UNAUTHENTICATED")
+        await session.rollback()  # do not hold the auth read's transaction open
+        decision = await limiter.hit(principal_key(principal, client_ip))
+        if not decision.allowed:
+            return _too_many(decision)
+        return principal
+
+    async def execute(
+        session: AsyncSession,
+        principal: Principal,
+        request_id: str,
+        operation: Operation,
+        policy: PolicyEnforcer,
+    ) -> ExecutionResult:
+        query, variables, name = operation
+        ctx = Context(
+            runtime=runtime,
+            enforcer=policy,
+            principal=principal,
+            session=session,
+            request_id=request_id,
+            operation=(name or "anonymous")[:60],
+        )
+        result = await schema.execute(
+            query, variable_values=variables, context_value=ctx, operation_name=name
+        )
+        await ctx.flush_access_log()  # nothing is shown that is not logged: raises on failure
+        return result
 
     async def graphql(request: Request) -> Response:
         request_id = uuid.uuid4().hex[:16]
@@ -68,36 +136,100 @@ def create_app(runtime: Runtime | None = None, *, follow_policy: bool = True) ->
             return _error(400, "body is not JSON", "BAD_REQUEST")
         if not isinstance(data, dict):  # batching is off
             return _error(400, "send one operation as a JSON object", "BAD_REQUEST")
-        query, variables, operation = (
-            data.get("query"), data.get("variables"), data.get("operationName")
+        query, variables, name = (
+            data.get("query"),
+            data.get("variables"),
+            data.get("operationName"),
         )
-        if not isinstance(query, str) or not isinstance(variables, dict | None) or not isinstance(
-            operation, str | None
+        if (
+            not isinstance(query, str)
+            or not isinstance(variables, dict | None)
+            or not isinstance(name, str | None)
         ):
             return _error(400, "query must be a string, variables an object", "BAD_REQUEST")
-        async with runtime.sessionmaker() as session:
+        operation: Operation = (query, variables, name)
+        raw_key = request.headers.get(idempotency.HEADER)
+        if raw_key is not None:
             try:
-                principal = await authenticate(request, runtime, session)
-            except InvalidToken:
-                return _error(401, "unauthorized", "UNAUTHENTICATED")
-            await session.rollback()  # do not hold the auth read's transaction open
-            ctx = Context(
-                runtime=runtime, enforcer=enforcer, principal=principal, session=session,
-                request_id=request_id, operation=(operation or "anonymous")[:60],
-            )
-            result = await schema.execute(
-                query, variable_values=variables, context_value=ctx, operation_name=operation
-            )
-            try:
-                await ctx.flush_access_log()
-            except Exception:
-                log.exception("access log write failed (request %s)", request_id)
-                return _error(500, "unexpected error", "INTERNAL")
-        payload: dict[str, Any] = {"data": result.data}
-        if result.errors:
-            payload["errors"] = [error.formatted for error in result.errors]
-        status = 200 if result.data is not None or not result.errors else 400
+                key = idempotency.parse_key(raw_key)
+            except idempotency.BadKey as error:
+                return _error(400, str(error), "BAD_REQUEST")
+            if idempotency.is_mutation(query, name, settings.max_query_tokens):
+                return await idempotent(request, request_id, key, operation)
+        try:
+            async with runtime.sessionmaker() as session:
+                principal = await authenticated(request, session)
+                if isinstance(principal, Response):
+                    return principal
+                result = await execute(session, principal, request_id, operation, enforcer)
+        except Exception:
+            log.exception("request %s failed", request_id)
+            return _error(500, "unexpected error", "INTERNAL")
+        payload, status = _payload(result)
         return JSONResponse(payload, status_code=status, headers={"x-request-id": request_id})
+
+    async def idempotent(
+        request: Request, request_id: str, key: str, operation: Operation
+    ) -> Response:
+        """A mutation with an Idempotency-Key: see :mod:`api.idempotency`."""
+        request_fingerprint = idempotency.fingerprint(*operation)
+        headers = {"x-request-id": request_id}
+        try:
+            async with idempotency.outer_transaction(runtime.engine) as (conn, session):
+                principal = await authenticated(request, session)
+                if isinstance(principal, Response):
+                    return principal
+                scope = idempotency.scope_of(principal)
+                if scope is not None:
+                    await idempotency.lock(session, scope, key)
+                    stored = await idempotency.find(session, scope, key)
+                    if stored is not None:
+                        if stored.fingerprint != request_fingerprint:
+                            return _error(
+                                409,
+                                "this Idempotency-Key was used for another request",
+                                idempotency.KEY_REUSED,
+                            )
+                        return Response(
+                            stored.body,
+                            status_code=stored.status_code,
+                            media_type="application/json",
+                            headers={**headers, idempotency.REPLAYED_HEADER: "true"},
+                        )
+                deferred = cast(PolicyEnforcer, idempotency.DeferredEnforcer(enforcer))
+                result = await execute(session, principal, request_id, operation, deferred)
+                if idempotency.failed_unexpectedly(result.errors or ()):
+                    return _error(
+                        500,
+                        "unexpected error; nothing was changed: retry with the same "
+                        "Idempotency-Key",
+                        "INTERNAL",
+                    )
+                payload, status = _payload(result)
+                body = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+                executed = not result.errors or any(e.path is not None for e in result.errors)
+                if scope is not None and executed:  # a refused document changed nothing
+                    await idempotency.save(session, scope, key, request_fingerprint, status, body)
+                await session.commit()
+                await conn.commit()
+        except Exception:
+            # Rolled back, or the commit's outcome is unknown: a retry with the same key
+            # either replays the stored answer or runs the mutation for the first time.
+            log.exception("idempotent request %s failed", request_id)
+            return _error(
+                503,
+                "the request did not complete: retry with the same Idempotency-Key",
+                "UNAVAILABLE",
+            )
+        try:
+            await follower.refresh()  # this process's enforcer, before the answer goes out
+        except Exception:
+            log.warning(
+                "policy catch-up after request %s failed; the follower retries",
+                request_id,
+                exc_info=True,
+            )
+        return Response(body, status_code=status, media_type="application/json", headers=headers)
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
@@ -114,8 +246,9 @@ def create_app(runtime: Runtime | None = None, *, follow_policy: bool = True) ->
         return PlainTextResponse("ready")
 
     async def jwks(_: Request) -> Response:
-        return JSONResponse(runtime.keys.signing.public_jwks(),
-                            headers={"cache-control": "public, max-age=300"})
+        return JSONResponse(
+            runtime.keys.signing.public_jwks(), headers={"cache-control": "public, max-age=300"}
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -128,6 +261,7 @@ def create_app(runtime: Runtime | None = None, *, follow_policy: bool = True) ->
             yield
         finally:
             await follower.stop()
+            await limiter.close()
 
     app = Starlette(
         routes=[
@@ -141,4 +275,5 @@ def create_app(runtime: Runtime | None = None, *, follow_policy: bool = True) ->
     app.state.runtime = runtime
     app.state.enforcer = enforcer
     app.state.follower = follower
+    app.state.rate_limiter = limiter
     return app

@@ -14,6 +14,7 @@ from api.ids import to_global_id
 from api.loaders import AssessmentRow, FindingFilter
 from api.node import Node
 from api.pagination import PageArgs, PageInfo, cursor_of, page_args
+from core.crypto import DETAIL_PURPOSE
 
 if TYPE_CHECKING:
     from api.factories import Factory
@@ -22,7 +23,6 @@ AssessmentKind = strawberry.enum(m.AssessmentKind, name="AssessmentKind")
 AssessmentStatus = strawberry.enum(m.AssessmentStatus, name="AssessmentStatus")
 ComplianceCluster = strawberry.enum(m.ComplianceCluster, name="ComplianceCluster")
 
-DETAIL_PURPOSE = "finding.detail"
 
 
 @strawberry.type

@@ -35,21 +35,39 @@ async def _node(info: Info[Context, None], id: strawberry.ID) -> Node | None:
         return await load_organization(info, pk)
     if kind == "Assessment":
         found = await loaders.assessment.load(pk)
-        return None if found is None else Assessment.of(found)
+        if found is None:
+            return None
+        ctx.record_access(found.row.factory_id, "node")
+        return Assessment.of(found)
     async with ctx.db() as session:
         if kind == "Finding":
-            row = await session.scalar(ctx.scope.findings().where(m.Finding.id == pk))
-            return None if row is None else Finding.of(row)
+            hit = (
+                await session.execute(
+                    ctx.scope.findings()
+                    .add_columns(m.Assessment.factory_id)
+                    .where(m.Finding.id == pk)
+                )
+            ).first()
+            if hit is None:
+                return None
+            ctx.record_access(hit[1], "node")
+            return Finding.of(hit[0])
         if kind == "ConsentGrant":
             grant = await session.scalar(ctx.scope.grants().where(m.ConsentGrant.id == pk))
-            return None if grant is None else ConsentGrant.of(grant)
+            if grant is None:
+                return None
+            ctx.record_access(grant.factory_id, "node")
+            return ConsentGrant.of(grant)
         if kind == "SelfAssessment":
             sa = (
                 await session.execute(
                     ctx.scope.self_assessments_with_cycle().where(m.SelfAssessment.id == pk)
                 )
             ).first()
-            return None if sa is None else SelfAssessment.of(sa[0], sa[1])
+            if sa is None:
+                return None
+            ctx.record_access(sa[0].factory_id, "node")
+            return SelfAssessment.of(sa[0], sa[1])
         if kind == "User":
             user = await session.scalar(ctx.scope.users().where(m.User.id == pk))
             return None if user is None else User.of(user)
@@ -58,7 +76,10 @@ async def _node(info: Info[Context, None], id: strawberry.ID) -> Node | None:
             return None if key is None else ApiKey.of(key)
         if kind == "GatewayExport":
             export = await session.scalar(ctx.scope.exports().where(m.GatewayExport.id == pk))
-            return None if export is None else gateway.GatewayExport.of(export)
+            if export is None:
+                return None
+            ctx.record_access(export.factory_id, "node")
+            return gateway.GatewayExport.of(export)
     return None
 
 

@@ -12,8 +12,7 @@ import models as m
 from api.context import Context
 from api.ids import to_global_id
 from api.node import Node
-
-ANSWERS_PURPOSE = "self_assessment.answers"
+from core.crypto import ANSWERS_PURPOSE
 
 
 @strawberry.type

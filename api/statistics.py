@@ -8,10 +8,11 @@ import strawberry
 from strawberry.types import Info
 
 import models as m
-from api.assessments import DETAIL_PURPOSE, ComplianceCluster
+from api.assessments import ComplianceCluster
 from api.context import Context
 from api.errors import BadArgument
 from api.ids import to_global_id
+from core.crypto import DETAIL_PURPOSE
 
 MIN_CELL = 5  # a cell of fewer factories would point at one factory (rule 12)
 

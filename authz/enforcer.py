@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import logging
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,10 +22,11 @@ from typing import Any
 
 import casbin
 from casbin.util.builtin_operators import generate_g_function
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
+from authz.clock import db_now
 from authz.guard import system_read
 from authz.principal import Principal
 
@@ -75,6 +75,10 @@ def standing_links(
         if inspectorate:
             links.append((subject, "inspectorate", country_domain(country)))
     return links
+
+
+def grant_source(grant: m.ConsentGrant) -> str:
+    return f"grant:{grant.id}"
 
 
 def grant_links(grant: m.ConsentGrant) -> list[Link]:
@@ -126,19 +130,21 @@ class Matcher:
 class _Expiry:
     at: dt.datetime
     link: Link
+    source: str
 
 
 class PolicyEnforcer:
     """The process's enforcer: point decisions for one principal on one factory or country.
 
-    Links are reference-counted so that an expired grant never removes the link of a newer
-    grant for the same pair and scope.
+    Each link remembers the facts that hold it (``grant:17``, ``factory:3``, ``org:5``): adding
+    a fact twice is harmless (a load overlapping a replay), and the end of one grant — by
+    revocation or expiry — never removes the link another grant holds.
     """
 
     def __init__(self, path: Path = POLICY_PATH) -> None:
         self.matcher = Matcher(path)
         self.revision = 0
-        self._counts: Counter[Link] = Counter()
+        self._sources: dict[Link, set[str]] = {}
         self._expiries: list[_Expiry] = []
 
     # -- decisions ---------------------------------------------------------------------
@@ -164,39 +170,48 @@ class PolicyEnforcer:
 
     # -- facts -------------------------------------------------------------------------
 
-    def add(self, link: Link, expires_at: dt.datetime | None = None) -> None:
-        if self._counts[link] == 0:
+    def add(self, link: Link, source: str, expires_at: dt.datetime | None = None) -> None:
+        holders = self._sources.setdefault(link, set())
+        if not holders:
             self.matcher.add_links([link])
-        self._counts[link] += 1
+        holders.add(source)
         if expires_at is not None:
-            heapq.heappush(self._expiries, _Expiry(expires_at, link))
+            heapq.heappush(self._expiries, _Expiry(expires_at, link, source))
 
-    def remove(self, link: Link) -> None:
-        if self._counts[link] <= 0:
+    def remove(self, link: Link, source: str) -> None:
+        holders = self._sources.get(link)
+        if not holders or source not in holders:
             return
-        self._counts[link] -= 1
-        if self._counts[link] == 0:
-            del self._counts[link]
+        holders.discard(source)
+        if not holders:
+            del self._sources[link]
             self.matcher.remove_links([link])
 
     def _expire(self, now: dt.datetime) -> None:
         while self._expiries and self._expiries[0].at <= now:
-            self.remove(heapq.heappop(self._expiries).link)
+            due = heapq.heappop(self._expiries)
+            self.remove(due.link, due.source)
 
     @property
     def link_count(self) -> int:
-        return len(self._counts)
+        return len(self._sources)
 
     async def load(self, session: AsyncSession) -> None:
-        """Reads every fact from the database (start-up, or after losing track)."""
+        """Reads every fact from the database (start-up, or after losing track).
+
+        The revision is read first: a change committed while the facts are read is then
+        replayed too, which the per-fact sources make harmless.
+        """
         revision = await session.scalar(
             system_read(select(m.PolicyRevision.revision), "enforcer: revision")
         )
-        links: list[tuple[Link, dt.datetime | None]] = []
+        facts: list[tuple[Link, str, dt.datetime | None]] = []
         factories = await session.execute(
             system_read(select(m.Factory.id, m.Factory.organization_id), "enforcer: owners")
         )
-        links += [((org(o), "owner", factory_domain(f)), None) for f, o in factories]
+        facts += [
+            ((org(o), "owner", factory_domain(f)), f"factory:{f}", None) for f, o in factories
+        ]
         orgs = await session.execute(
             system_read(
                 select(
@@ -209,32 +224,37 @@ class PolicyEnforcer:
             )
         )
         for org_id, kind, country, inspectorate in orgs:
-            links += [(link, None) for link in standing_links(org_id, kind, country, inspectorate)]
+            facts += [
+                (link, org(org_id), None)
+                for link in standing_links(org_id, kind, country, inspectorate)
+            ]
         grants = await session.scalars(
             system_read(
                 select(m.ConsentGrant).where(
                     m.ConsentGrant.revoked_at.is_(None),
-                    or_(
-                        m.ConsentGrant.expires_at.is_(None), m.ConsentGrant.expires_at > func.now()
-                    ),
+                    or_(m.ConsentGrant.expires_at.is_(None), m.ConsentGrant.expires_at > db_now()),
                 ),
                 "enforcer: active grants",
             )
         )
         for grant in grants:
-            links += [(link, grant.expires_at) for link in grant_links(grant)]
+            facts += [(link, grant_source(grant), grant.expires_at) for link in grant_links(grant)]
         self.matcher.clear()
-        self._counts.clear()
+        self._sources.clear()
         self._expiries.clear()
-        for link, expires_at in links:
-            self.add(link, expires_at)
+        for link, source, expires_at in facts:
+            self.add(link, source, expires_at)
         self.revision = revision or 0
 
     def apply(self, changes: Iterable[m.PolicyChange]) -> None:
+        """Replays changes past the revision held on entry (overlapping catch-ups skip them)."""
+        held = self.revision
         for change in changes:
+            if change.revision <= held:
+                continue
             link = (change.subject, change.relation, change.domain)
             if change.op == "add":
-                self.add(link, change.expires_at)
+                self.add(link, change.source, change.expires_at)
             else:
-                self.remove(link)
+                self.remove(link, change.source)
             self.revision = max(self.revision, change.revision)

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ColumnElement,
     Select,
     and_,
+    exists,
     false,
     func,
     or_,
@@ -265,13 +266,16 @@ class Scope:
         return scoped(stmt, "enrolled_factories")
 
     def exports(self) -> Select[m.GatewayExport]:
-        """A host's own exports whose grant is still active."""
+        """A host's own exports, while the factory grants it ASSESSMENT (any active grant:
+        a grant revoked and given again serves the exports made under the first)."""
         host = self.principal.organization_id or -1
-        stmt = (
-            select(m.GatewayExport)
-            .join(m.ConsentGrant, m.ConsentGrant.id == m.GatewayExport.grant_id)
-            .where(m.GatewayExport.host_id == host, active_grant())
+        granted = exists().where(
+            m.ConsentGrant.factory_id == m.GatewayExport.factory_id,
+            m.ConsentGrant.grantee_id == m.GatewayExport.host_id,
+            m.ConsentGrant.scope_assessment.is_(True),
+            active_grant(),
         )
+        stmt = select(m.GatewayExport).where(m.GatewayExport.host_id == host, granted)
         if not self.may("export"):
             stmt = stmt.where(false())
         return scoped(stmt, "exports")

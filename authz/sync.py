@@ -19,6 +19,8 @@ from collections.abc import Iterable
 
 import asyncpg
 from sqlalchemy import select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import models as m
@@ -31,30 +33,40 @@ KEEPALIVE_SECONDS = 10.0
 
 log = logging.getLogger("millgate.policy")
 
-Change = tuple[str, Link, dt.datetime | None]
+Change = tuple[str, Link, str, dt.datetime | None]
 
 
-def add(link: Link, expires_at: dt.datetime | None = None) -> Change:
-    return ("add", link, expires_at)
+def add(link: Link, source: str, expires_at: dt.datetime | None = None) -> Change:
+    return ("add", link, source, expires_at)
 
 
-def remove(link: Link) -> Change:
-    return ("remove", link, None)
+def remove(link: Link, source: str) -> Change:
+    return ("remove", link, source, None)
 
 
 async def record(session: AsyncSession, changes: Iterable[Change]) -> int:
-    """Bumps the revision and appends ``changes``, in the caller's transaction."""
+    """Bumps the revision and appends ``changes``, in the caller's transaction.
+
+    The bump takes the policy write lock (a row lock on PostgreSQL, the database write lock
+    on SQLite) until the transaction ends: call it with no changes first to serialise a
+    check-then-write (see grantConsent).
+    """
     changes = list(changes)
+    first_row = (
+        pg_insert(m.PolicyRevision)
+        if session.bind is not None and session.bind.dialect.name == "postgresql"
+        else sqlite_insert(m.PolicyRevision)
+    )
+    await session.execute(
+        first_row.values(id=1, revision=0, changed_at=m.utcnow()).on_conflict_do_nothing()
+    )
     bumped = await session.execute(
         update(m.PolicyRevision)
         .where(m.PolicyRevision.id == 1)
         .values(revision=m.PolicyRevision.revision + 1, changed_at=m.utcnow())
         .returning(m.PolicyRevision.revision)
     )
-    revision = bumped.scalar_one_or_none()
-    if revision is None:
-        session.add(m.PolicyRevision(id=1, revision=1))
-        revision = 1
+    revision = int(bumped.scalar_one())
     session.add_all(
         m.PolicyChange(
             revision=revision,
@@ -62,9 +74,10 @@ async def record(session: AsyncSession, changes: Iterable[Change]) -> int:
             subject=link[0],
             relation=link[1],
             domain=link[2],
+            source=source,
             expires_at=expires_at,
         )
-        for op, link, expires_at in changes
+        for op, link, source, expires_at in changes
     )
     await session.flush()
     if session.bind is not None and session.bind.dialect.name == "postgresql":

@@ -8,7 +8,7 @@ import typer
 from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
 
 import models as m
-from authz.enforcer import standing_links
+from authz.enforcer import org, standing_links
 from authz.guard import system_read
 from authz.sync import add, record
 from core import audit, migrate
@@ -75,7 +75,10 @@ async def _bootstrap(email: str) -> str:
                 await session.flush()
                 await record(
                     session,
-                    [add(link) for link in standing_links(platform.id, platform.kind, None, False)],
+                    [
+                        add(link, org(platform.id))
+                        for link in standing_links(platform.id, platform.kind, None, False)
+                    ],
                 )
                 await audit.append(
                     session,

@@ -40,6 +40,11 @@ EXPORT_JWE_ALG = "ECDH-ES+A256KW"
 EXPORT_JWE_ENC = "A256GCM"
 API_KEY_PREFIX = "mg"
 
+# Purposes bound as associated data to field ciphertexts: a value cannot move columns.
+DETAIL_PURPOSE = "finding.detail"
+ANSWERS_PURPOSE = "self_assessment.answers"
+WEBHOOK_SECRET_PURPOSE = "organization.webhook_secret"  # noqa: S105 - a label
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -198,7 +203,10 @@ class TokenService:
             sub = decoded.claims["sub"]
             if not isinstance(sub, str) or not sub.startswith("user:"):
                 raise InvalidToken()
-            return TokenClaims(user_id=int(sub[5:]), expires_at=int(decoded.claims["exp"]))
+            digits = sub[5:]
+            if not digits.isdigit() or not 0 < int(digits) < 2**31:  # the id column's range
+                raise InvalidToken()
+            return TokenClaims(user_id=int(digits), expires_at=int(decoded.claims["exp"]))
         except (JoseError, ValueError, KeyError, IndexError, TypeError) as error:
             raise InvalidToken() from error
 
@@ -233,7 +241,7 @@ class ApiKeyHasher:
 
     @staticmethod
     def prefix_of(secret: str) -> str | None:
-        parts = secret.split("_")
+        parts = secret.split("_", 2)  # the base64url body may hold '_' itself
         if len(parts) != 3 or parts[0] != API_KEY_PREFIX or len(parts[1]) != 8:
             return None
         return parts[1]

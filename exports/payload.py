@@ -29,14 +29,12 @@ from typing import Any
 import rfc8785
 
 import models as m
-from core.crypto import FieldCipher
+from core.crypto import ANSWERS_PURPOSE, DETAIL_PURPOSE, FieldCipher
 from exports.eligibility import gateway_release_on
 from exports.snapshot import CycleSnapshot, SnapshotIncomplete
 
 SCHEMA_VERSION = "1.0"
 # Field-encryption purposes (associated data) of the columns the payload decrypts.
-ANSWERS_PURPOSE = "self_assessment.answers"
-DETAIL_PURPOSE = "finding.detail"
 
 
 def virtual_scope_codes(assessment: m.Assessment) -> frozenset[str]:

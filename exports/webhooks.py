@@ -25,12 +25,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
 from authz.guard import system_read
-from core.crypto import KeyMaterial, webhook_signature
+from core.crypto import WEBHOOK_SECRET_PURPOSE, KeyMaterial, webhook_signature
 from core.errors import CryptoError
 from exports.grants import host_may_receive
 
 # Field-encryption purpose of Organization.webhook_secret_encrypted.
-WEBHOOK_FIELD_PURPOSE = "organization.webhook_secret"
+WEBHOOK_FIELD_PURPOSE = WEBHOOK_SECRET_PURPOSE
 SIGNATURE_HEADER = "X-Millgate-Signature"
 MAX_ATTEMPTS = 8
 BASE_DELAY = dt.timedelta(seconds=30)

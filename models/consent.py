@@ -103,4 +103,6 @@ class PolicyChange(Base):
     subject: Mapped[str] = mapped_column(String(64))
     relation: Mapped[str] = mapped_column(String(64))
     domain: Mapped[str] = mapped_column(String(64))
+    # The fact behind the link ("grant:17", "factory:3", "org:5"), so ends are exact.
+    source: Mapped[str] = mapped_column(String(64))
     expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

@@ -20,7 +20,7 @@ from api.ids import pk_of
 from api.mutations.base import INVALID, check_text, payload_errors, require, run
 from api.organizations import ApiKey, Country, Organization, OrganizationKind, Role, User
 from authz import sync
-from authz.enforcer import standing_links
+from authz.enforcer import org, standing_links
 from core import audit
 from core.crypto import validate_host_public_jwk
 from core.errors import CryptoError, UserInputError
@@ -136,7 +136,7 @@ async def _create_org(ctx: Context, data: CreateOrganizationInput) -> m.Organiza
     await ctx.session.flush()
     links = standing_links(row.id, kind, code, inspectorate)
     if links:
-        await sync.record(ctx.session, [sync.add(link) for link in links])
+        await sync.record(ctx.session, [sync.add(link, org(row.id)) for link in links])
     await audit.append(
         ctx.session,
         ctx.principal,

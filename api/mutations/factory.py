@@ -25,11 +25,12 @@ from api.mutations.base import (
     run,
     visible_factory,
 )
-from api.self_assessments import ANSWERS_PURPOSE, SelfAssessment
+from api.self_assessments import SelfAssessment
 from authz import sync
-from authz.enforcer import grant_links
+from authz.enforcer import grant_links, grant_source
 from authz.scope import active_grant
 from core import audit
+from core.crypto import ANSWERS_PURPOSE
 from core.errors import UserInputError
 
 IMPORT_NOT_ACCEPTED = "IMPORT_NOT_ACCEPTED"
@@ -110,7 +111,6 @@ async def _grant(ctx: Context, data: GrantConsentInput) -> m.ConsentGrant:
             raise UserInputError(INVALID, "expiresAt needs a time zone", "expiresAt")
         if data.expires_at <= now:
             raise UserInputError(INVALID, "expiresAt must be in the future", "expiresAt")
-    # The policy revision row lock serialises grant writers, so the check below cannot race.
     grant = m.ConsentGrant(
         factory_id=factory.id,
         grantee_id=grantee.id,
@@ -120,7 +120,7 @@ async def _grant(ctx: Context, data: GrantConsentInput) -> m.ConsentGrant:
         granted_by_user_id=ctx.principal.user_id,
         expires_at=data.expires_at,
     )
-    await sync.record(session, [sync.add(link, grant.expires_at) for link in grant_links(grant)])
+    await sync.record(session, [])  # the policy write lock: the check below cannot race
     existing = await session.scalar(
         ctx.scope.grants()
         .where(
@@ -138,6 +138,10 @@ async def _grant(ctx: Context, data: GrantConsentInput) -> m.ConsentGrant:
         )
     session.add(grant)
     await session.flush()
+    source = grant_source(grant)
+    await sync.record(
+        session, [sync.add(link, source, grant.expires_at) for link in grant_links(grant)]
+    )
     await audit.append(
         session,
         ctx.principal,
@@ -166,7 +170,8 @@ async def _revoke(ctx: Context, data: RevokeConsentInput) -> m.ConsentGrant:
     now = m.utcnow()
     if not grant.active_at(now):
         raise UserInputError("NOT_ACTIVE", "the grant is already revoked or expired", "grantId")
-    await sync.record(session, [sync.remove(link) for link in grant_links(grant)])
+    source = grant_source(grant)
+    await sync.record(session, [sync.remove(link, source) for link in grant_links(grant)])
     grant.revoked_at = now
     grant.revoked_by_user_id = ctx.principal.user_id
     await session.flush()

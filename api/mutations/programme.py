@@ -8,7 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 import models as m
-from api.assessments import DETAIL_PURPOSE, Assessment, AssessmentKind, ComplianceCluster
+from api.assessments import Assessment, AssessmentKind, ComplianceCluster
 from api.context import Context
 from api.errors import UserError, not_found
 from api.factories import Factory
@@ -26,8 +26,9 @@ from api.mutations.base import (
 )
 from api.mutations.factory import IMPORT_NOT_ACCEPTED, FactoryPayload, open_cycle
 from authz import sync
-from authz.enforcer import org
+from authz.enforcer import factory_domain, org
 from core import audit
+from core.crypto import DETAIL_PURPOSE
 from core.errors import UserInputError
 
 MAX_FINDINGS = 500
@@ -102,7 +103,8 @@ async def _enroll(ctx: Context, data: EnrollFactoryInput) -> m.Factory:
     )
     session.add(factory)
     await session.flush()
-    await sync.record(session, [sync.add((org(organization.id), "owner", f"factory:{factory.id}"))])
+    owner = (org(organization.id), "owner", factory_domain(factory.id))
+    await sync.record(session, [sync.add(owner, f"factory:{factory.id}")])
     await audit.append(
         session,
         ctx.principal,
