@@ -7,7 +7,10 @@ or submits anything of a factory's.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
+import secrets
+from urllib.parse import urlsplit
 
 import strawberry
 from strawberry.scalars import JSON
@@ -22,7 +25,7 @@ from api.organizations import ApiKey, Country, Organization, OrganizationKind, R
 from authz import sync
 from authz.enforcer import org, standing_links
 from core import audit
-from core.crypto import validate_host_public_jwk
+from core.crypto import WEBHOOK_SECRET_PURPOSE, validate_host_public_jwk
 from core.errors import CryptoError, UserInputError
 
 EMAIL = re.compile(r"^[^@\s,;\"'<>()]{1,64}@[A-Za-z0-9.-]{1,200}\.[A-Za-z]{2,63}$")
@@ -99,6 +102,42 @@ class RegisterHostKeyInput:
     public_jwk: JSON = strawberry.field(
         description="Public JWK (OKP, X25519) to which the host's exports are encrypted."
     )
+
+
+@strawberry.input
+class SetHostWebhookInput:
+    organization_id: strawberry.ID
+    url: str | None = strawberry.field(
+        default=None, description="https URL told of each new export; null removes it."
+    )
+
+
+@strawberry.type
+class HostWebhookPayload:
+    organization: Organization | None
+    secret: str | None = strawberry.field(
+        description="The HMAC secret of the webhook body, shown once and never again."
+    )
+    errors: list[UserError]
+
+
+def _public_https_url(url: str) -> str:
+    """Webhooks go to the host's public endpoint, never to addresses inside our network."""
+    parsed = urlsplit(url.strip())
+    host = parsed.hostname or ""
+    if parsed.scheme != "https" or not host or parsed.username or parsed.password:
+        raise UserInputError(INVALID, "must be an https URL without credentials", "url")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+            raise UserInputError(INVALID, "must be a public address", "url") from None
+    else:
+        if not address.is_global:
+            raise UserInputError(INVALID, "must be a public address", "url")
+    if len(url) > 2000:
+        raise UserInputError(INVALID, "URL too long", "url")
+    return parsed.geturl()
 
 
 async def _organization(ctx: Context, global_id: str, field: str) -> m.Organization:
@@ -268,6 +307,34 @@ async def _host_key(ctx: Context, data: RegisterHostKeyInput) -> m.Organization:
     return org
 
 
+async def _host_webhook(
+    ctx: Context, data: SetHostWebhookInput
+) -> tuple[m.Organization, str | None]:
+    require(ctx, "admin")
+    org = await _organization(ctx, data.organization_id, "organizationId")
+    if org.kind != m.OrganizationKind.HOST:
+        raise UserInputError(INVALID, "only hosts receive exports", "organizationId")
+    secret = None
+    if data.url is None:
+        org.webhook_url = None
+        org.webhook_secret_encrypted = None
+    else:
+        org.webhook_url = _public_https_url(data.url)
+        secret = secrets.token_urlsafe(32)
+        org.webhook_secret_encrypted = ctx.runtime.keys.fields.encrypt(
+            secret, WEBHOOK_SECRET_PURPOSE
+        )
+    await ctx.session.flush()
+    await audit.append(
+        ctx.session,
+        ctx.principal,
+        "host_webhook.set",
+        f"Organization:{org.id}",
+        details={"url": org.webhook_url},
+    )
+    return org, secret
+
+
 def _org_payload(result: m.Organization | UserInputError) -> OrganizationPayload:
     org = None if isinstance(result, UserInputError) else Organization.of(result)
     return OrganizationPayload(organization=org, errors=payload_errors(result))
@@ -321,6 +388,16 @@ class AdminMutations:
         result = await run(info.context, lambda: _revoke_key(info.context, input))
         key = None if isinstance(result, UserInputError) else ApiKey.of(result)
         return ApiKeyPayload(api_key=key, secret=None, errors=payload_errors(result))
+
+    @strawberry.mutation(description="Where a host is told of new exports (id and hash only).")
+    async def set_host_webhook(
+        self, info: Info[Context, None], input: SetHostWebhookInput
+    ) -> HostWebhookPayload:
+        result = await run(info.context, lambda: _host_webhook(info.context, input))
+        if isinstance(result, UserInputError):
+            return HostWebhookPayload(organization=None, secret=None, errors=payload_errors(result))
+        org, secret = result
+        return HostWebhookPayload(organization=Organization.of(org), secret=secret, errors=[])
 
     @strawberry.mutation
     async def register_host_key(
