@@ -20,6 +20,7 @@ from models.enums import (
 )
 from models.exports import GatewayExport, WebhookDelivery
 from models.factories import BETTER_WORK, Factory, SelfAssessment, ServiceCycle
+from models.idempotency import IdempotencyRecord as IdempotencyRecord
 from models.organizations import ApiKey, Organization, User
 from models.reference import Country, Question
 
