@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 import models as m
 from core.crypto import KeyMaterial
 from core.demo import LABOUR_INSPECTORATE, DemoWorld, email_of, seed_demo, seed_reference
-from tests.api.support import HARBOUR, OPEN_AUDIT_HUB
+from tests.api.support import HARBOUR
 
 
 @dataclass(frozen=True)
@@ -174,24 +174,9 @@ async def admin(world: DemoWorld, login: Login) -> Caller:
 
 
 @pytest.fixture
-async def host_key(world: DemoWorld, session: AsyncSession, keys: KeyMaterial) -> dict[str, str]:
-    """Open Audit Hub's integration: `api.gql(DOC, **host_key)`.
-
-    The demo's own key is random and about half of all keys never authenticate (see
-    test_admin.py::test_every_issued_api_key_authenticates): this one is drawn until it is
-    one that does, and stored in place of the demo's, so that these tests do not flicker.
-    """
-    while True:
-        secret, prefix, digest = keys.api_keys.new_key()
-        if keys.api_keys.prefix_of(secret) is not None:
-            break
-    await session.execute(
-        text("UPDATE api_key SET prefix = :prefix, secret_hmac = :digest "
-             "WHERE organization_id = :host"),
-        {"prefix": prefix, "digest": digest, "host": world.organization_ids[OPEN_AUDIT_HUB]},
-    )
-    await session.commit()
-    return {"api_key": secret}
+def host_key(world: DemoWorld) -> dict[str, str]:
+    """Open Audit Hub's integration: `api.gql(DOC, **host_key)`."""
+    return {"api_key": world.host_api_key}
 
 
 @pytest.fixture
