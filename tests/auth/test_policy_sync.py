@@ -2,7 +2,9 @@
 
 Given a brand with an ASSESSMENT grant, when the grant is revoked and the revocation is
 replayed (concurrent catch-ups, a start-up racing a commit, a re-grant after an expiring
-grant was revoked), then the enforcer's point decision matches the database.
+grant was revoked), then the enforcer's point decision matches the database. Each of these
+was a bug once (double counted links surviving a revocation, a stale expiry ending a newer
+grant, two first writers of the revision row): the tests keep them fixed.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
 from authz import sync
-from authz.enforcer import Link, PolicyEnforcer, factory_domain, grant_links, org
+from authz.enforcer import Link, PolicyEnforcer, factory_domain, grant_links, grant_source, org
 from authz.principal import Principal
 from tests.builders import make_country, make_factory, make_grant, make_org
 
@@ -48,7 +50,8 @@ async def grant_now(sessions: Sessions, factory: m.Factory, brand: m.Organizatio
     """What grantConsent writes: the grant row and its policy changes, in one transaction."""
     async with sessions() as session:
         grant = await make_grant(session, factory, brand, scopes=(m.DataScope.ASSESSMENT,))
-        await sync.record(session, [sync.add(link) for link in grant_links(grant)])
+        await sync.record(session, [sync.add(link, grant_source(grant), grant.expires_at)
+                                    for link in grant_links(grant)])
         await session.commit()
     return grant
 
@@ -56,7 +59,8 @@ async def grant_now(sessions: Sessions, factory: m.Factory, brand: m.Organizatio
 async def revoke_now(sessions: Sessions, grant: m.ConsentGrant) -> None:
     """What revokeConsent writes."""
     async with sessions() as session:
-        await sync.record(session, [sync.remove(link) for link in grant_links(grant)])
+        await sync.record(session, [sync.remove(link, grant_source(grant))
+                                    for link in grant_links(grant)])
         await session.execute(text("UPDATE consent_grant SET revoked_at = :now WHERE id = :id"),
                               {"now": m.utcnow(), "id": grant.id})
         await session.commit()
@@ -99,10 +103,6 @@ async def test_a_restarted_process_loads_the_same_decision(session: AsyncSession
     assert not reads_assessments(await loaded(sessionmaker), brand, factory)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: authz/enforcer.py PolicyEnforcer.apply re-applies "
-                   "changes at or below its revision, so two overlapping catch-ups (a mutation's "
-                   "run() and the follower's NOTIFY refresh) count an 'add' twice and a later "
-                   "revocation leaves the link in place")
 async def test_overlapping_catch_ups_apply_a_change_once(session: AsyncSession,
                                                          sessionmaker: Sessions) -> None:
     factory, brand = await given_factory_and_brand(session)
@@ -117,10 +117,6 @@ async def test_overlapping_catch_ups_apply_a_change_once(session: AsyncSession,
     assert not reads_assessments(enforcer, brand, factory)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: authz/enforcer.py PolicyEnforcer.load reads the "
-                   "revision and then the facts in separate statements with no snapshot; a grant "
-                   "committed in between is loaded *and* replayed, counted twice, and survives "
-                   "its revocation")
 async def test_a_grant_committed_while_loading_is_counted_once(session: AsyncSession,
                                                                sessionmaker: Sessions) -> None:
     factory, brand = await given_factory_and_brand(session)
@@ -147,18 +143,15 @@ async def test_a_grant_committed_while_loading_is_counted_once(session: AsyncSes
     assert not reads_assessments(enforcer, brand, factory)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: authz/enforcer.py PolicyEnforcer keeps the expiry "
-                   "of a revoked grant in its heap; when it comes due it removes the link of a "
-                   "newer grant to the same brand, which the enforcer then denies until restart")
 async def test_expiry_of_a_revoked_grant_does_not_end_a_newer_grant() -> None:
     enforcer = PolicyEnforcer()
     brand = m.Organization(id=7, name="B", kind=m.OrganizationKind.BRAND)
     factory = m.Factory(id=3)
-    enforcer.add((org(7), "brand", "*"))
+    enforcer.add((org(7), "brand", "*"), org(7))
     link = (org(7), m.DataScope.ASSESSMENT.value, factory_domain(3))
-    enforcer.add(link, m.utcnow() + dt.timedelta(milliseconds=300))  # granted until soon
-    enforcer.remove(link)  # revoked
-    enforcer.add(link)  # granted again, with no end
+    enforcer.add(link, "grant:1", m.utcnow() + dt.timedelta(milliseconds=300))  # until soon
+    enforcer.remove(link, "grant:1")  # revoked
+    enforcer.add(link, "grant:2")  # granted again, with no end
     assert reads_assessments(enforcer, brand, factory)
 
     await asyncio.sleep(0.4)  # the first grant's expiry passes
@@ -170,8 +163,9 @@ async def test_expiry_ends_the_link_without_a_policy_change() -> None:
     enforcer = PolicyEnforcer()
     brand = m.Organization(id=7, name="B", kind=m.OrganizationKind.BRAND)
     factory = m.Factory(id=3)
-    enforcer.add((org(7), "brand", "*"))
-    enforcer.add((org(7), "ASSESSMENT", factory_domain(3)), m.utcnow() + dt.timedelta(seconds=0.2))
+    enforcer.add((org(7), "brand", "*"), org(7))
+    enforcer.add((org(7), "ASSESSMENT", factory_domain(3)), "grant:1",
+                 m.utcnow() + dt.timedelta(seconds=0.2))
     assert reads_assessments(enforcer, brand, factory)
 
     await asyncio.sleep(0.3)
@@ -179,9 +173,6 @@ async def test_expiry_ends_the_link_without_a_policy_change() -> None:
     assert not reads_assessments(enforcer, brand, factory)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: authz/sync.py record inserts the policy_revision "
-                   "row when its UPDATE finds none; on a fresh PostgreSQL database two first "
-                   "writers both insert id=1 and the second fails (IntegrityError)")
 async def test_two_first_policy_writers_both_commit(session: AsyncSession,
                                                     sessionmaker: Sessions) -> None:
     if session.bind.dialect.name != "postgresql":
@@ -191,7 +182,7 @@ async def test_two_first_policy_writers_both_commit(session: AsyncSession,
     async def writer(delay_before: float, delay_after: float, link: Link) -> None:
         await asyncio.sleep(delay_before)
         async with sessionmaker() as s:
-            revisions.append(await sync.record(s, [sync.add(link)]))
+            revisions.append(await sync.record(s, [sync.add(link, link[0])]))
             await asyncio.sleep(delay_after)
             await s.commit()
 

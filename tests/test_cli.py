@@ -1,0 +1,217 @@
+"""The `millgate` command as an operator first meets it, on the embedded SQLite default.
+
+Given an empty data folder (MILLGATE_DATA_DIR), when the operator upgrades the database,
+bootstraps the first admin, issues tokens and prints the schema, then each command exits 0
+and prints what it promises; mistakes exit non-zero with a message that says what is wrong.
+The commands run in a worker thread, as each starts its own event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from cli.main import app as cli
+from core import migrate
+from core.crypto import TokenService, load_key_material
+
+JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
+ADMIN = "a@x.test"
+
+
+def run(data_dir: Path, *args: str) -> Result:
+    env = {
+        "MILLGATE_DATA_DIR": str(data_dir),
+        "MILLGATE_DATABASE_URL": "",
+        "MILLGATE_PRODUCTION": None,
+        "MILLGATE_FIELD_KEYS_FILE": None,
+        "MILLGATE_SIGNING_KEYS_FILE": None,
+        "MILLGATE_API_KEY_PEPPER_FILE": None,
+    }
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+async def millgate(data_dir: Path, *args: str) -> Result:
+    return await asyncio.to_thread(run, data_dir, *args)
+
+
+def said(result: Result) -> str:
+    """The output as one line of words, whatever box and wrapping rich drew around it."""
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
+
+
+def token_in(output: str) -> str:
+    tokens = [line.strip() for line in output.splitlines() if JWT.match(line.strip())]
+    assert len(tokens) == 1, output
+    return tokens[0]
+
+
+def user_of(data_dir: Path, token: str) -> int:
+    """The user a token names, verified with the installation's own key files."""
+    keys = load_key_material(None, None, None, data_dir / "keys", create_missing=False)
+    return TokenService(keys.signing, "millgate", "millgate-api").verify(token).user_id
+
+
+def query(data_dir: Path, sql: str, *params: object) -> list[tuple[object, ...]]:
+    with sqlite3.connect(data_dir / "millgate.db") as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+async def test_db_upgrade_creates_the_schema_at_head(tmp_path: Path) -> None:
+    result = await millgate(tmp_path, "db", "upgrade")
+
+    assert result.exit_code == 0, result.output
+    heads = sorted(migrate.head_revisions())
+    assert result.output.strip().endswith(f"is at {', '.join(heads)}")
+    tables = {row[0] for row in query(tmp_path, "SELECT name FROM sqlite_master")}
+    assert {"organization", "app_user", "api_key", "consent_grant", "alembic_version"} <= tables
+    assert query(tmp_path, "SELECT version_num FROM alembic_version") == [(h,) for h in heads]
+
+
+async def test_db_upgrade_twice_changes_nothing(tmp_path: Path) -> None:
+    await millgate(tmp_path, "db", "upgrade")
+
+    again = await millgate(tmp_path, "db", "upgrade")
+
+    assert again.exit_code == 0, again.output
+
+
+async def test_bootstrap_is_idempotent_and_prints_a_token_each_time(tmp_path: Path) -> None:
+    first = await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
+    assert first.exit_code == 0, first.output
+
+    second = await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
+
+    assert second.exit_code == 0, second.output
+    first_token, second_token = token_in(first.output), token_in(second.output)
+    assert first_token != second_token
+    users = query(tmp_path, "SELECT id, role FROM app_user WHERE email = ?", ADMIN)
+    assert users == [(users[0][0], "PLATFORM_ADMIN")]
+    assert user_of(tmp_path, first_token) == user_of(tmp_path, second_token) == users[0][0]
+    assert query(tmp_path, "SELECT count(*) FROM organization WHERE kind = 'PLATFORM'") == [(1,)]
+
+
+async def test_bootstrap_stores_the_email_in_lower_case(tmp_path: Path) -> None:
+    await millgate(tmp_path, "bootstrap", "--admin-email", "Admin@X.Test")
+
+    again = await millgate(tmp_path, "bootstrap", "--admin-email", "admin@x.test")
+
+    assert again.exit_code == 0, again.output
+    assert query(tmp_path, "SELECT email FROM app_user") == [("admin@x.test",)]
+
+
+async def test_bootstrap_records_the_platform_in_the_policy_log(tmp_path: Path) -> None:
+    await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
+    await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
+
+    changes = query(tmp_path, "SELECT op, relation, domain FROM policy_change")
+
+    assert changes == [("add", "platform", "*")]  # once: the second run finds the platform
+
+
+async def test_token_issue_prints_a_token_of_the_user(tmp_path: Path) -> None:
+    boot = await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
+    admin_id = user_of(tmp_path, token_in(boot.output))
+
+    result = await millgate(tmp_path, "token", "issue", "--user", ADMIN.upper(), "--ttl", "120")
+
+    assert result.exit_code == 0, result.output
+    token = token_in(result.output)
+    assert user_of(tmp_path, token) == admin_id
+    keys = load_key_material(None, None, None, tmp_path / "keys", create_missing=False)
+    claims = TokenService(keys.signing, "millgate", "millgate-api").verify(token)
+    assert 100 <= claims.expires_at - int(time.time()) <= 120
+
+
+async def test_token_issue_for_an_unknown_email_fails_clearly(tmp_path: Path) -> None:
+    await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
+
+    result = await millgate(tmp_path, "token", "issue", "--user", "nobody@x.test")
+
+    assert result.exit_code != 0
+    assert "no active user with this email" in said(result)
+    assert "--user" in result.output
+    assert not any(JWT.match(line.strip()) for line in result.output.splitlines())
+    assert "Traceback" not in result.output
+
+
+async def test_token_issue_for_a_disabled_user_fails(tmp_path: Path) -> None:
+    await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
+    with sqlite3.connect(tmp_path / "millgate.db") as conn:
+        conn.execute("UPDATE app_user SET disabled_at = '2024-01-01 00:00:00' WHERE email = ?",
+                     (ADMIN,))
+
+    result = await millgate(tmp_path, "token", "issue", "--user", ADMIN)
+
+    assert result.exit_code != 0
+    assert "no active user with this email" in said(result)
+
+
+@pytest.mark.parametrize("ttl", ["0", "59", "99999999"], ids=["zero", "below-a-minute", "years"])
+async def test_token_issue_refuses_an_unreasonable_ttl(tmp_path: Path, ttl: str) -> None:
+    await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
+
+    result = await millgate(tmp_path, "token", "issue", "--user", ADMIN, "--ttl", ttl)
+
+    assert result.exit_code == 2
+    assert "--ttl" in result.output
+
+
+async def test_token_issue_needs_a_user(tmp_path: Path) -> None:
+    result = await millgate(tmp_path, "token", "issue")
+
+    assert result.exit_code == 2
+    assert "--user" in result.output
+
+
+async def test_schema_prints_the_sdl(tmp_path: Path) -> None:
+    result = await millgate(tmp_path, "schema")
+
+    assert result.exit_code == 0, result.output
+    assert "type Query {" in result.output
+    assert "type Mutation {" in result.output
+    assert "viewer: Viewer!" in result.output
+    assert not (tmp_path / "millgate.db").exists()  # printing the schema touches no database
+
+
+def _has_demo_seed() -> bool:
+    import typer.main
+
+    group = typer.main.get_command(cli)
+    demo = getattr(group, "commands", {}).get("demo")
+    return demo is not None and "seed" in getattr(demo, "commands", {})
+
+
+@pytest.mark.skipif(not _has_demo_seed(), reason="no `millgate demo seed` command")
+async def test_demo_seed_then_a_demo_user_signs_in(tmp_path: Path) -> None:
+    seeded = await millgate(tmp_path, "demo", "seed")
+    assert seeded.exit_code == 0, seeded.output
+    emails = re.findall(r"\b[\w.+-]+@[\w-]+\.demo\b", seeded.output)
+    assert emails, seeded.output
+
+    issued = await millgate(tmp_path, "token", "issue", "--user", emails[0])
+
+    assert issued.exit_code == 0, issued.output
+    user_id = user_of(tmp_path, token_in(issued.output))
+    assert query(tmp_path, "SELECT email FROM app_user WHERE id = ?", user_id) == [(emails[0],)]
+
+
+@pytest.mark.skipif(not _has_demo_seed(), reason="no `millgate demo seed` command")
+async def test_bootstrap_refuses_an_email_of_another_organisation(tmp_path: Path) -> None:
+    seeded = await millgate(tmp_path, "demo", "seed")
+    brand_user = query(tmp_path, "SELECT u.email FROM app_user u JOIN organization o "
+                                 "ON o.id = u.organization_id WHERE o.kind = 'BRAND' LIMIT 1")
+    assert brand_user, seeded.output
+
+    result = await millgate(tmp_path, "bootstrap", "--admin-email", str(brand_user[0][0]))
+
+    assert result.exit_code != 0
+    assert "belongs to a user of another organisation" in said(result)
+    assert not any(JWT.match(line.strip()) for line in result.output.splitlines())
