@@ -127,6 +127,26 @@ async def test_every_revision_steps_down_and_up_again(empty_url: str) -> None:
     assert await at_head(empty_url)
 
 
+async def test_rows_written_at_0001_survive_the_upgrade(empty_url: str) -> None:
+    await upgrade(empty_url, "0001")
+    engine = make_engine(empty_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(
+                "INSERT INTO policy_change (revision, op, subject, relation, domain)"
+                " VALUES (1, 'add', 'org:1', 'owner', 'factory:1')"
+            ))
+    finally:
+        await engine.dispose()
+
+    await upgrade(empty_url)
+
+    def changes(conn: Connection) -> list[Any]:
+        return list(conn.execute(text("SELECT revision, subject FROM policy_change")).all())
+
+    assert [tuple(row) for row in await on(empty_url, changes)] == [(1, "org:1")]
+
+
 def _cli(url: str, *args: str, answer: str = "") -> Any:
     return CliRunner().invoke(db_app, list(args), input=answer,
                               env={"MILLGATE_DATABASE_URL": url})

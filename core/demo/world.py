@@ -9,15 +9,13 @@ from joserfc.jwk import OKPKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
-from core.crypto import KeyMaterial, validate_host_public_jwk
+from core.crypto import ANSWERS_PURPOSE, DETAIL_PURPOSE, KeyMaterial, validate_host_public_jwk
 from core.demo.factories import VIRTUAL, AssessmentSpec, CycleSpec, FactorySpec, at, factory_specs
 from core.demo.grants import grant_specs
 from core.demo.observations import BASELINE, DETAILS, VIRTUAL_SCOPE, self_assessment_answers
 from core.demo.people import KEYED_HOST, OTHER_ORGANIZATIONS, PLATFORM, OrgSpec, email_of
 from core.reference import catalogue
 
-DETAIL_PURPOSE = "finding.detail"
-ANSWERS_PURPOSE = "self_assessment.answers"
 TOOL_VERSION = "CAF 1.4"
 
 
