@@ -83,3 +83,16 @@ async def gql_named(api: Any, document: str, operation: str, variables: dict[str
     body = response.json()
     assert response.status_code == 200 and "errors" not in body, body
     return body["data"]  # type: ignore[no-any-return]
+
+
+async def refused(api: Any, session: AsyncSession, document: str, variables: dict[str, Any],
+                  auth: dict[str, str]) -> dict[str, Any]:
+    """Runs a mutation that must fail: returns its one payload, after checking that it has
+    no result, at least one typed error, and that no table gained or lost a row."""
+    before = await row_counts(session)
+    data = await api.gql(document, variables, **auth)
+    (payload,) = data.values()
+    assert payload["errors"], payload
+    assert all(value is None for key, value in payload.items() if key != "errors"), payload
+    assert await row_counts(session) == before
+    return payload  # type: ignore[no-any-return]
