@@ -240,8 +240,6 @@ async def test_grants_exist_in_every_state(world: DemoWorld, session: AsyncSessi
             assert g.revoked_by_user_id == g.granted_by_user_id
 
 
-# core.crypto silences this at import; pytest's per-test "error" filter brings it back.
-@pytest.mark.filterwarnings("ignore:EdDSA is deprecated")
 async def test_the_keyed_host_can_open_its_exports_and_use_its_api_key(
     world: DemoWorld, session: AsyncSession, keys: KeyMaterial
 ) -> None:
