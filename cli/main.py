@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from cli import db, demo, exports, serve, tokens
+from cli import audit, db, demo, exports, serve, tokens
 
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     help="Millgate: consent-bound sharing of compliance data.",
 )
+app.add_typer(audit.app, name="audit")
 app.add_typer(db.app, name="db")
 app.add_typer(demo.app, name="demo")
 app.add_typer(exports.app, name="exports")
