@@ -19,10 +19,13 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    String,
     and_,
+    cast,
     exists,
     false,
     func,
+    literal,
     or_,
     select,
     true,
@@ -173,17 +176,24 @@ class Scope:
 
     # -- self-assessments, grants, access log --------------------------------------------
 
-    def self_assessments(self) -> Select[m.SelfAssessment]:
-        stmt = select(m.SelfAssessment).where(
-            self.allows("self_assessment", m.SelfAssessment.factory_id)
+    def self_assessment_visible(self) -> ColumnElement[bool]:
+        """Submitted self-assessments where readable; one being filled in is its factory's."""
+        col = m.SelfAssessment.factory_id
+        own = col == self.own_factory_id if self.own_factory_id else false()
+        return and_(
+            self.allows("self_assessment", col),
+            or_(m.SelfAssessment.submitted_at.is_not(None), own),
         )
+
+    def self_assessments(self) -> Select[m.SelfAssessment]:
+        stmt = select(m.SelfAssessment).where(self.self_assessment_visible())
         return scoped(stmt, "self_assessments")
 
     def self_assessments_with_cycle(self) -> Select[m.SelfAssessment, int]:
         stmt = (
             select(m.SelfAssessment, m.ServiceCycle.number.label("cycle_number"))
             .join(m.ServiceCycle, m.ServiceCycle.id == m.SelfAssessment.cycle_id)
-            .where(self.allows("self_assessment", m.SelfAssessment.factory_id))
+            .where(self.self_assessment_visible())
         )
         return scoped(stmt, "self_assessments")
 
@@ -200,12 +210,31 @@ class Scope:
         return scoped(stmt, "access_events")
 
     def audit_entries(self) -> Select[m.AuditEntry]:
-        """Audit entries about a factory's data, for whoever may read its access log."""
+        """Audit entries about a factory's data, for whoever may read its access log; the
+        record of an assessment only once the reader may see the assessment (drafts are
+        the programme's alone)."""
+        visible_assessments = select(
+            literal("Assessment:") + cast(m.Assessment.id, String)
+        ).where(self.assessment_visible())
         stmt = select(m.AuditEntry).where(
             m.AuditEntry.factory_id.is_not(None),
             self.allows("access_log", m.AuditEntry.factory_id),
+            or_(
+                m.AuditEntry.action != "assessment.record",
+                m.AuditEntry.target.in_(visible_assessments),
+            ),
         )
         return scoped(stmt, "audit_entries")
+
+    def assessments_to_release(self, override_deadline: bool) -> Select[m.Assessment, int]:
+        """What a release may target: the visible ones, and for a platform admin overriding
+        the 28 days (policy: late_release) any draft."""
+        stmt = select(m.Assessment, m.ServiceCycle.number.label("cycle_number")).join(
+            m.ServiceCycle, m.ServiceCycle.id == m.Assessment.cycle_id
+        )
+        if not (override_deadline and self.may("late_release", "write")):
+            stmt = stmt.where(self.assessment_visible())
+        return scoped(stmt, "assessments_to_release")
 
     def cycles(self, obj: str) -> Select[m.ServiceCycle]:
         stmt = select(m.ServiceCycle).where(self.allows(obj, m.ServiceCycle.factory_id))

@@ -284,19 +284,16 @@ async def _submit(ctx: Context, data: SubmitSelfAssessmentInput) -> tuple[m.Self
             m.SelfAssessment.cycle_id == cycle.id, m.SelfAssessment.step == data.step
         )
     )
-    if existing is not None:
+    if existing is not None and existing.submitted_at is not None:
         raise UserInputError(
             "ALREADY_SUBMITTED", "this step was submitted and is read-only", "step"
         )
-    row = m.SelfAssessment(
-        cycle_id=cycle.id,
-        factory_id=factory.id,
-        step=data.step,
-        tool_version=tool_version,
-        answers_encrypted=sealed,
-        submitted_at=m.utcnow(),
-        submitted_by_user_id=ctx.principal.user_id,
-    )
+    # A step being filled in is submitted in place; a submitted one is never touched again.
+    row = existing or m.SelfAssessment(cycle_id=cycle.id, factory_id=factory.id, step=data.step)
+    row.tool_version = tool_version
+    row.answers_encrypted = sealed
+    row.submitted_at = m.utcnow()
+    row.submitted_by_user_id = ctx.principal.user_id
     session.add(row)
     await session.flush()
     await audit.append(

@@ -233,7 +233,9 @@ async def _release(ctx: Context, data: ReleaseAssessmentInput) -> AssessmentRow:
     if pk is not None:
         row = (
             await session.execute(
-                ctx.scope.assessments_with_cycle().where(m.Assessment.id == pk).with_for_update()
+                ctx.scope.assessments_to_release(data.override_deadline)
+                .where(m.Assessment.id == pk)
+                .with_for_update()
             )
         ).first()
     if row is None:
