@@ -65,7 +65,10 @@ def _demo_snapshots() -> dict[str, _Snapshot]:
 
 @pytest.fixture
 async def world(
-    session: AsyncSession, keys: KeyMaterial, api: Any, backend: str,
+    session: AsyncSession,
+    keys: KeyMaterial,
+    api: Any,
+    backend: str,
     _demo_snapshots: dict[str, _Snapshot],
 ) -> DemoWorld:
     """The demo world, committed, with the app's enforcer loaded from it.
@@ -102,11 +105,15 @@ async def _restore_rows(engine: AsyncEngine, rows: dict[str, list[dict[str, Any]
                 await conn.execute(table.insert(), rows[table.name])
         if engine.dialect.name == "postgresql":  # the ids were given: move the sequences on
             for table in m.Base.metadata.sorted_tables:
-                if "id" in table.c and rows[table.name] and isinstance(rows[table.name][0]["id"], int):
-                    await conn.execute(text(
-                        f"SELECT setval(pg_get_serial_sequence('\"{table.name}\"', 'id'), "
-                        f"(SELECT max(id) FROM \"{table.name}\"))"
-                    ))
+                if (
+                    "id" in table.c
+                    and rows[table.name]
+                    and isinstance(rows[table.name][0]["id"], int)
+                ):
+                    name = table.name
+                    sequence = f"pg_get_serial_sequence('\"{name}\"', 'id')"
+                    moved = f'SELECT setval({sequence}, (SELECT max(id) FROM "{name}"))'  # noqa: S608
+                    await conn.execute(text(moved))
 
 
 @pytest.fixture
@@ -181,13 +188,25 @@ def host_key(world: DemoWorld) -> dict[str, str]:
 
 @pytest.fixture
 async def auth_of(
-    manager: Caller, worker_rep: Caller, brand: Caller, other_brand: Caller, assessor: Caller,
-    constituent: Caller, inspectorate: Caller, admin: Caller, host_key: dict[str, str],
+    manager: Caller,
+    worker_rep: Caller,
+    brand: Caller,
+    other_brand: Caller,
+    assessor: Caller,
+    constituent: Caller,
+    inspectorate: Caller,
+    admin: Caller,
+    host_key: dict[str, str],
 ) -> dict[str, dict[str, str]]:
     """Credentials by caller name, for tests parametrized over callers (`**auth_of[name]`)."""
     users = {
-        "manager": manager, "worker_rep": worker_rep, "brand": brand, "other_brand": other_brand,
-        "assessor": assessor, "constituent": constituent, "inspectorate": inspectorate,
+        "manager": manager,
+        "worker_rep": worker_rep,
+        "brand": brand,
+        "other_brand": other_brand,
+        "assessor": assessor,
+        "constituent": constituent,
+        "inspectorate": inspectorate,
         "admin": admin,
     }
     return {**{name: c.auth for name, c in users.items()}, "host_key": host_key, "anonymous": {}}

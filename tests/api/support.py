@@ -13,7 +13,9 @@ from core.demo import DemoWorld
 # Demo factories by the part they play in the tests (see core/demo/factories.py and grants.py).
 SINAR = "PT Sinar Garmen Jaya"  # ID; SLCP; grants: Northwind (both), Open Audit Hub; Lumen revoked
 MITRA = "PT Mitra Busana Abadi"  # ID; outside SLCP; its one grant (Harbour) has expired
-CAHAYA = "PT Cahaya Tekstil Nusantara"  # ID; SLCP; cycle 1 self-assessed late; a zero-tolerance case
+CAHAYA = (
+    "PT Cahaya Tekstil Nusantara"  # ID; SLCP; cycle 1 self-assessed late; a zero-tolerance case
+)
 DHAKA = "Dhaka Knitwear Ltd."  # BD; SLCP; Northwind has ASSESSMENT scope only
 CHATTOGRAM = "Chattogram Apparels Ltd."  # BD; registered after its assessment
 GAZIPUR = "Gazipur Denim Mills Ltd."  # BD; cycle 2 is a draft
@@ -34,8 +36,18 @@ BW_BANGLADESH = "bw-bd"
 PLATFORM = "millgate"
 
 COUNTED_TABLES = (
-    "organization", "app_user", "api_key", "factory", "service_cycle", "assessment", "finding",
-    "self_assessment", "consent_grant", "country", "policy_change", "audit_entry",
+    "organization",
+    "app_user",
+    "api_key",
+    "factory",
+    "service_cycle",
+    "assessment",
+    "finding",
+    "self_assessment",
+    "consent_grant",
+    "country",
+    "policy_change",
+    "audit_entry",
 )
 
 
@@ -69,11 +81,15 @@ async def scalar(session: AsyncSession, sql: str, **params: Any) -> Any:
 async def row_counts(session: AsyncSession) -> dict[str, int]:
     """Rows per table, to show that a refused mutation wrote nothing."""
     await session.rollback()  # read what is committed now, not an older snapshot
-    return {t: int(await scalar(session, f'SELECT count(*) FROM "{t}"')) for t in COUNTED_TABLES}
+    return {
+        t: int(await scalar(session, f'SELECT count(*) FROM "{t}"'))  # noqa: S608 - our names
+        for t in COUNTED_TABLES
+    }
 
 
-async def gql_named(api: Any, document: str, operation: str, variables: dict[str, Any] | None = None,
-                    *, token: str) -> dict[str, Any]:
+async def gql_named(
+    api: Any, document: str, operation: str, variables: dict[str, Any] | None = None, *, token: str
+) -> dict[str, Any]:
     """Like `api.gql`, sending `operationName` too (the access log records it)."""
     response = await api.client.post(
         "/graphql",
@@ -85,8 +101,9 @@ async def gql_named(api: Any, document: str, operation: str, variables: dict[str
     return body["data"]  # type: ignore[no-any-return]
 
 
-async def refused(api: Any, session: AsyncSession, document: str, variables: dict[str, Any],
-                  auth: dict[str, str]) -> dict[str, Any]:
+async def refused(
+    api: Any, session: AsyncSession, document: str, variables: dict[str, Any], auth: dict[str, str]
+) -> dict[str, Any]:
     """Runs a mutation that must fail: returns its one payload, after checking that it has
     no result, at least one typed error, and that no table gained or lost a row."""
     before = await row_counts(session)

@@ -49,21 +49,36 @@ FACTORY_NAME = "query($id: ID!) { factory(id: $id) { name } }"
 IN_A_YEAR = (dt.datetime.now(dt.UTC) + dt.timedelta(days=365)).replace(microsecond=0)
 
 
-def grant_input(world: DemoWorld, grantee: str, *, factory: str = SINAR,
-                scopes: tuple[str, ...] = ("ASSESSMENT",), **extra: Any) -> dict[str, Any]:
-    return {"input": {"factoryId": factory_gid(world, factory), "granteeId": org_gid(world, grantee),
-                      "scopes": list(scopes), **extra}}
+def grant_input(
+    world: DemoWorld,
+    grantee: str,
+    *,
+    factory: str = SINAR,
+    scopes: tuple[str, ...] = ("ASSESSMENT",),
+    **extra: Any,
+) -> dict[str, Any]:
+    return {
+        "input": {
+            "factoryId": factory_gid(world, factory),
+            "granteeId": org_gid(world, grantee),
+            "scopes": list(scopes),
+            **extra,
+        }
+    }
 
 
 async def grant_id(session: AsyncSession, world: DemoWorld, factory: str, grantee: str) -> str:
     pk = await scalar(
-        session, "SELECT max(id) FROM consent_grant WHERE factory_id = :f AND grantee_id = :g",
-        f=world.factory_ids[factory], g=world.organization_ids[grantee],
+        session,
+        "SELECT max(id) FROM consent_grant WHERE factory_id = :f AND grantee_id = :g",
+        f=world.factory_ids[factory],
+        g=world.organization_ids[grantee],
     )
     return gid("ConsentGrant", pk)
 
 
 # -- grantConsent ----------------------------------------------------------------------------
+
 
 async def test_a_factory_grants_a_brand_which_then_sees_it(
     api: Any, world: DemoWorld, session: AsyncSession, manager: Any, login: Any
@@ -75,8 +90,9 @@ async def test_a_factory_grants_a_brand_which_then_sees_it(
     before = await row_counts(session)
 
     # when Sinar Garmen's manager grants it the ASSESSMENT scope for a year
-    data = await api.gql(GRANT, grant_input(world, LUMEN, expiresAt=IN_A_YEAR.isoformat()),
-                         **manager.auth)
+    data = await api.gql(
+        GRANT, grant_input(world, LUMEN, expiresAt=IN_A_YEAR.isoformat()), **manager.auth
+    )
 
     # then the grant is active, one row and one audit entry are written, and Lumen sees Sinar
     payload = data["grantConsent"]
@@ -94,7 +110,9 @@ async def test_a_factory_grants_a_brand_which_then_sees_it(
 
 async def test_a_factory_grants_a_host(api: Any, world: DemoWorld, manager: Any) -> None:
     data = await api.gql(
-        GRANT, grant_input(world, FAIRTRACE, scopes=("ASSESSMENT", "SELF_ASSESSMENT")), **manager.auth
+        GRANT,
+        grant_input(world, FAIRTRACE, scopes=("ASSESSMENT", "SELF_ASSESSMENT")),
+        **manager.auth,
     )
 
     grant = data["grantConsent"]["grant"]
@@ -116,27 +134,67 @@ async def test_an_expired_grant_can_be_given_again(api: Any, world: DemoWorld, l
 @pytest.mark.parametrize(
     ("make_input", "code", "field"),
     [
-        pytest.param(lambda w: grant_input(w, NORTHWIND), "ALREADY_EXISTS", "granteeId",
-                     id="active-pair-exists"),
-        pytest.param(lambda w: grant_input(w, BW_INDONESIA), "NOT_FOUND", "granteeId",
-                     id="grantee-is-a-programme"),
-        pytest.param(lambda w: {"input": {**grant_input(w, NORTHWIND)["input"],
-                                          "granteeId": factory_gid(w, MITRA)}},
-                     "NOT_FOUND", "granteeId", id="grantee-is-not-an-organization-id"),
-        pytest.param(lambda w: {"input": {**grant_input(w, NORTHWIND)["input"],
-                                          "granteeId": org_gid(w, "mitra-busana")}},
-                     "NOT_FOUND", "granteeId", id="grantee-is-a-factory"),
-        pytest.param(lambda w: grant_input(w, LUMEN, scopes=()), "INVALID", "scopes", id="no-scope"),
-        pytest.param(lambda w: grant_input(w, LUMEN, expiresAt="2024-01-01T00:00:00+00:00"),
-                     "INVALID", "expiresAt", id="expiry-in-the-past"),
-        pytest.param(lambda w: grant_input(w, LUMEN, expiresAt="2099-01-01T00:00:00"),
-                     "INVALID", "expiresAt", id="expiry-without-time-zone"),
-        pytest.param(lambda w: grant_input(w, LUMEN, factory=MITRA), "NOT_FOUND", "factoryId",
-                     id="another-factory"),
+        pytest.param(
+            lambda w: grant_input(w, NORTHWIND),
+            "ALREADY_EXISTS",
+            "granteeId",
+            id="active-pair-exists",
+        ),
+        pytest.param(
+            lambda w: grant_input(w, BW_INDONESIA),
+            "NOT_FOUND",
+            "granteeId",
+            id="grantee-is-a-programme",
+        ),
+        pytest.param(
+            lambda w: {
+                "input": {**grant_input(w, NORTHWIND)["input"], "granteeId": factory_gid(w, MITRA)}
+            },
+            "NOT_FOUND",
+            "granteeId",
+            id="grantee-is-not-an-organization-id",
+        ),
+        pytest.param(
+            lambda w: {
+                "input": {
+                    **grant_input(w, NORTHWIND)["input"],
+                    "granteeId": org_gid(w, "mitra-busana"),
+                }
+            },
+            "NOT_FOUND",
+            "granteeId",
+            id="grantee-is-a-factory",
+        ),
+        pytest.param(
+            lambda w: grant_input(w, LUMEN, scopes=()), "INVALID", "scopes", id="no-scope"
+        ),
+        pytest.param(
+            lambda w: grant_input(w, LUMEN, expiresAt="2024-01-01T00:00:00+00:00"),
+            "INVALID",
+            "expiresAt",
+            id="expiry-in-the-past",
+        ),
+        pytest.param(
+            lambda w: grant_input(w, LUMEN, expiresAt="2099-01-01T00:00:00"),
+            "INVALID",
+            "expiresAt",
+            id="expiry-without-time-zone",
+        ),
+        pytest.param(
+            lambda w: grant_input(w, LUMEN, factory=MITRA),
+            "NOT_FOUND",
+            "factoryId",
+            id="another-factory",
+        ),
     ],
 )
 async def test_grant_consent_refuses_bad_input_and_changes_nothing(
-    api: Any, world: DemoWorld, session: AsyncSession, manager: Any, make_input: Any, code: str,
+    api: Any,
+    world: DemoWorld,
+    session: AsyncSession,
+    manager: Any,
+    make_input: Any,
+    code: str,
     field: str,
 ) -> None:
     payload = await refused(api, session, GRANT, make_input(world), manager.auth)
@@ -151,9 +209,11 @@ async def test_re_granting_an_active_pair_is_not_duplicated(
         await api.gql(GRANT, grant_input(world, NORTHWIND), **manager.auth)
 
     active = await scalar(
-        session, "SELECT count(*) FROM consent_grant WHERE factory_id = :f AND grantee_id = :g "
-                 "AND revoked_at IS NULL",
-        f=world.factory_ids[SINAR], g=world.organization_ids[NORTHWIND],
+        session,
+        "SELECT count(*) FROM consent_grant WHERE factory_id = :f AND grantee_id = :g "
+        "AND revoked_at IS NULL",
+        f=world.factory_ids[SINAR],
+        g=world.organization_ids[NORTHWIND],
     )
     assert active == 1
 
@@ -171,8 +231,12 @@ async def test_re_granting_an_active_pair_is_not_duplicated(
     ],
 )
 async def test_only_the_factory_manager_grants(
-    api: Any, world: DemoWorld, session: AsyncSession, auth_of: dict[str, dict[str, str]],
-    caller: str, code: str,
+    api: Any,
+    world: DemoWorld,
+    session: AsyncSession,
+    auth_of: dict[str, dict[str, str]],
+    caller: str,
+    code: str,
 ) -> None:
     payload = await refused(api, session, GRANT, grant_input(world, LUMEN), auth_of[caller])
 
@@ -180,6 +244,7 @@ async def test_only_the_factory_manager_grants(
 
 
 # -- revokeConsent ---------------------------------------------------------------------------
+
 
 async def test_revoking_ends_the_brands_view_at_once(
     api: Any, world: DemoWorld, session: AsyncSession, manager: Any, brand: Any
@@ -195,12 +260,18 @@ async def test_revoking_ends_the_brands_view_at_once(
     # then the grant is inactive, kept as history, and the brand sees nothing from now on
     grant = data["revokeConsent"]["grant"]
     assert data["revokeConsent"]["errors"] == []
-    assert (grant["id"], grant["active"], grant["grantee"]["name"]) == (target, False, "Northwind Apparel")
+    assert (grant["id"], grant["active"], grant["grantee"]["name"]) == (
+        target,
+        False,
+        "Northwind Apparel",
+    )
     assert grant["revokedAt"] is not None
     assert (await api.gql(FACTORY_NAME, sinar, **brand.auth))["factory"] is None
     kept = await scalar(
-        session, "SELECT count(*) FROM consent_grant WHERE factory_id = :f AND grantee_id = :g",
-        f=world.factory_ids[SINAR], g=world.organization_ids[NORTHWIND],
+        session,
+        "SELECT count(*) FROM consent_grant WHERE factory_id = :f AND grantee_id = :g",
+        f=world.factory_ids[SINAR],
+        g=world.organization_ids[NORTHWIND],
     )
     assert kept == 1
 
@@ -238,8 +309,12 @@ async def test_revoking_a_grant_revoked_long_ago_is_not_active(
     ],
 )
 async def test_only_the_factory_manager_revokes(
-    api: Any, world: DemoWorld, session: AsyncSession, auth_of: dict[str, dict[str, str]],
-    caller: str, code: str,
+    api: Any,
+    world: DemoWorld,
+    session: AsyncSession,
+    auth_of: dict[str, dict[str, str]],
+    caller: str,
+    code: str,
 ) -> None:
     target = {"input": {"grantId": await grant_id(session, world, SINAR, NORTHWIND)}}
 
@@ -259,8 +334,9 @@ async def test_only_the_factory_manager_revokes(
 async def test_revoke_of_no_grant_is_not_found(
     api: Any, world: DemoWorld, session: AsyncSession, manager: Any, grant_id_of: Any
 ) -> None:
-    payload = await refused(api, session, REVOKE, {"input": {"grantId": grant_id_of(world)}},
-                            manager.auth)
+    payload = await refused(
+        api, session, REVOKE, {"input": {"grantId": grant_id_of(world)}}, manager.auth
+    )
 
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("NOT_FOUND", "grantId")]
 

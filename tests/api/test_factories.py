@@ -60,10 +60,15 @@ FINDINGS = """
 query Findings($id: ID!, $cluster: ComplianceCluster, $nonCompliantOnly: Boolean) {
   factory(id: $id) {
     assessments(first: 1) {
-      edges { node { cycle findings(first: 50, cluster: $cluster, nonCompliantOnly: $nonCompliantOnly) {
-        totalCount
-        edges { node { cluster compliancePoint questionCode nonCompliant publicReporting zeroTolerance detail } }
-      } } }
+      edges { node {
+        cycle
+        findings(first: 50, cluster: $cluster, nonCompliantOnly: $nonCompliantOnly) {
+          totalCount
+          edges { node {
+            cluster compliancePoint questionCode nonCompliant publicReporting zeroTolerance detail
+          } }
+        }
+      } }
     }
   }
 }
@@ -88,7 +93,9 @@ query SelfAssessments($id: ID!) {
 GRANTS = """
 query Grants($id: ID!) {
   factory(id: $id) {
-    consentGrants { active scopes grantedAt expiresAt revokedAt grantee { name kind } factory { name } }
+    consentGrants {
+      active scopes grantedAt expiresAt revokedAt grantee { name kind } factory { name }
+    }
   }
 }
 """
@@ -110,18 +117,33 @@ query Eligibility($id: ID!, $cycle: Int!) {
 }
 """
 
-ALL_FACTORIES = {SINAR, MITRA, CAHAYA, DHAKA, CHATTOGRAM, "Gazipur Denim Mills Ltd.", SAIGON,
-                 HANOI, DONG_NAI, PHNOM_PENH, KAMPONG, "Hawassa Apparel PLC"}
+ALL_FACTORIES = {
+    SINAR,
+    MITRA,
+    CAHAYA,
+    DHAKA,
+    CHATTOGRAM,
+    "Gazipur Denim Mills Ltd.",
+    SAIGON,
+    HANOI,
+    DONG_NAI,
+    PHNOM_PENH,
+    KAMPONG,
+    "Hawassa Apparel PLC",
+}
 
 
 # -- factories -------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("caller", "expected"),
     [
         pytest.param("manager", {SINAR}, id="factory-sees-itself"),
         pytest.param("brand", {SINAR, DHAKA, KAMPONG}, id="brand-sees-active-grants"),
-        pytest.param("other_brand", {CHATTOGRAM, SAIGON}, id="brand-with-an-expired-grant-loses-it"),
+        pytest.param(
+            "other_brand", {CHATTOGRAM, SAIGON}, id="brand-with-an-expired-grant-loses-it"
+        ),
         pytest.param("assessor", {SINAR, MITRA, CAHAYA}, id="programme-sees-its-country"),
         pytest.param("host_key", {SINAR, CAHAYA, DHAKA, SAIGON, PHNOM_PENH}, id="host-sees-grants"),
         pytest.param("admin", ALL_FACTORIES, id="platform-sees-all"),
@@ -148,7 +170,9 @@ async def test_factories_pages_with_first_and_after(api: Any, admin: Any) -> Non
 
     # when it walks the list five at a time
     while True:
-        page = (await api.gql(FACTORY_NAMES, {"first": 5, "after": after}, **admin.auth))["factories"]
+        page = (await api.gql(FACTORY_NAMES, {"first": 5, "after": after}, **admin.auth))[
+            "factories"
+        ]
         pages.append(page)
         seen += [e["node"]["name"] for e in page["edges"]]
         if not page["pageInfo"]["hasNextPage"]:
@@ -174,7 +198,9 @@ async def test_factories_first_zero_counts_without_rows(api: Any, admin: Any) ->
 @pytest.mark.parametrize(
     ("caller", "country", "expected"),
     [
-        pytest.param("admin", "BD", {DHAKA, CHATTOGRAM, "Gazipur Denim Mills Ltd."}, id="platform-BD"),
+        pytest.param(
+            "admin", "BD", {DHAKA, CHATTOGRAM, "Gazipur Denim Mills Ltd."}, id="platform-BD"
+        ),
         pytest.param("admin", "kh", {PHNOM_PENH, KAMPONG}, id="lower-case-code"),
         pytest.param("brand", "BD", {DHAKA}, id="brand-BD-within-its-grants"),
         pytest.param("assessor", "BD", set(), id="programme-of-another-country"),
@@ -190,7 +216,9 @@ async def test_factories_filter_by_country(
     assert data["totalCount"] == len(expected)
 
 
-@pytest.mark.parametrize("country", ["IDN", "I", "1D", ""], ids=["three-letters", "one-letter", "digit", "empty"])
+@pytest.mark.parametrize(
+    "country", ["IDN", "I", "1D", ""], ids=["three-letters", "one-letter", "digit", "empty"]
+)
 async def test_factories_refuse_a_malformed_country(api: Any, admin: Any, country: str) -> None:
     response = await api.post(FACTORY_NAMES, {"country": country}, **admin.auth)
 
@@ -198,6 +226,7 @@ async def test_factories_refuse_a_malformed_country(api: Any, admin: Any, countr
 
 
 # -- factory(id) -----------------------------------------------------------------------------
+
 
 async def test_factory_profile_for_its_owner_shows_the_slcp_registration(
     api: Any, world: DemoWorld, manager: Any
@@ -233,7 +262,9 @@ async def test_factory_profile_for_its_owner_shows_the_slcp_registration(
 async def test_factory_slcp_registration_is_hidden_from_brands(
     api: Any, world: DemoWorld, auth_of: dict[str, dict[str, str]], caller: str, slcp_visible: bool
 ) -> None:
-    factory = (await api.gql(FACTORY, {"id": factory_gid(world, SINAR)}, **auth_of[caller]))["factory"]
+    factory = (await api.gql(FACTORY, {"id": factory_gid(world, SINAR)}, **auth_of[caller]))[
+        "factory"
+    ]
 
     assert factory["name"] == SINAR
     assert (factory["slcp"] is not None) is slcp_visible
@@ -259,37 +290,57 @@ async def test_factory_is_null_for_who_may_not_see_it(
     assert data == {"factory": None}
 
 
-async def test_factory_of_an_id_of_another_type_is_null(api: Any, world: DemoWorld, admin: Any) -> None:
+async def test_factory_of_an_id_of_another_type_is_null(
+    api: Any, world: DemoWorld, admin: Any
+) -> None:
     org_id = factory_gid(world, SINAR).replace("RmFjdG9ye", "T3JnYW5pemF0aW9u")  # not a Factory id
     assert (await api.gql(FACTORY, {"id": org_id}, **admin.auth))["factory"] is None
 
 
 # -- assessments and findings ----------------------------------------------------------------
 
+
 async def test_assessments_newest_first_with_paging(api: Any, world: DemoWorld, brand: Any) -> None:
     # given Sinar Garmen's two released cycles, read by a brand it granted
-    first = (await api.gql(ASSESSMENTS, {"id": factory_gid(world, SINAR), "first": 1}, **brand.auth))
+    first = await api.gql(ASSESSMENTS, {"id": factory_gid(world, SINAR), "first": 1}, **brand.auth)
     page1 = first["factory"]["assessments"]
 
     # when the brand asks for the rest
-    page2 = (await api.gql(
-        ASSESSMENTS, {"id": factory_gid(world, SINAR), "first": 1,
-                      "after": page1["pageInfo"]["endCursor"]}, **brand.auth,
-    ))["factory"]["assessments"]
+    page2 = (
+        await api.gql(
+            ASSESSMENTS,
+            {"id": factory_gid(world, SINAR), "first": 1, "after": page1["pageInfo"]["endCursor"]},
+            **brand.auth,
+        )
+    )["factory"]["assessments"]
 
     # then it gets cycle 2, then cycle 1, with the dates Better Work released them on
     assert page1["totalCount"] == page2["totalCount"] == 2
     assert page1["pageInfo"]["hasNextPage"] is True
     assert page2["pageInfo"]["hasNextPage"] is False
     assert [e["node"] for e in page1["edges"] + page2["edges"]] == [
-        {"cycle": 2, "kind": "ONSITE", "status": "RELEASED", "assessedOn": "2025-05-20",
-         "releasedOn": "2025-06-13", "gatewayReleaseOn": "2025-06-28"},
-        {"cycle": 1, "kind": "ONSITE", "status": "RELEASED", "assessedOn": "2024-05-14",
-         "releasedOn": "2024-06-07", "gatewayReleaseOn": "2024-06-22"},
+        {
+            "cycle": 2,
+            "kind": "ONSITE",
+            "status": "RELEASED",
+            "assessedOn": "2025-05-20",
+            "releasedOn": "2025-06-13",
+            "gatewayReleaseOn": "2025-06-28",
+        },
+        {
+            "cycle": 1,
+            "kind": "ONSITE",
+            "status": "RELEASED",
+            "assessedOn": "2024-05-14",
+            "releasedOn": "2024-06-07",
+            "gatewayReleaseOn": "2024-06-22",
+        },
     ]
 
 
-async def test_assessments_show_a_virtual_check_as_such(api: Any, world: DemoWorld, admin: Any) -> None:
+async def test_assessments_show_a_virtual_check_as_such(
+    api: Any, world: DemoWorld, admin: Any
+) -> None:
     data = await api.gql(ASSESSMENTS, {"id": factory_gid(world, SAIGON)}, **admin.auth)
 
     kinds = {e["node"]["cycle"]: e["node"]["kind"] for e in data["factory"]["assessments"]["edges"]}
@@ -308,7 +359,11 @@ async def test_assessments_show_a_virtual_check_as_such(api: Any, world: DemoWor
     ],
 )
 async def test_assessments_follow_scope_and_release(
-    api: Any, world: DemoWorld, auth_of: dict[str, dict[str, str]], caller: str, name: str,
+    api: Any,
+    world: DemoWorld,
+    auth_of: dict[str, dict[str, str]],
+    caller: str,
+    name: str,
     cycles: list[int],
 ) -> None:
     data = await api.gql(ASSESSMENTS, {"id": factory_gid(world, name)}, **auth_of[caller])
@@ -342,7 +397,9 @@ async def test_drafts_are_seen_by_the_programme_only(
         pytest.param({"nonCompliantOnly": True}, 2, id="non-compliant-only"),
         pytest.param({"nonCompliantOnly": False}, 11, id="non-compliant-only-false"),
         pytest.param({"cluster": "WORKING_TIME"}, 2, id="cluster"),
-        pytest.param({"cluster": "WORKING_TIME", "nonCompliantOnly": True}, 1, id="cluster-and-non-compliant"),
+        pytest.param(
+            {"cluster": "WORKING_TIME", "nonCompliantOnly": True}, 1, id="cluster-and-non-compliant"
+        ),
         pytest.param({"cluster": "DISCRIMINATION", "nonCompliantOnly": True}, 0, id="none-match"),
     ],
 )
@@ -361,11 +418,16 @@ async def test_findings_filter_by_cluster_and_compliance(
         assert all(n["nonCompliant"] for n in nodes)
 
 
-async def test_findings_carry_their_decrypted_detail(api: Any, world: DemoWorld, brand: Any) -> None:
-    data = await api.gql(FINDINGS, {"id": factory_gid(world, SINAR), "nonCompliantOnly": True},
-                         **brand.auth)
+async def test_findings_carry_their_decrypted_detail(
+    api: Any, world: DemoWorld, brand: Any
+) -> None:
+    data = await api.gql(
+        FINDINGS, {"id": factory_gid(world, SINAR), "nonCompliantOnly": True}, **brand.auth
+    )
 
-    nodes = [e["node"] for e in data["factory"]["assessments"]["edges"][0]["node"]["findings"]["edges"]]
+    nodes = [
+        e["node"] for e in data["factory"]["assessments"]["edges"][0]["node"]["findings"]["edges"]
+    ]
     assert {n["questionCode"]: n["detail"] for n in nodes} == {
         "WT.02.1": "Overtime above 56 hours a week for 25 workers in peak season.",
         "BW.02.1": "No written grievance procedure.",
@@ -378,8 +440,9 @@ async def test_findings_page_with_first_and_after(api: Any, world: DemoWorld, br
     seen: list[str] = []
     after = None
     while True:
-        data = await api.gql(FINDINGS_PAGE, {"id": factory_gid(world, SINAR), "after": after},
-                             **brand.auth)
+        data = await api.gql(
+            FINDINGS_PAGE, {"id": factory_gid(world, SINAR), "after": after}, **brand.auth
+        )
         page = data["factory"]["assessments"]["edges"][0]["node"]["findings"]
         seen += [e["node"]["questionCode"] for e in page["edges"]]
         assert page["totalCount"] == 11
@@ -392,21 +455,34 @@ async def test_findings_page_with_first_and_after(api: Any, world: DemoWorld, br
 
 # -- self-assessments ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("caller", "name", "steps"),
     [
         pytest.param("manager", SINAR, [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2)], id="owner"),
-        pytest.param("worker_rep", SINAR, [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2)], id="worker-rep"),
-        pytest.param("brand", SINAR, [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2)], id="brand-with-scope"),
+        pytest.param(
+            "worker_rep", SINAR, [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2)], id="worker-rep"
+        ),
+        pytest.param(
+            "brand", SINAR, [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2)], id="brand-with-scope"
+        ),
         pytest.param("assessor", SINAR, [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2)], id="programme"),
         pytest.param("brand", DHAKA, [], id="brand-with-ASSESSMENT-scope-only"),
         pytest.param("host_key", SINAR, [], id="host-via-exports-only"),
-        pytest.param("other_brand", SAIGON, [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)],
-                     id="brand-with-SELF_ASSESSMENT-scope"),
+        pytest.param(
+            "other_brand",
+            SAIGON,
+            [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2), (2, 3)],
+            id="brand-with-SELF_ASSESSMENT-scope",
+        ),
     ],
 )
 async def test_self_assessments_follow_the_scope(
-    api: Any, world: DemoWorld, auth_of: dict[str, dict[str, str]], caller: str, name: str,
+    api: Any,
+    world: DemoWorld,
+    auth_of: dict[str, dict[str, str]],
+    caller: str,
+    name: str,
     steps: list[tuple[int, int]],
 ) -> None:
     data = await api.gql(SELF_ASSESSMENTS, {"id": factory_gid(world, name)}, **auth_of[caller])
@@ -415,7 +491,9 @@ async def test_self_assessments_follow_the_scope(
     assert sorted((r["cycle"], r["step"]) for r in rows) == steps
 
 
-async def test_self_assessment_answers_are_decrypted(api: Any, world: DemoWorld, manager: Any) -> None:
+async def test_self_assessment_answers_are_decrypted(
+    api: Any, world: DemoWorld, manager: Any
+) -> None:
     data = await api.gql(SELF_ASSESSMENTS, {"id": factory_gid(world, SINAR)}, **manager.auth)
 
     by_step = {(r["cycle"], r["step"]): r for r in data["factory"]["selfAssessments"]}
@@ -423,15 +501,24 @@ async def test_self_assessment_answers_are_decrypted(api: Any, world: DemoWorld,
     assert step_1["toolVersion"] == "CAF 1.4"
     assert step_1["submittedAt"].startswith("2024-04-10")
     assert step_1["answers"]["CO.01.1"] == {
-        "answer": "no", "note": "Committee found January payslips below the new provincial minimum.",
+        "answer": "no",
+        "note": "Committee found January payslips below the new provincial minimum.",
     }
-    assert by_step[(1, 3)]["answers"] == {"AB.01.1": {"answer": "no"}, "AB.01.2": {
-        "answer": "yes", "note": "Day-care corner opened for workers' children in the canteen."}}
+    assert by_step[(1, 3)]["answers"] == {
+        "AB.01.1": {"answer": "no"},
+        "AB.01.2": {
+            "answer": "yes",
+            "note": "Day-care corner opened for workers' children in the canteen.",
+        },
+    }
 
 
 # -- consent grants --------------------------------------------------------------------------
 
-async def test_consent_grants_of_a_factory_in_every_state(api: Any, world: DemoWorld, manager: Any) -> None:
+
+async def test_consent_grants_of_a_factory_in_every_state(
+    api: Any, world: DemoWorld, manager: Any
+) -> None:
     data = await api.gql(GRANTS, {"id": factory_gid(world, SINAR)}, **manager.auth)
 
     grants = {g["grantee"]["name"]: g for g in data["factory"]["consentGrants"]}
@@ -451,11 +538,17 @@ async def test_consent_grants_of_a_factory_in_every_state(api: Any, world: DemoW
         pytest.param("brand", SINAR, {"Northwind Apparel"}, id="brand-sees-its-own-grant-only"),
         pytest.param("host_key", SINAR, {"Open Audit Hub"}, id="host-sees-its-own-grant-only"),
         pytest.param("assessor", MITRA, {"Harbour & Field Outfitters"}, id="programme-reads-all"),
-        pytest.param("admin", HANOI, {"Northwind Apparel", "Lumen Basics"}, id="platform-reads-all"),
+        pytest.param(
+            "admin", HANOI, {"Northwind Apparel", "Lumen Basics"}, id="platform-reads-all"
+        ),
     ],
 )
 async def test_consent_grants_by_audience(
-    api: Any, world: DemoWorld, auth_of: dict[str, dict[str, str]], caller: str, name: str,
+    api: Any,
+    world: DemoWorld,
+    auth_of: dict[str, dict[str, str]],
+    caller: str,
+    name: str,
     grantees: set[str],
 ) -> None:
     data = await api.gql(GRANTS, {"id": factory_gid(world, name)}, **auth_of[caller])
@@ -464,6 +557,7 @@ async def test_consent_grants_by_audience(
 
 
 # -- access log ------------------------------------------------------------------------------
+
 
 async def test_access_log_shows_the_factory_who_read_its_data(
     api: Any, world: DemoWorld, manager: Any, brand: Any, admin: Any
@@ -480,7 +574,10 @@ async def test_access_log_shows_the_factory_who_read_its_data(
 
     # then it sees both readers, newest first, and not itself
     readers = [(e["node"]["organization"]["name"], e["node"]["operation"]) for e in log["edges"]]
-    assert readers == [("Millgate Operations", "Factory:factory"), ("Northwind Apparel", "Factory:factory")]
+    assert readers == [
+        ("Millgate Operations", "Factory:factory"),
+        ("Northwind Apparel", "Factory:factory"),
+    ]
 
 
 async def test_access_log_pages(api: Any, world: DemoWorld, manager: Any, brand: Any) -> None:
@@ -491,9 +588,16 @@ async def test_access_log_pages(api: Any, world: DemoWorld, manager: Any, brand:
     await gql_named(api, FACTORY_NAMES, "Factories", token=brand.token)
 
     # when the factory reads its log two at a time
-    page1 = (await api.gql(ACCESS_LOG, {**sinar, "first": 2}, **manager.auth))["factory"]["accessLog"]
-    page2 = (await api.gql(ACCESS_LOG, {**sinar, "first": 2, "after": page1["pageInfo"]["endCursor"]},
-                           **manager.auth))["factory"]["accessLog"]
+    page1 = (await api.gql(ACCESS_LOG, {**sinar, "first": 2}, **manager.auth))["factory"][
+        "accessLog"
+    ]
+    page2 = (
+        await api.gql(
+            ACCESS_LOG,
+            {**sinar, "first": 2, "after": page1["pageInfo"]["endCursor"]},
+            **manager.auth,
+        )
+    )["factory"]["accessLog"]
 
     # then it gets 2 then 1 entries
     assert [len(page1["edges"]), len(page2["edges"])] == [2, 1]
@@ -503,7 +607,8 @@ async def test_access_log_pages(api: Any, world: DemoWorld, manager: Any, brand:
 
 
 @pytest.mark.parametrize(
-    "caller", ["brand", "assessor", "admin", "host_key"],
+    "caller",
+    ["brand", "assessor", "admin", "host_key"],
     ids=["brand", "programme", "platform", "host"],
 )
 async def test_access_log_is_the_factorys_alone(
@@ -520,26 +625,46 @@ async def test_access_log_is_the_factorys_alone(
 
 # -- gateway eligibility ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("name", "cycle", "eligible", "reasons"),
     [
         pytest.param(SINAR, 1, True, [], id="eligible"),
-        pytest.param(MITRA, 1, False, ["NOT_REGISTERED", "SHARING_NOT_CONFIRMED", "NO_SELF_ASSESSMENT"],
-                     id="outside-SLCP"),
-        pytest.param(CAHAYA, 1, False, ["SELF_ASSESSMENT_LATE"], id="self-assessed-after-assessment"),
+        pytest.param(
+            MITRA,
+            1,
+            False,
+            ["NOT_REGISTERED", "SHARING_NOT_CONFIRMED", "NO_SELF_ASSESSMENT"],
+            id="outside-SLCP",
+        ),
+        pytest.param(
+            CAHAYA, 1, False, ["SELF_ASSESSMENT_LATE"], id="self-assessed-after-assessment"
+        ),
         pytest.param(CAHAYA, 2, True, [], id="a-later-cycle-can-be-shared"),
-        pytest.param(CHATTOGRAM, 1, False, ["REGISTERED_LATE", "SHARING_CONFIRMED_LATE"],
-                     id="registered-after-assessment"),
+        pytest.param(
+            CHATTOGRAM,
+            1,
+            False,
+            ["REGISTERED_LATE", "SHARING_CONFIRMED_LATE"],
+            id="registered-after-assessment",
+        ),
         pytest.param(PHNOM_PENH, 1, False, ["COUNTRY_NOT_ROLLED_OUT"], id="country-not-rolled-out"),
         pytest.param(HANOI, 2, False, ["NOT_RELEASED"], id="release-date-ahead"),
         pytest.param(SINAR, 99, False, ["NO_SUCH_CYCLE"], id="no-such-cycle"),
     ],
 )
 async def test_gateway_eligibility_names_every_unmet_condition(
-    api: Any, world: DemoWorld, admin: Any, name: str, cycle: int, eligible: bool,
+    api: Any,
+    world: DemoWorld,
+    admin: Any,
+    name: str,
+    cycle: int,
+    eligible: bool,
     reasons: list[str],
 ) -> None:
-    data = await api.gql(ELIGIBILITY, {"id": factory_gid(world, name), "cycle": cycle}, **admin.auth)
+    data = await api.gql(
+        ELIGIBILITY, {"id": factory_gid(world, name), "cycle": cycle}, **admin.auth
+    )
 
     answer = data["factory"]["gatewayEligibility"]
     assert (answer["eligible"], answer["reasons"]) == (eligible, reasons)
@@ -551,7 +676,9 @@ async def test_gateway_eligibility_gives_the_gateway_release_date(
     data = await api.gql(ELIGIBILITY, {"id": factory_gid(world, SINAR), "cycle": 2}, **manager.auth)
 
     assert data["factory"]["gatewayEligibility"] == {
-        "eligible": True, "reasons": [], "gatewayReleaseOn": "2025-06-28",
+        "eligible": True,
+        "reasons": [],
+        "gatewayReleaseOn": "2025-06-28",
     }
 
 
@@ -567,17 +694,26 @@ async def test_gateway_eligibility_gives_the_gateway_release_date(
 async def test_gateway_eligibility_is_null_for_brands(
     api: Any, world: DemoWorld, auth_of: dict[str, dict[str, str]], caller: str, visible: bool
 ) -> None:
-    data = await api.gql(ELIGIBILITY, {"id": factory_gid(world, SINAR), "cycle": 1}, **auth_of[caller])
+    data = await api.gql(
+        ELIGIBILITY, {"id": factory_gid(world, SINAR), "cycle": 1}, **auth_of[caller]
+    )
 
     assert (data["factory"]["gatewayEligibility"] is not None) is visible
 
 
-async def test_a_brand_cannot_tell_slcp_factories_apart(api: Any, world: DemoWorld, brand: Any) -> None:
+async def test_a_brand_cannot_tell_slcp_factories_apart(
+    api: Any, world: DemoWorld, brand: Any
+) -> None:
     # given Sinar Garmen (in SLCP) and Kampong Speu (outside it), both granted to the brand
     answers = [
-        await api.gql(ELIGIBILITY.replace("gatewayEligibility(cycle: $cycle) {",
-                                          "slcp { gatewayId } gatewayEligibility(cycle: $cycle) {"),
-                      {"id": factory_gid(world, name), "cycle": 1}, **brand.auth)
+        await api.gql(
+            ELIGIBILITY.replace(
+                "gatewayEligibility(cycle: $cycle) {",
+                "slcp { gatewayId } gatewayEligibility(cycle: $cycle) {",
+            ),
+            {"id": factory_gid(world, name), "cycle": 1},
+            **brand.auth,
+        )
         for name in (SINAR, KAMPONG)
     ]
 

@@ -26,6 +26,13 @@ query Enrolled($first: Int, $after: String) {
 }
 """
 
+ACCESS_LOG = """
+query AccessLog($id: ID!) {
+  factory(id: $id) { accessLog { edges { node { operation organization { name } } } } }
+}
+"""
+
+
 REVOKE = """
 mutation Revoke($input: RevokeConsentInput!) {
   revokeConsent(input: $input) { grant { active } errors { code } }
@@ -35,10 +42,17 @@ mutation Revoke($input: RevokeConsentInput!) {
 # Open Audit Hub's exportable cycles in the demo: Sinar Garmen 1 and 2, Cahaya Tekstil 2 (its
 # cycle 1 was self-assessed late), Dhaka Knitwear 1 and 2 (granted after the assessment,
 # which counts: Q27), Saigon Stitch 1 and 2. Phnom Penh waits for Cambodia's roll-out.
-OPEN_AUDIT_HUB_EXPORTS = sorted([
-    ("SLCP-ID-000101", 1), ("SLCP-ID-000101", 2), ("SLCP-ID-000102", 2),
-    ("SLCP-BD-000201", 1), ("SLCP-BD-000201", 2), ("SLCP-VN-000301", 1), ("SLCP-VN-000301", 2),
-])
+OPEN_AUDIT_HUB_EXPORTS = sorted(
+    [
+        ("SLCP-ID-000101", 1),
+        ("SLCP-ID-000101", 2),
+        ("SLCP-ID-000102", 2),
+        ("SLCP-BD-000201", 1),
+        ("SLCP-BD-000201", 2),
+        ("SLCP-VN-000301", 1),
+        ("SLCP-VN-000301", 2),
+    ]
+)
 
 
 @pytest.fixture
@@ -85,7 +99,8 @@ async def test_gateway_exports_page(api: Any, host_key: dict[str, str], exported
 
 
 @pytest.mark.parametrize(
-    "caller", ["brand", "manager", "assessor", "admin", "anonymous"],
+    "caller",
+    ["brand", "manager", "assessor", "admin", "anonymous"],
     ids=["brand", "factory", "programme", "platform", "public"],
 )
 async def test_gateway_exports_are_empty_for_everyone_but_the_host(
@@ -97,17 +112,24 @@ async def test_gateway_exports_are_empty_for_everyone_but_the_host(
 
 
 async def test_gateway_exports_end_with_the_grant(
-    api: Any, world: DemoWorld, session: AsyncSession, host_key: dict[str, str], login: Any,
+    api: Any,
+    world: DemoWorld,
+    session: AsyncSession,
+    host_key: dict[str, str],
+    login: Any,
     exported: None,
 ) -> None:
     # given Dhaka Knitwear revokes Open Audit Hub's grant
     grant = await scalar(
-        session, "SELECT g.id FROM consent_grant g JOIN organization o ON o.id = g.grantee_id "
-                 "WHERE g.factory_id = :f AND o.name = 'Open Audit Hub'",
+        session,
+        "SELECT g.id FROM consent_grant g JOIN organization o ON o.id = g.grantee_id "
+        "WHERE g.factory_id = :f AND o.name = 'Open Audit Hub'",
         f=world.factory_ids[DHAKA],
     )
     dhaka = await login("manager@dhaka-knitwear.demo")
-    revoked = await api.gql(REVOKE, {"input": {"grantId": gid("ConsentGrant", grant)}}, **dhaka.auth)
+    revoked = await api.gql(
+        REVOKE, {"input": {"grantId": gid("ConsentGrant", grant)}}, **dhaka.auth
+    )
     assert revoked["revokeConsent"] == {"grant": {"active": False}, "errors": []}
 
     # when the host pulls its exports
@@ -124,13 +146,15 @@ async def test_gateway_export_pulls_are_in_the_factorys_access_log(
     await api.gql(EXPORTS, **host_key)
 
     log = await api.gql(
-        "query($id: ID!) { factory(id: $id) { accessLog { edges { node { operation organization { name } } } } } }",
-        {"id": gid("Factory", world.factory_ids[SINAR])}, **manager.auth,
+        ACCESS_LOG,
+        {"id": gid("Factory", world.factory_ids[SINAR])},
+        **manager.auth,
     )
 
-    assert {"operation": "anonymous:gatewayExports", "organization": {"name": "Open Audit Hub"}} in [
-        e["node"] for e in log["factory"]["accessLog"]["edges"]
-    ]
+    assert {
+        "operation": "anonymous:gatewayExports",
+        "organization": {"name": "Open Audit Hub"},
+    } in [e["node"] for e in log["factory"]["accessLog"]["edges"]]
 
 
 @pytest.mark.parametrize(
@@ -148,6 +172,7 @@ async def test_gateway_exports_refuse_bad_arguments(
 
 # -- enrolledFactories -----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("caller", ["host_key", "admin"], ids=["host", "platform"])
 async def test_enrolled_factories_list_every_enrolled_factory(
     api: Any, auth_of: dict[str, dict[str, str]], caller: str
@@ -157,7 +182,9 @@ async def test_enrolled_factories_list_every_enrolled_factory(
     assert len(rows) == 12
     by_name = {r["name"]: r for r in rows}
     assert {k: by_name[SINAR][k] for k in ("country", "enrolledOn", "slcpGatewayId")} == {
-        "country": "ID", "enrolledOn": "2023-11-06", "slcpGatewayId": "SLCP-ID-000101",
+        "country": "ID",
+        "enrolledOn": "2023-11-06",
+        "slcpGatewayId": "SLCP-ID-000101",
     }
     assert by_name["PT Mitra Busana Abadi"]["slcpGatewayId"] is None
 
@@ -173,7 +200,8 @@ async def test_enrolled_factories_page_with_cursor(api: Any, host_key: dict[str,
 
 
 @pytest.mark.parametrize(
-    "caller", ["brand", "manager", "assessor", "constituent", "anonymous"],
+    "caller",
+    ["brand", "manager", "assessor", "constituent", "anonymous"],
     ids=["brand-rule-8", "factory", "programme", "constituent", "public"],
 )
 async def test_enrolled_factories_are_empty_for_everyone_else(
@@ -183,7 +211,8 @@ async def test_enrolled_factories_are_empty_for_everyone_else(
 
 
 @pytest.mark.parametrize(
-    "variables", [{"first": 1000}, {"after": "bm90LWEtbnVtYmVy"}],  # "not-a-number"
+    "variables",
+    [{"first": 1000}, {"after": "bm90LWEtbnVtYmVy"}],  # "not-a-number"
     ids=["first-over-cap", "garbage-cursor"],
 )
 async def test_enrolled_factories_refuse_bad_arguments(

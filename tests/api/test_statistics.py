@@ -27,6 +27,13 @@ query PublicFindings($country: String, $first: Int) {
 }
 """
 
+ACCESS_LOG = """
+query AccessLog($id: ID!) {
+  factory(id: $id) { accessLog { edges { node { operation organization { name } } } } }
+}
+"""
+
+
 ZERO_TOLERANCE = """
 query ZeroTolerance($country: String!) {
   zeroToleranceFindings(country: $country) {
@@ -41,8 +48,12 @@ SUPPRESSED = {"factories": 0, "nonComplianceRate": None, "suppressed": True}
 
 # -- countryStatistics -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("caller", ["constituent", "inspectorate", "assessor"],
-                         ids=["constituent", "labour-inspectorate", "programme"])
+
+@pytest.mark.parametrize(
+    "caller",
+    ["constituent", "inspectorate", "assessor"],
+    ids=["constituent", "labour-inspectorate", "programme"],
+)
 async def test_statistics_suppress_every_cell_of_fewer_than_five_factories(
     api: Any, auth_of: dict[str, dict[str, str]], caller: str
 ) -> None:
@@ -55,7 +66,9 @@ async def test_statistics_suppress_every_cell_of_fewer_than_five_factories(
 
 
 @pytest.fixture
-async def five_in_child_labour(world: DemoWorld, session: AsyncSession, keys: KeyMaterial, api: Any) -> None:
+async def five_in_child_labour(
+    world: DemoWorld, session: AsyncSession, keys: KeyMaterial, api: Any
+) -> None:
     """Two more Indonesian factories assessed on child labour (one non-compliant), and a third
     whose assessment is still a draft: five factories in that cell, three in every other."""
     for non_compliant in (True, False):
@@ -76,7 +89,9 @@ async def test_statistics_show_a_cell_of_five_factories(
     by_cluster = {r.pop("cluster"): r for r in rows}
     # Mitra Busana (CL.04.1) and one new factory were non-compliant: 2 of 5.
     assert by_cluster.pop("CHILD_LABOUR") == {
-        "factories": 5, "nonComplianceRate": 0.4, "suppressed": False,
+        "factories": 5,
+        "nonComplianceRate": 0.4,
+        "suppressed": False,
     }
     assert all(r == SUPPRESSED for r in by_cluster.values())
 
@@ -94,7 +109,10 @@ async def test_statistics_show_a_cell_of_five_factories(
     ],
 )
 async def test_statistics_are_empty_for_everyone_else(
-    api: Any, auth_of: dict[str, dict[str, str]], five_in_child_labour: None, caller: str,
+    api: Any,
+    auth_of: dict[str, dict[str, str]],
+    five_in_child_labour: None,
+    caller: str,
     country: str,
 ) -> None:
     rows = (await api.gql(STATISTICS, {"country": country}, **auth_of[caller]))["countryStatistics"]
@@ -109,6 +127,7 @@ async def test_statistics_refuse_a_malformed_country(api: Any, constituent: Any)
 
 
 # -- publicFindings --------------------------------------------------------------------------
+
 
 async def test_public_findings_for_the_anonymous_public(api: Any, world: DemoWorld) -> None:
     # when anyone, signed in or not, asks for Cambodia's public findings
@@ -133,8 +152,12 @@ async def test_public_findings_come_from_each_factorys_latest_assessment_only(
     # then nothing of Sinar Garmen is public (rule 13), and every row is of its factory's latest
     names = {r["factoryName"] for r in rows}
     assert SINAR not in names
-    assert names == {"Saigon Stitch Co., Ltd.", "Chattogram Apparels Ltd.",
-                     "Hanoi Fashion Garment JSC", KAMPONG}
+    assert names == {
+        "Saigon Stitch Co., Ltd.",
+        "Chattogram Apparels Ltd.",
+        "Hanoi Fashion Garment JSC",
+        KAMPONG,
+    }
     assert len(rows) == 7
 
 
@@ -176,23 +199,28 @@ async def test_public_findings_refuse_bad_arguments(
 
 # -- zeroToleranceFindings -------------------------------------------------------------------
 
+
 async def test_zero_tolerance_findings_reach_the_labour_inspectorate(
     api: Any, world: DemoWorld, inspectorate: Any
 ) -> None:
     # given Cahaya Tekstil, which granted nobody in Indonesia anything, and its forced labour case
-    rows = (await api.gql(ZERO_TOLERANCE, {"country": "ID"}, **inspectorate.auth))["zeroToleranceFindings"]
+    rows = (await api.gql(ZERO_TOLERANCE, {"country": "ID"}, **inspectorate.auth))[
+        "zeroToleranceFindings"
+    ]
 
     # then the labour inspectorate receives it, detail included (rule 15)
-    assert rows == [{
-        "factoryId": factory_gid(world, CAHAYA),
-        "factoryName": CAHAYA,
-        "assessedOn": "2024-06-11",
-        "cluster": "FORCED_LABOUR",
-        "compliancePoint": "Coercion",
-        "questionCode": "FL.01.1",
-        "detail": "Security kept workers' identity cards; supervisor Mr. Hasan Basri refused "
-                  "to return them when asked.",
-    }]
+    assert rows == [
+        {
+            "factoryId": factory_gid(world, CAHAYA),
+            "factoryName": CAHAYA,
+            "assessedOn": "2024-06-11",
+            "cluster": "FORCED_LABOUR",
+            "compliancePoint": "Coercion",
+            "questionCode": "FL.01.1",
+            "detail": "Security kept workers' identity cards; supervisor Mr. Hasan Basri refused "
+            "to return them when asked.",
+        }
+    ]
 
 
 async def test_zero_tolerance_reads_are_in_the_factorys_access_log(
@@ -202,14 +230,17 @@ async def test_zero_tolerance_reads_are_in_the_factorys_access_log(
     cahaya = await login("manager@cahaya-tekstil.demo")
 
     log = await api.gql(
-        "query($id: ID!) { factory(id: $id) { accessLog { edges { node { operation organization { name } } } } } }",
-        {"id": factory_gid(world, CAHAYA)}, **cahaya.auth,
+        ACCESS_LOG,
+        {"id": factory_gid(world, CAHAYA)},
+        **cahaya.auth,
     )
 
-    assert [e["node"] for e in log["factory"]["accessLog"]["edges"]] == [{
-        "operation": "anonymous:zeroToleranceFindings",
-        "organization": {"name": "Directorate of Labour Inspection, Indonesia"},
-    }]
+    assert [e["node"] for e in log["factory"]["accessLog"]["edges"]] == [
+        {
+            "operation": "anonymous:zeroToleranceFindings",
+            "organization": {"name": "Directorate of Labour Inspection, Indonesia"},
+        }
+    ]
 
 
 @pytest.mark.parametrize(
@@ -228,12 +259,16 @@ async def test_zero_tolerance_reads_are_in_the_factorys_access_log(
 async def test_zero_tolerance_findings_by_audience(
     api: Any, auth_of: dict[str, dict[str, str]], caller: str, country: str, factories: set[str]
 ) -> None:
-    rows = (await api.gql(ZERO_TOLERANCE, {"country": country}, **auth_of[caller]))["zeroToleranceFindings"]
+    rows = (await api.gql(ZERO_TOLERANCE, {"country": country}, **auth_of[caller]))[
+        "zeroToleranceFindings"
+    ]
 
     assert {r["factoryName"] for r in rows} == factories
 
 
-async def test_zero_tolerance_findings_refuse_a_malformed_country(api: Any, inspectorate: Any) -> None:
+async def test_zero_tolerance_findings_refuse_a_malformed_country(
+    api: Any, inspectorate: Any
+) -> None:
     response = await api.post(ZERO_TOLERANCE, {"country": ""}, **inspectorate.auth)
 
     assert error_codes(response.json()) == ["BAD_ARGUMENT"]

@@ -54,18 +54,41 @@ query Node($id: ID!) {
 @pytest.mark.parametrize(
     ("caller", "role", "organization", "email_domain"),
     [
-        pytest.param("manager", "FACTORY_MANAGER", "PT Sinar Garmen Jaya", "sinar-garmen", id="factory-manager"),
-        pytest.param("worker_rep", "WORKER_REPRESENTATIVE", "PT Sinar Garmen Jaya", "sinar-garmen", id="worker-rep"),
+        pytest.param(
+            "manager",
+            "FACTORY_MANAGER",
+            "PT Sinar Garmen Jaya",
+            "sinar-garmen",
+            id="factory-manager",
+        ),
+        pytest.param(
+            "worker_rep",
+            "WORKER_REPRESENTATIVE",
+            "PT Sinar Garmen Jaya",
+            "sinar-garmen",
+            id="worker-rep",
+        ),
         pytest.param("brand", "BRAND_VIEWER", "Northwind Apparel", "northwind-apparel", id="brand"),
         pytest.param("assessor", "ASSESSOR", "Better Work Indonesia", "bw-id", id="assessor"),
-        pytest.param("constituent", "CONSTITUENT_VIEWER", "Indonesian Garment Workers' Federation",
-                     "id-garment-workers-federation", id="constituent"),
-        pytest.param("admin", "PLATFORM_ADMIN", "Millgate Operations", "millgate", id="platform-admin"),
+        pytest.param(
+            "constituent",
+            "CONSTITUENT_VIEWER",
+            "Indonesian Garment Workers' Federation",
+            "id-garment-workers-federation",
+            id="constituent",
+        ),
+        pytest.param(
+            "admin", "PLATFORM_ADMIN", "Millgate Operations", "millgate", id="platform-admin"
+        ),
     ],
 )
 async def test_viewer_is_the_signed_in_user(
-    api: Any, auth_of: dict[str, dict[str, str]],
-    caller: str, role: str, organization: str, email_domain: str,
+    api: Any,
+    auth_of: dict[str, dict[str, str]],
+    caller: str,
+    role: str,
+    organization: str,
+    email_domain: str,
 ) -> None:
     # given a demo user signed in; when it asks who it is
     viewer = (await api.gql(VIEWER, **auth_of[caller]))["viewer"]
@@ -79,7 +102,9 @@ async def test_viewer_is_the_signed_in_user(
 async def test_viewer_of_a_factory_user_names_its_factory(
     api: Any, world: DemoWorld, manager: Any, brand: Any
 ) -> None:
-    assert (await api.gql(VIEWER, **manager.auth))["viewer"]["factoryId"] == factory_gid(world, SINAR)
+    assert (await api.gql(VIEWER, **manager.auth))["viewer"]["factoryId"] == factory_gid(
+        world, SINAR
+    )
     assert (await api.gql(VIEWER, **brand.auth))["viewer"]["factoryId"] is None
 
 
@@ -123,12 +148,14 @@ async def _api_key(world: DemoWorld, session: AsyncSession) -> str:
 
 
 async def _sinar_cycle_1_assessment(world: DemoWorld, session: AsyncSession) -> int:
-    return int(await scalar(
-        session,
-        "SELECT a.id FROM assessment a JOIN service_cycle c ON c.id = a.cycle_id "
-        "WHERE a.factory_id = :f AND c.number = 1",
-        f=world.factory_ids[SINAR],
-    ))
+    return int(
+        await scalar(
+            session,
+            "SELECT a.id FROM assessment a JOIN service_cycle c ON c.id = a.cycle_id "
+            "WHERE a.factory_id = :f AND c.number = 1",
+            f=world.factory_ids[SINAR],
+        )
+    )
 
 
 async def _assessment(world: DemoWorld, session: AsyncSession) -> str:
@@ -142,30 +169,38 @@ async def _finding(world: DemoWorld, session: AsyncSession) -> str:
 
 
 async def _saigon_self_assessment(world: DemoWorld, session: AsyncSession) -> str:
-    pk = await scalar(session, "SELECT min(id) FROM self_assessment WHERE factory_id = :f",
-                      f=world.factory_ids[SAIGON])
+    pk = await scalar(
+        session,
+        "SELECT min(id) FROM self_assessment WHERE factory_id = :f",
+        f=world.factory_ids[SAIGON],
+    )
     return gid("SelfAssessment", pk)
 
 
 async def _grant(world: DemoWorld, session: AsyncSession) -> str:
     pk = await scalar(
-        session, "SELECT id FROM consent_grant WHERE factory_id = :f AND grantee_id = :g",
-        f=world.factory_ids[SINAR], g=world.organization_ids[NORTHWIND],
+        session,
+        "SELECT id FROM consent_grant WHERE factory_id = :f AND grantee_id = :g",
+        f=world.factory_ids[SINAR],
+        g=world.organization_ids[NORTHWIND],
     )
     return gid("ConsentGrant", pk)
 
 
 async def _host_grant(world: DemoWorld, session: AsyncSession) -> str:
     pk = await scalar(
-        session, "SELECT id FROM consent_grant WHERE factory_id = :f AND grantee_id = :g",
-        f=world.factory_ids[SINAR], g=world.organization_ids[OPEN_AUDIT_HUB],
+        session,
+        "SELECT id FROM consent_grant WHERE factory_id = :f AND grantee_id = :g",
+        f=world.factory_ids[SINAR],
+        g=world.organization_ids[OPEN_AUDIT_HUB],
     )
     return gid("ConsentGrant", pk)
 
 
 async def _dhaka_assessment(world: DemoWorld, session: AsyncSession) -> str:
-    pk = await scalar(session, "SELECT min(id) FROM assessment WHERE factory_id = :f",
-                      f=world.factory_ids[DHAKA])
+    pk = await scalar(
+        session, "SELECT min(id) FROM assessment WHERE factory_id = :f", f=world.factory_ids[DHAKA]
+    )
     return gid("Assessment", pk)
 
 
@@ -178,17 +213,27 @@ async def _dhaka_assessment(world: DemoWorld, session: AsyncSession) -> str:
         pytest.param(_api_key, "ApiKey", "admin", "host_key", id="ApiKey"),
         pytest.param(_assessment, "Assessment", "brand", "other_brand", id="Assessment"),
         pytest.param(_finding, "Finding", "brand", "constituent", id="Finding"),
-        pytest.param(_saigon_self_assessment, "SelfAssessment", "other_brand", "brand",
-                     id="SelfAssessment"),
+        pytest.param(
+            _saigon_self_assessment, "SelfAssessment", "other_brand", "brand", id="SelfAssessment"
+        ),
         pytest.param(_grant, "ConsentGrant", "brand", "other_brand", id="ConsentGrant"),
-        pytest.param(_host_grant, "ConsentGrant", "manager", "brand", id="ConsentGrant-of-another-grantee"),
-        pytest.param(_dhaka_assessment, "Assessment", "brand", "assessor",
-                     id="Assessment-of-another-country"),
+        pytest.param(
+            _host_grant, "ConsentGrant", "manager", "brand", id="ConsentGrant-of-another-grantee"
+        ),
+        pytest.param(
+            _dhaka_assessment, "Assessment", "brand", "assessor", id="Assessment-of-another-country"
+        ),
     ],
 )
 async def test_node_answers_its_audience_and_nobody_else(
-    api: Any, world: DemoWorld, session: AsyncSession, auth_of: dict[str, dict[str, str]],
-    id_of: IdOf, typename: str, reader: str, stranger: str,
+    api: Any,
+    world: DemoWorld,
+    session: AsyncSession,
+    auth_of: dict[str, dict[str, str]],
+    id_of: IdOf,
+    typename: str,
+    reader: str,
+    stranger: str,
 ) -> None:
     # given the global id of a row, a caller that may see it and one that may not
     node_id = await id_of(world, session)
@@ -203,7 +248,11 @@ async def test_node_answers_its_audience_and_nobody_else(
 
 
 async def test_node_of_a_gateway_export_answers_its_host_only(
-    api: Any, world: DemoWorld, session: AsyncSession, host_key: dict[str, str], brand: Any,
+    api: Any,
+    world: DemoWorld,
+    session: AsyncSession,
+    host_key: dict[str, str],
+    brand: Any,
     admin: Any,
 ) -> None:
     # given the export job has run once
@@ -229,9 +278,7 @@ async def test_node_of_a_gateway_export_answers_its_host_only(
         pytest.param("", id="empty"),
     ],
 )
-async def test_node_of_an_id_that_names_nothing_is_null(
-    api: Any, admin: Any, node_id: str
-) -> None:
+async def test_node_of_an_id_that_names_nothing_is_null(api: Any, admin: Any, node_id: str) -> None:
     assert (await api.gql(NODE, {"id": node_id}, **admin.auth))["node"] is None
 
 
