@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
 from authz.guard import system_read
-from core.crypto import KeyMaterial
+from core.crypto import ANSWERS_PURPOSE, DETAIL_PURPOSE, KeyMaterial
 from tests.builders import days, make_country, make_factory, make_grant, make_org, make_user
 
 HOME = "ID"
@@ -83,7 +83,7 @@ async def make_coded_finding(
     row = m.Finding(
         assessment_id=assessment.id, cluster=cluster, compliance_point=code, question_code=code,
         non_compliant=non_compliant, public_reporting=public, zero_tolerance=zero_tolerance,
-        detail_encrypted=None if detail is None else keys.fields.encrypt(detail, "finding.detail"),
+        detail_encrypted=None if detail is None else keys.fields.encrypt(detail, DETAIL_PURPOSE),
     )
     session.add(row)
     await session.flush()
@@ -96,7 +96,7 @@ async def make_submitted_self_assessment(
 ) -> m.SelfAssessment:
     row = m.SelfAssessment(
         cycle_id=cycle.id, factory_id=cycle.factory_id, step=step, tool_version="CAF 1.4",
-        answers_encrypted=keys.fields.encrypt_json(answers or ANSWERS, "self_assessment.answers"),
+        answers_encrypted=keys.fields.encrypt_json(answers or ANSWERS, ANSWERS_PURPOSE),
         submitted_at=m.utcnow() - dt.timedelta(days=100),
     )
     session.add(row)
