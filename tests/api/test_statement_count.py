@@ -1,0 +1,148 @@
+"""No N+1: a nested list costs the same number of SQL statements whatever its length.
+
+Saleor-style query counting: an event listener on the engine counts every statement the
+request sends (authentication, the nested reads, the access log write), for a page of two
+factories and for a page of all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+import models as m
+from authz.guard import system_read
+from core.crypto import KeyMaterial
+from core.demo import DemoWorld
+from tests.api.support import NORTHWIND
+from tests.builders import days, make_assessment, make_factory, make_finding, make_grant
+
+NESTED = """
+query Nested($first: Int) {
+  factories(first: $first) { edges { node {
+    name
+    assessments(first: 1) { totalCount edges { node {
+      findings(first: 20) { totalCount edges { node { cluster detail } } }
+    } } }
+  } } }
+}
+"""
+
+FACTORY_CARDS = """
+query Cards($first: Int) {
+  factories(first: $first) { totalCount edges { node {
+    name
+    organization { name }
+    country { code name }
+    slcp { gatewayId }
+    consentGrants { active grantee { name } }
+    selfAssessments { cycle step }
+    assessments(first: 2) { edges { node {
+      cycle findings(nonCompliantOnly: true) { totalCount }
+    } } }
+  } } }
+}
+"""
+
+# Authentication, factories, assessments page and count, findings page and count, and the
+# access log write.
+NESTED_STATEMENTS = 7
+# The same, plus the count of factories, organisations, countries, SLCP visibility, grants
+# and their grantees, and self-assessments (a host skips the reads its scope never allows).
+CARD_STATEMENTS = 13
+EXTRA_FACTORIES = 20
+
+CLUSTERS = list(m.ComplianceCluster)
+
+
+@contextmanager
+def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+@pytest.fixture
+async def bigger_world(world: DemoWorld, session: AsyncSession, keys: KeyMaterial, api: Any) -> int:
+    """The demo plus twenty Indonesian factories, each with a released assessment of five
+    findings and a grant to Northwind: the number of factories the platform sees."""
+    northwind = await session.scalar(
+        system_read(
+            select(m.Organization).where(m.Organization.id == world.organization_ids[NORTHWIND]),
+            "test: the brand to grant to",
+        )
+    )
+    assert northwind is not None
+    for i in range(EXTRA_FACTORIES):
+        factory = await make_factory(session, "ID")
+        assessment = await make_assessment(session, factory, released_on=days(-30))
+        for cluster in CLUSTERS[i % 3 : i % 3 + 5]:
+            await make_finding(session, assessment, keys, cluster=cluster, detail=f"note {i}")
+        await make_grant(session, factory, northwind)
+    await session.commit()
+    await api.reload_policy()
+    return len(world.factory_ids) + EXTRA_FACTORIES
+
+
+async def _statements_for(
+    api: Any, document: str, first: int, auth: dict[str, str]
+) -> tuple[int, int]:
+    """(statements sent, factories returned) for one request."""
+    with count_statements(api.runtime.engine) as statements:
+        data = await api.gql(document, {"first": first}, **auth)
+    return len(statements), len(data["factories"]["edges"])
+
+
+@pytest.mark.parametrize("caller", ["brand", "admin"], ids=["brand", "platform"])
+async def test_a_nested_list_costs_the_same_for_two_factories_and_for_all(
+    api: Any, auth_of: dict[str, dict[str, str]], bigger_world: int, caller: str
+) -> None:
+    # given a page of two factories, and a page of every factory the caller sees
+    few, few_rows = await _statements_for(api, NESTED, 2, auth_of[caller])
+    many, many_rows = await _statements_for(api, NESTED, 100, auth_of[caller])
+
+    # then both pages cost the same few statements
+    assert (few_rows, many_rows > 20) == (2, True)
+    assert many == few, f"{few} statements for 2 factories, {many} for {many_rows}"
+    assert few <= NESTED_STATEMENTS
+
+
+@pytest.mark.parametrize(
+    "caller", ["brand", "admin", "host_key"], ids=["brand", "platform", "host"]
+)
+async def test_a_page_of_factory_cards_does_not_grow_with_its_length(
+    api: Any, auth_of: dict[str, dict[str, str]], bigger_world: int, caller: str
+) -> None:
+    few, _ = await _statements_for(api, FACTORY_CARDS, 2, auth_of[caller])
+    many, many_rows = await _statements_for(api, FACTORY_CARDS, 100, auth_of[caller])
+
+    assert many_rows > 2
+    assert many == few, f"{few} statements for 2 factories, {many} for {many_rows}"
+    assert few <= CARD_STATEMENTS
+
+
+async def test_the_nested_answer_is_complete(api: Any, brand: Any, bigger_world: int) -> None:
+    # the count above is only worth something if the big page really holds the nested rows
+    data = await api.gql(NESTED, {"first": 100}, **brand.auth)
+
+    edges = data["factories"]["edges"]
+    built = [e["node"] for e in edges if e["node"]["name"].startswith("Factory ")]
+    assert len(built) == EXTRA_FACTORIES
+    for node in built:
+        (assessment,) = node["assessments"]["edges"]
+        assert node["assessments"]["totalCount"] == 1
+        findings = assessment["node"]["findings"]
+        assert findings["totalCount"] == len(findings["edges"]) == 5
+        assert all(f["node"]["detail"].startswith("note ") for f in findings["edges"])
