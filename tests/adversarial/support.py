@@ -20,6 +20,14 @@ GUARDED_TABLES = tuple(
 )
 
 
+SINAR = "PT Sinar Garmen Jaya"
+MITRA = "PT Mitra Busana Abadi"
+DHAKA = "Dhaka Knitwear Ltd."
+GAZIPUR = "Gazipur Denim Mills Ltd."
+HANOI = "Hanoi Fashion Garment JSC"
+KAMPONG = "Kampong Speu Textiles Ltd."
+
+
 @dataclass(frozen=True)
 class Caller:
     email: str
@@ -30,6 +38,43 @@ class Caller:
     @property
     def auth(self) -> dict[str, str]:
         return {"token": self.token}
+
+
+@dataclass(frozen=True)
+class People:
+    manager: Caller  # Sinar's manager
+    worker_rep: Caller  # Sinar's worker representative
+    mitra_manager: Caller
+    brand: Caller  # Northwind
+    lumen: Caller  # Lumen Basics
+    assessor: Caller  # Better Work Indonesia
+    bd_assessor: Caller  # Better Work Bangladesh
+    constituent: Caller
+    inspectorate: Caller
+    admin: Caller
+    host_key: str  # Open Audit Hub's API key
+
+    def by_name(self, name: str) -> dict[str, str]:
+        """Credentials for `api.post(..., **people.by_name("brand"))`."""
+        if name == "host":
+            return {"api_key": self.host_key}
+        if name == "anonymous":
+            return {}
+        caller: Caller = getattr(self, name)
+        return caller.auth
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Primary keys of rows in the demo world, read straight from the database."""
+
+    grants: dict[tuple[str, str], int]  # (factory slug, grantee slug) -> grant id
+    assessments: dict[tuple[str, int], int]  # (factory name, cycle) -> assessment id
+    drafts: set[int]
+    finding_of: dict[int, int]  # assessment id -> one of its findings
+    self_assessments: dict[str, int]  # factory name -> one self-assessment
+    users: dict[str, int]  # email -> id
+    api_key: int
 
 
 async def seed_world(session: AsyncSession, keys: KeyMaterial, api: Any) -> DemoWorld:
