@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
 from authz.guard import system_read
+from core import audit
 from core.crypto import ANSWERS_PURPOSE, DETAIL_PURPOSE, KeyMaterial
 from tests.builders import days, make_country, make_factory, make_grant, make_org, make_user
 
@@ -51,7 +52,8 @@ class MatrixWorld:
     finding_ids: dict[str, int] = field(default_factory=dict)  # question code → id (F's)
     finding_cycle: dict[str, int] = field(default_factory=dict)  # F's question code → cycle
     details: dict[str, str] = field(default_factory=dict)  # question code → plaintext detail
-    self_assessment_ids: dict[int, int] = field(default_factory=dict)  # F's cycle → id
+    # F's cycle → id: step 1 of cycles 1 and 2 (submitted), step 2 of cycle 3 (being filled in)
+    self_assessment_ids: dict[int, int] = field(default_factory=dict)
     grant_ids: dict[str, int] = field(default_factory=dict)  # caller → id of its grant to F
     export_ids: dict[str, int] = field(default_factory=dict)  # "F" / "G" / ... → id
 
@@ -163,6 +165,11 @@ async def build_matrix_world(session: AsyncSession, keys: KeyMaterial) -> Matrix
     for number in (1, 2):
         sa = await make_submitted_self_assessment(session, keys, f_cycle_rows[number])
         w.self_assessment_ids[number] = sa.id
+    # Step 2 of cycle 3 is being filled in: the factory's alone until submitted.
+    in_progress = await make_submitted_self_assessment(session, keys, f_cycle_rows[3], step=2)
+    in_progress.submitted_at = None
+    await session.flush()
+    w.self_assessment_ids[3] = in_progress.id
 
     g_cycle, g1 = await make_cycle_assessment(session, g, 1, assessed=-50, released=-30)
     await make_coded_finding(session, g1, keys, "G1.PUB", CL, non_compliant=False, public=True)
@@ -225,6 +232,14 @@ async def build_matrix_world(session: AsyncSession, keys: KeyMaterial) -> Matrix
     await caller("platform admin", m.OrganizationKind.PLATFORM, m.Role.PLATFORM_ADMIN)
     w.users["anonymous"] = None
 
+    # F's audit trail: a grant, and the records of its released cycle 2 and its draft cycle 4
+    # (the draft's record is the programme's alone until the release).
+    await audit.append(session, None, "consent.grant",
+                       f"ConsentGrant:{w.grant_ids['brand with active grant']}", factory_id=f.id)
+    for number in (2, 4):
+        await audit.append(session, None, "assessment.record",
+                           f"Assessment:{w.assessment_ids[number]}", factory_id=f.id)
+
     # F's access log is not empty: the brand with the active grant read F once.
     brand = w.users["brand with active grant"]
     assert brand is not None
@@ -241,3 +256,77 @@ async def snapshot(session: AsyncSession) -> dict[str, list[tuple[Any, ...]]]:
         rows = (await session.execute(text(f'SELECT * FROM "{table.name}"'))).all()
         out[table.name] = sorted((tuple(r) for r in rows), key=repr)
     return out
+
+
+@dataclass
+class MutationWorld:
+    users: dict[str, m.User | None] = field(default_factory=dict)  # caller → user
+    ids: dict[str, int] = field(default_factory=dict)  # a target's name → its primary key
+
+
+async def build_mutation_world(session: AsyncSession) -> MutationWorld:
+    """The targets of every mutation, and a caller of every kind.
+
+    F (home country, not registered with SLCP) has cycle 1 released, cycle 2 a draft assessed
+    40 days ago (too late to release without the platform's override), cycle 3 a draft
+    assessed 3 days ago; a brand and a host hold active grants to F.
+    """
+    w = MutationWorld()
+    await make_country(session, HOME)
+    await make_country(session, ABROAD)
+    session.add(m.Question(country_code=HOME, overlay_version="2021.1", code="CL.01.1",
+                           cluster=CL, compliance_point="Child labourers", caf_ref="RH-CL01-01",
+                           step=1))
+    f = await make_factory(session, HOME, name="Target Factory")
+    g = await make_factory(session, HOME, name="Neighbour Factory")
+    w.ids["F"] = f.id
+    await make_cycle_assessment(session, f, 1, assessed=-60, released=-40)
+    _, late = await make_cycle_assessment(session, f, 2, assessed=-40, released=None)
+    _, draft = await make_cycle_assessment(session, f, 3, assessed=-3, released=None)
+    released = await session.scalar(system_read(
+        select(m.Assessment.id).where(m.Assessment.factory_id == f.id,
+                                      m.Assessment.status == m.AssessmentStatus.RELEASED),
+        "test: F's released assessment"))
+    assert released is not None
+    w.ids |= {"released assessment": released, "late draft": late.id, "draft": draft.id}
+
+    async def caller(label: str, org: m.Organization, role: m.Role) -> None:
+        w.users[label] = await make_user(session, org, role)
+
+    async def org_of(factory: m.Factory) -> m.Organization:
+        row = await session.scalar(system_read(
+            select(m.Organization).where(m.Organization.id == factory.organization_id),
+            "test: a factory's organisation"))
+        assert row is not None
+        return row
+
+    await caller("factory manager", await org_of(f), m.Role.FACTORY_MANAGER)
+    await caller("worker representative", await org_of(f), m.Role.WORKER_REPRESENTATIVE)
+    await caller("another factory", await org_of(g), m.Role.FACTORY_MANAGER)
+    brand = await make_org(session, m.OrganizationKind.BRAND, name="Granted Brand")
+    other_brand = await make_org(session, m.OrganizationKind.BRAND, name="Other Brand")
+    host = await make_org(session, m.OrganizationKind.HOST, name="Granted Host")
+    await caller("brand with grant", brand, m.Role.BRAND_VIEWER)
+    await caller("brand without grant", other_brand, m.Role.BRAND_VIEWER)
+    await caller("host with grant", host, m.Role.HOST_INTEGRATION)
+    grant = await make_grant(session, f, brand)
+    await make_grant(session, f, host)
+    w.ids |= {"brand's grant": grant.id, "other brand": other_brand.id, "host": host.id}
+    for label, kind, role, country, inspectorate in [
+        ("programme of the country", m.OrganizationKind.PROGRAMME, m.Role.ASSESSOR, HOME, False),
+        ("programme of another country", m.OrganizationKind.PROGRAMME, m.Role.ASSESSOR, ABROAD,
+         False),
+        ("constituent", m.OrganizationKind.CONSTITUENT, m.Role.CONSTITUENT_VIEWER, HOME, False),
+        ("labour inspectorate", m.OrganizationKind.CONSTITUENT, m.Role.CONSTITUENT_VIEWER, HOME,
+         True),
+        ("platform admin", m.OrganizationKind.PLATFORM, m.Role.PLATFORM_ADMIN, None, False),
+    ]:
+        org = await make_org(session, kind, country=country, inspectorate=inspectorate)
+        await caller(label, org, role)
+    w.users["anonymous"] = None
+    target_user = await make_user(session, other_brand, m.Role.BRAND_VIEWER)
+    key = m.ApiKey(organization_id=host.id, prefix="abcd1234", secret_hmac="0" * 64)
+    session.add(key)
+    await session.flush()
+    w.ids |= {"user": target_user.id, "api key": key.id}
+    return w
