@@ -16,7 +16,7 @@ from api.eligibility import GatewayEligibility, eligibility_of
 from api.ids import to_global_id
 from api.node import Node
 from api.organizations import Country, Organization, load_country, require_organization
-from api.pagination import PageInfo, page_args
+from api.pagination import DATE_ID_KEY, PageInfo, page_args
 from api.self_assessments import SelfAssessment
 
 
@@ -75,7 +75,7 @@ class Factory(Node):
     async def assessments(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> AssessmentConnection:
-        args = page_args(first, after, info.context.runtime.settings.max_page_size, arity=2)
+        args = page_args(first, after, info.context.runtime.settings.max_page_size, DATE_ID_KEY)
         rows = await info.context.loaders.assessments_page.load((self.row.id, args))
         return assessment_connection(rows, args, self.row.id)
 

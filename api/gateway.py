@@ -10,10 +10,9 @@ from strawberry.types import Info
 
 import models as m
 from api.context import Context
-from api.errors import BadArgument
 from api.ids import to_global_id
 from api.node import Node
-from api.pagination import PageInfo, cursor_of, page_args
+from api.pagination import TIME_ID_KEY, PageInfo, cursor_of, page_args
 
 
 @strawberry.type
@@ -67,15 +66,10 @@ async def gateway_exports(
     info: Info[Context, None], first: int | None, after: str | None
 ) -> GatewayExportConnection:
     ctx = info.context
-    args = page_args(first, after, ctx.runtime.settings.max_page_size, arity=2)
+    args = page_args(first, after, ctx.runtime.settings.max_page_size, TIME_ID_KEY)
     stmt = ctx.scope.exports()
     if args.after is not None:
-        created, pk = args.after
-        try:
-            key = (dt.datetime.fromisoformat(created), int(pk))
-        except ValueError:
-            raise BadArgument("after is not a valid cursor") from None
-        stmt = stmt.where(tuple_(m.GatewayExport.created_at, m.GatewayExport.id) < key)
+        stmt = stmt.where(tuple_(m.GatewayExport.created_at, m.GatewayExport.id) < args.after)
     stmt = stmt.order_by(m.GatewayExport.created_at.desc(), m.GatewayExport.id.desc())
     async with ctx.db() as session:
         rows = list((await session.scalars(stmt.limit(args.first + 1))).all())
@@ -103,9 +97,7 @@ async def enrolled_factories(
     args = page_args(first, after, ctx.runtime.settings.max_page_size)
     stmt = ctx.scope.enrolled_factories().order_by(m.Factory.id)
     if args.after is not None:
-        if not args.after[0].isdigit():
-            raise BadArgument("after is not a valid cursor")
-        stmt = stmt.where(m.Factory.id > int(args.after[0]))
+        stmt = stmt.where(m.Factory.id > args.after[0])
     async with ctx.db() as session:
         rows = (await session.scalars(stmt.limit(args.first))).all()
     return [

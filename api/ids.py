@@ -31,7 +31,9 @@ def from_global_id(global_id: str, type_name: str | None = None) -> tuple[str, i
     if decoded is None or ":" not in decoded:
         return None
     kind, _, raw = decoded.partition(":")
-    if not raw.isdigit() or len(raw) > 18 or (type_name is not None and kind != type_name):
+    if not raw.isdigit() or len(raw) > 10 or (type_name is not None and kind != type_name):
+        return None
+    if not 0 < int(raw) < 2**31:  # ids are 32-bit integers on every backend
         return None
     return kind, int(raw)
 

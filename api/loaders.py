@@ -6,7 +6,6 @@ the next. Every statement starts from :class:`authz.scope.Scope`.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -16,7 +15,6 @@ from sqlalchemy import tuple_
 from strawberry.dataloader import DataLoader
 
 import models as m
-from api.errors import BadArgument
 from api.pagination import PageArgs
 from authz.paging import count_per_parent, first_per_parent
 
@@ -110,9 +108,8 @@ class Loaders:
                 m.Assessment.factory_id.in_(parents)
             )
             if args.after is not None:
-                on, pk = args.after
                 stmt = stmt.where(
-                    tuple_(m.Assessment.assessed_on, m.Assessment.id) < tuple_(_date(on), int(pk))
+                    tuple_(m.Assessment.assessed_on, m.Assessment.id) < tuple_(*args.after)
                 )
             page = first_per_parent(
                 stmt,
@@ -149,7 +146,7 @@ class Loaders:
                 self.ctx.scope.findings().where(m.Finding.assessment_id.in_(parents)), flt
             )
             if args.after is not None:
-                stmt = stmt.where(m.Finding.id > int(args.after[0]))
+                stmt = stmt.where(m.Finding.id > args.after[0])
             page = first_per_parent(
                 stmt, m.Finding, m.Finding.assessment_id, [m.Finding.id], args.first + 1
             )
@@ -196,7 +193,7 @@ class Loaders:
         for args, parents in _group(keys).items():
             stmt = self.ctx.scope.access_events().where(m.AccessEvent.factory_id.in_(parents))
             if args.after is not None:
-                stmt = stmt.where(m.AccessEvent.id < int(args.after[0]))
+                stmt = stmt.where(m.AccessEvent.id < args.after[0])
             page = first_per_parent(
                 stmt,
                 m.AccessEvent,
@@ -208,9 +205,3 @@ class Loaders:
                 found[(event.factory_id, args)].append(event)
         return [found.get(k, []) for k in keys]
 
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise BadArgument("after is not a valid cursor") from None

@@ -125,9 +125,7 @@ class Query:
             stmt = stmt.where(m.Factory.country_code == country.upper())
         count_stmt = count(stmt)
         if args.after is not None:
-            if not args.after[0].isdigit():
-                raise BadArgument("after is not a valid cursor")
-            stmt = stmt.where(m.Factory.id > int(args.after[0]))
+            stmt = stmt.where(m.Factory.id > args.after[0])
         async with ctx.db() as session:
             rows = list(
                 (await session.scalars(stmt.order_by(m.Factory.id).limit(args.first + 1))).all()

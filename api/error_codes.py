@@ -1,0 +1,47 @@
+"""Every GraphQL error carries ``extensions.code``, so clients never parse messages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+INTERNAL = "INTERNAL"
+MASKED_MESSAGE = "Unexpected error."
+
+
+def _code_of(error: GraphQLError) -> str:
+    if error.message == MASKED_MESSAGE and error.original_error is None:
+        return INTERNAL
+    if error.message.startswith("Syntax Error"):
+        return PARSE_FAILED
+    if error.original_error is not None and not isinstance(error.original_error, GraphQLError):
+        return INTERNAL
+    return VALIDATION_FAILED
+
+
+def with_code(error: GraphQLError) -> GraphQLError:
+    if error.extensions and "code" in error.extensions:
+        return error
+    return GraphQLError(
+        error.message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions={**(error.extensions or {}), "code": _code_of(error)},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Runs outermost (first in the list), after masking: masked errors read INTERNAL."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is not None and result.errors:
+            result.errors = [with_code(error) for error in result.errors]
