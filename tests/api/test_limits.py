@@ -89,38 +89,28 @@ async def test_every_connection_takes_the_largest_page(api: Any, admin: Any, fie
 
 # -- cursors ---------------------------------------------------------------------------------
 
-CURSOR_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a cursor part is passed to int() or to the database unchecked: "
-    "'Unexpected error.' instead of BAD_ARGUMENT",
-)
-
 GARBAGE_CURSORS = [
     pytest.param("factories", "!!not base64!!", id="factories-not-base64"),
     pytest.param("factories", cursor("xyz"), id="factories-not-a-number"),
     pytest.param("factories", cursor("1|2"), id="factories-two-parts"),
-    pytest.param("factories", cursor("9" * 30), marks=CURSOR_BUG, id="factories-number-too-large"),
+    pytest.param("factories", cursor("9" * 30), id="factories-number-too-large"),
     pytest.param("assessments", cursor("xyz"), id="assessments-one-part"),
     pytest.param("assessments", cursor("not-a-date|1"), id="assessments-not-a-date"),
-    pytest.param(
-        "assessments", cursor("2024-01-01|abc"), marks=CURSOR_BUG, id="assessments-id-not-a-number"
-    ),
-    pytest.param("findings", cursor("xyz"), marks=CURSOR_BUG, id="findings-not-a-number"),
+    pytest.param("assessments", cursor("2024-01-01|abc"), id="assessments-id-not-a-number"),
+    pytest.param("findings", cursor("xyz"), id="findings-not-a-number"),
     pytest.param("findings", cursor("1|2"), id="findings-two-parts"),
-    pytest.param("accessLog", cursor("xyz"), marks=CURSOR_BUG, id="accessLog-not-a-number"),
+    pytest.param("accessLog", cursor("xyz"), id="accessLog-not-a-number"),
     pytest.param("gatewayExports", cursor("xyz"), id="gatewayExports-one-part"),
     pytest.param("gatewayExports", cursor("yesterday|1"), id="gatewayExports-not-a-time"),
     pytest.param(
         "gatewayExports",
         cursor("2024-01-01T00:00:00+00:00|" + "9" * 30),
-        marks=CURSOR_BUG,
         id="gatewayExports-id-too-large",
     ),
     pytest.param("enrolledFactories", cursor("xyz"), id="enrolledFactories-not-a-number"),
     pytest.param(
         "enrolledFactories",
         cursor("9" * 30),
-        marks=CURSOR_BUG,
         id="enrolledFactories-number-too-large",
     ),
 ]
@@ -153,19 +143,8 @@ async def test_an_id_beyond_any_row_names_nothing_on_every_backend(
     api: Any,
     world: DemoWorld,
     admin: Any,
-    backend: str,
-    request: pytest.FixtureRequest,
     kind: str,
 ) -> None:
-    if backend == "postgres":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG: ids accept 18 digits; PostgreSQL's integer ids stop at 2**31-1, so "
-                "the read fails ('Unexpected error.') where SQLite answers null",
-            )
-        )
-
     response = await api.post(
         "query($id: ID!) { node(id: $id) { id } }", {"id": gid(kind, 3_000_000_000)}, **admin.auth
     )
@@ -212,11 +191,6 @@ async def test_queries_within_the_limits_run(api: Any, admin: Any) -> None:
     assert len(data) == 30
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: limit errors carry no extensions.code (every "
-    "other refusal has one), so a client cannot tell them apart but by message",
-)
 @pytest.mark.parametrize(("document", "message"), LIMITS)
 async def test_limit_errors_carry_a_code(api: Any, admin: Any, document: str, message: str) -> None:
     response = await api.post(document, **admin.auth)
