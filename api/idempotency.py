@@ -35,7 +35,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import GraphQLError, OperationType, get_operation_ast, parse
+from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast
 from sqlalchemy import delete, select, text  # noqa: TID251 - reads marked with system_read
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -63,13 +63,8 @@ def parse_key(value: str) -> str:
     return key
 
 
-def is_mutation(query: str, operation_name: str | None, max_tokens: int) -> bool:
-    """True when the operation that would run is a mutation; False for anything unparsable
-    (the normal path then answers with the syntax error)."""
-    try:
-        document = parse(query, max_tokens=max_tokens)
-    except GraphQLError:
-        return False
+def is_mutation(document: DocumentNode, operation_name: str | None) -> bool:
+    """True when the operation that would run is a mutation."""
     operation = get_operation_ast(document, operation_name)
     return operation is not None and operation.operation == OperationType.MUTATION
 
@@ -183,11 +178,17 @@ async def save(
     await session.flush()
 
 
+# Codes of errors that no deliberate check raised: masked exceptions (INTERNAL) and, with a
+# path, execution failures of GraphQL itself (labelled like validation errors, or not at all).
+_UNEXPECTED_CODES = {None, "INTERNAL", "GRAPHQL_VALIDATION_FAILED"}
+
+
 def failed_unexpectedly(errors: Iterable[GraphQLError]) -> bool:
-    """True when execution hit an error that carries no stable code (masked, or a GraphQL
-    execution error): the answer is not deterministic and must not be stored."""
+    """True when execution hit an error that no check of ours raised on purpose: the
+    answer is not deterministic and must not be stored."""
     return any(
-        error.path is not None and not (error.extensions or {}).get("code") for error in errors
+        error.path is not None and (error.extensions or {}).get("code") in _UNEXPECTED_CODES
+        for error in errors
     )
 
 

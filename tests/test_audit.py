@@ -505,12 +505,6 @@ async def test_a_factory_reads_the_entries_about_its_own_data_and_nobody_else_do
     assert host["factory"] is None or host["factory"]["auditLog"]["edges"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: authz/scope.py Scope.audit_entries shows a factory the 'assessment.record' "
-    "entry of a DRAFT assessment (its kind, cycle and number of findings) before release; "
-    "the access table says drafts are the programme's alone",
-)
 async def test_a_factory_does_not_learn_of_a_draft_assessment_through_its_audit_log(
     api: Any, session: AsyncSession, world: DemoWorld, callers: Callable[[str], Awaitable[Caller]]
 ) -> None:

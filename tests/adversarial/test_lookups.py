@@ -341,18 +341,9 @@ async def test_a_forged_id_in_a_mutation_is_not_found(
 
 
 async def test_an_id_past_the_database_integer_range_is_nothing(
-    api: Any, world: DemoWorld, people: People, backend: str, request: pytest.FixtureRequest
+    api: Any, world: DemoWorld, people: People
 ) -> None:
     """18 digits pass the ID parser; PostgreSQL's INTEGER keys stop at 2**31 - 1."""
-    if backend == "postgres":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG: api/ids.py from_global_id accepts up to 18 digits; on PostgreSQL "
-                "a pk past 2**31-1 makes asyncpg raise (int32 out of range): a masked "
-                "'Unexpected error.' and an error log instead of null",
-            )
-        )
     for pk in (2**31, 10**17):
         for caller in ("anonymous", "brand"):
             auth = people.by_name(caller)
