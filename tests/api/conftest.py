@@ -16,25 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import models as m
 from core.crypto import KeyMaterial
-from core.demo import LABOUR_INSPECTORATE, DemoWorld, email_of, seed_demo, seed_reference
+from core.demo import LABOUR_INSPECTORATE, DemoWorld, email_of
 from tests.api.support import HARBOUR
-
-
-@dataclass(frozen=True)
-class Caller:
-    """A signed-in user of the demo: `api.gql(DOC, variables, **caller.auth)`."""
-
-    email: str
-    user_id: int
-    organization_id: int
-    token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"token": self.token}
-
-
-Login = Callable[[str], Awaitable[Caller]]
+from tests.api.world import demo_world
 
 
 @pytest.fixture
@@ -52,68 +36,27 @@ async def db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
                 await conn.execute(table.delete())
 
 
-@dataclass(frozen=True)
-class _Snapshot:
-    world: DemoWorld
-    rows: dict[str, list[dict[str, Any]]]
-
-
-@pytest.fixture(scope="session")
-def _demo_snapshots() -> dict[str, _Snapshot]:
-    return {}
-
-
 @pytest.fixture
-async def world(
-    session: AsyncSession,
-    keys: KeyMaterial,
-    api: Any,
-    backend: str,
-    _demo_snapshots: dict[str, _Snapshot],
-) -> DemoWorld:
-    """The demo world, committed, with the app's enforcer loaded from it.
-
-    Seeded by `core.demo` once per backend; later tests get a row-for-row copy of that seed
-    (the database is emptied after every test), which takes a tenth of the time.
-    """
-    snapshot = _demo_snapshots.get(backend)
-    if snapshot is None:
-        await seed_reference(session)
-        seeded = await seed_demo(session, keys)
-        await session.commit()
-        _demo_snapshots[backend] = _Snapshot(seeded, await _copy_rows(api.runtime.engine))
-        seeded_world = seeded
-    else:
-        await _restore_rows(api.runtime.engine, snapshot.rows)
-        seeded_world = snapshot.world
-    await api.reload_policy()
-    return seeded_world
+async def world(session: AsyncSession, keys: KeyMaterial, api: Any, backend: str) -> DemoWorld:
+    """The demo world (see tests/api/world.py)."""
+    return await demo_world(session, keys, api, backend)
 
 
-async def _copy_rows(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
-    async with engine.connect() as conn:  # Core reads: no ORM, nothing for the guard to vet
-        return {
-            table.name: [dict(row._mapping) for row in await conn.execute(table.select())]
-            for table in m.Base.metadata.sorted_tables
-        }
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in user of the demo: `api.gql(DOC, variables, **caller.auth)`."""
+
+    email: str
+    user_id: int
+    organization_id: int
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"token": self.token}
 
 
-async def _restore_rows(engine: AsyncEngine, rows: dict[str, list[dict[str, Any]]]) -> None:
-    async with engine.begin() as conn:
-        for table in m.Base.metadata.sorted_tables:
-            if rows[table.name]:
-                await conn.execute(table.insert(), rows[table.name])
-        if engine.dialect.name == "postgresql":  # the ids were given: move the sequences on
-            for table in m.Base.metadata.sorted_tables:
-                if (
-                    "id" in table.c
-                    and rows[table.name]
-                    and isinstance(rows[table.name][0]["id"], int)
-                ):
-                    name = table.name
-                    sequence = f"pg_get_serial_sequence('\"{name}\"', 'id')"
-                    moved = f'SELECT setval({sequence}, (SELECT max(id) FROM "{name}"))'  # noqa: S608
-                    await conn.execute(text(moved))
+Login = Callable[[str], Awaitable[Caller]]
 
 
 @pytest.fixture
