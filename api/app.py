@@ -178,7 +178,7 @@ def create_app(
             return _error(413, "request too large", "TOO_LARGE")
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting too deep is no JSON we take either
             return _error(400, "body is not JSON", "BAD_REQUEST")
         if not isinstance(data, dict):  # batching is off
             return _error(400, "send one operation as a JSON object", "BAD_REQUEST")
