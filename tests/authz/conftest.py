@@ -25,7 +25,9 @@ from tests.conftest import Api, _empty
 
 @pytest.fixture(scope="module")
 async def module_api(
-    engine: AsyncEngine, keys: KeyMaterial, database_url: str,
+    engine: AsyncEngine,
+    keys: KeyMaterial,
+    database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Api]:
     from api.app import create_app
@@ -33,14 +35,16 @@ async def module_api(
     await _empty(engine)  # whatever an earlier module may have left
     data_dir: Path = tmp_path_factory.mktemp("authz")
     settings = Settings(database_url=database_url, data_dir=data_dir)
-    runtime = Runtime(settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine),
-                      keys=keys)
+    runtime = Runtime(
+        settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine), keys=keys
+    )
     app = create_app(runtime, follow_policy=False)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport,
-                                         base_url="http://millgate.test") as client:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://millgate.test"
+            ) as client:
                 yield Api(app=app, client=client, runtime=runtime)
     finally:
         await _empty(engine)

@@ -119,56 +119,151 @@ def _gid(kind: str, pk: int) -> str:
 
 # Each mutation with an input its rightful caller may run in the world as built.
 MUTATIONS: dict[str, Mutation] = {
-    "grantConsent": Mutation(GRANT_CONSENT, "grantConsent", "grant", lambda ids: {
-        "factoryId": _gid("Factory", ids["F"]),
-        "granteeId": _gid("Organization", ids["other brand"]), "scopes": ["ASSESSMENT"]}),
-    "revokeConsent": Mutation(REVOKE_CONSENT, "revokeConsent", "grant", lambda ids: {
-        "grantId": _gid("ConsentGrant", ids["brand's grant"])}),
-    "registerSlcp": Mutation(REGISTER_SLCP, "registerSlcp", "factory", lambda ids: {
-        "factoryId": _gid("Factory", ids["F"]), "gatewayId": "GW-NEW-1",
-        "confirmAssessmentSharing": True}),
-    "submitSelfAssessment": Mutation(SUBMIT_SELF_ASSESSMENT, "submitSelfAssessment",
-                                     "selfAssessment", lambda ids: {
-        "factoryId": _gid("Factory", ids["F"]), "cycle": 3, "step": 1,
-        "toolVersion": "CAF 1.4", "answers": {"CL.01.1": "NO"}}),
-    "enrollFactory": Mutation(ENROLL_FACTORY, "enrollFactory", "factory", lambda ids: {
-        "name": "Newly Enrolled", "country": "ID", "enrolledOn": TODAY.isoformat()}),
-    "recordAssessment": Mutation(RECORD_ASSESSMENT, "recordAssessment", "assessment", lambda ids: {
-        "factoryId": _gid("Factory", ids["F"]), "cycle": 4, "kind": "ONSITE",
-        "assessedOn": (TODAY - dt.timedelta(days=1)).isoformat(),
-        "findings": [{"cluster": "CHILD_LABOUR", "compliancePoint": "Child labourers",
-                      "questionCode": "CL.01.1", "nonCompliant": True,
-                      "publicReporting": False, "zeroTolerance": False}]}),
-    "releaseAssessment": Mutation(RELEASE_ASSESSMENT, "releaseAssessment", "assessment",
-                                  lambda ids: {"assessmentId": _gid("Assessment", ids["draft"]),
-                                               "releasedOn": TODAY.isoformat()}),
+    "grantConsent": Mutation(
+        GRANT_CONSENT,
+        "grantConsent",
+        "grant",
+        lambda ids: {
+            "factoryId": _gid("Factory", ids["F"]),
+            "granteeId": _gid("Organization", ids["other brand"]),
+            "scopes": ["ASSESSMENT"],
+        },
+    ),
+    "revokeConsent": Mutation(
+        REVOKE_CONSENT,
+        "revokeConsent",
+        "grant",
+        lambda ids: {"grantId": _gid("ConsentGrant", ids["brand's grant"])},
+    ),
+    "registerSlcp": Mutation(
+        REGISTER_SLCP,
+        "registerSlcp",
+        "factory",
+        lambda ids: {
+            "factoryId": _gid("Factory", ids["F"]),
+            "gatewayId": "GW-NEW-1",
+            "confirmAssessmentSharing": True,
+        },
+    ),
+    "submitSelfAssessment": Mutation(
+        SUBMIT_SELF_ASSESSMENT,
+        "submitSelfAssessment",
+        "selfAssessment",
+        lambda ids: {
+            "factoryId": _gid("Factory", ids["F"]),
+            "cycle": 3,
+            "step": 1,
+            "toolVersion": "CAF 1.4",
+            "answers": {"CL.01.1": "NO"},
+        },
+    ),
+    "enrollFactory": Mutation(
+        ENROLL_FACTORY,
+        "enrollFactory",
+        "factory",
+        lambda ids: {"name": "Newly Enrolled", "country": "ID", "enrolledOn": TODAY.isoformat()},
+    ),
+    "recordAssessment": Mutation(
+        RECORD_ASSESSMENT,
+        "recordAssessment",
+        "assessment",
+        lambda ids: {
+            "factoryId": _gid("Factory", ids["F"]),
+            "cycle": 4,
+            "kind": "ONSITE",
+            "assessedOn": (TODAY - dt.timedelta(days=1)).isoformat(),
+            "findings": [
+                {
+                    "cluster": "CHILD_LABOUR",
+                    "compliancePoint": "Child labourers",
+                    "questionCode": "CL.01.1",
+                    "nonCompliant": True,
+                    "publicReporting": False,
+                    "zeroTolerance": False,
+                }
+            ],
+        },
+    ),
+    "releaseAssessment": Mutation(
+        RELEASE_ASSESSMENT,
+        "releaseAssessment",
+        "assessment",
+        lambda ids: {
+            "assessmentId": _gid("Assessment", ids["draft"]),
+            "releasedOn": TODAY.isoformat(),
+        },
+    ),
     "releaseAssessment of a released one": Mutation(
-        RELEASE_ASSESSMENT, "releaseAssessment", "assessment",
-        lambda ids: {"assessmentId": _gid("Assessment", ids["released assessment"]),
-                     "releasedOn": TODAY.isoformat()}),
+        RELEASE_ASSESSMENT,
+        "releaseAssessment",
+        "assessment",
+        lambda ids: {
+            "assessmentId": _gid("Assessment", ids["released assessment"]),
+            "releasedOn": TODAY.isoformat(),
+        },
+    ),
     "releaseAssessment late, overriding the deadline": Mutation(
-        RELEASE_ASSESSMENT, "releaseAssessment", "assessment",
-        lambda ids: {"assessmentId": _gid("Assessment", ids["late draft"]),
-                     "releasedOn": TODAY.isoformat(), "overrideDeadline": True}),
-    "createOrganization": Mutation(CREATE_ORGANIZATION, "createOrganization", "organization",
-                                   lambda ids: {"name": "Brand Z", "kind": "BRAND"}),
-    "setCountryRollout": Mutation(SET_COUNTRY_ROLLOUT, "setCountryRollout", "country",
-                                  lambda ids: {"code": "ID", "slcpRolloutOn": "2022-01-01"}),
-    "createUser": Mutation(CREATE_USER, "createUser", "user", lambda ids: {
-        "organizationId": _gid("Organization", ids["other brand"]),
-        "email": "new.viewer@example.test", "role": "BRAND_VIEWER"}),
-    "disableUser": Mutation(DISABLE_USER, "disableUser", "user",
-                            lambda ids: {"userId": _gid("User", ids["user"])}),
-    "issueApiKey": Mutation(ISSUE_API_KEY, "issueApiKey", "apiKey",
-                            lambda ids: {"organizationId": _gid("Organization", ids["host"])}),
-    "revokeApiKey": Mutation(REVOKE_API_KEY, "revokeApiKey", "apiKey",
-                             lambda ids: {"apiKeyId": _gid("ApiKey", ids["api key"])}),
-    "setHostWebhook": Mutation(SET_HOST_WEBHOOK, "setHostWebhook", "organization", lambda ids: {
-        "organizationId": _gid("Organization", ids["host"]),
-        "url": "https://hooks.example.com/millgate"}),
-    "registerHostKey": Mutation(REGISTER_HOST_KEY, "registerHostKey", "organization",
-                                lambda ids: {"organizationId": _gid("Organization", ids["host"]),
-                                             "publicJwk": HOST_JWK}),
+        RELEASE_ASSESSMENT,
+        "releaseAssessment",
+        "assessment",
+        lambda ids: {
+            "assessmentId": _gid("Assessment", ids["late draft"]),
+            "releasedOn": TODAY.isoformat(),
+            "overrideDeadline": True,
+        },
+    ),
+    "createOrganization": Mutation(
+        CREATE_ORGANIZATION,
+        "createOrganization",
+        "organization",
+        lambda ids: {"name": "Brand Z", "kind": "BRAND"},
+    ),
+    "setCountryRollout": Mutation(
+        SET_COUNTRY_ROLLOUT,
+        "setCountryRollout",
+        "country",
+        lambda ids: {"code": "ID", "slcpRolloutOn": "2022-01-01"},
+    ),
+    "createUser": Mutation(
+        CREATE_USER,
+        "createUser",
+        "user",
+        lambda ids: {
+            "organizationId": _gid("Organization", ids["other brand"]),
+            "email": "new.viewer@example.test",
+            "role": "BRAND_VIEWER",
+        },
+    ),
+    "disableUser": Mutation(
+        DISABLE_USER, "disableUser", "user", lambda ids: {"userId": _gid("User", ids["user"])}
+    ),
+    "issueApiKey": Mutation(
+        ISSUE_API_KEY,
+        "issueApiKey",
+        "apiKey",
+        lambda ids: {"organizationId": _gid("Organization", ids["host"])},
+    ),
+    "revokeApiKey": Mutation(
+        REVOKE_API_KEY,
+        "revokeApiKey",
+        "apiKey",
+        lambda ids: {"apiKeyId": _gid("ApiKey", ids["api key"])},
+    ),
+    "setHostWebhook": Mutation(
+        SET_HOST_WEBHOOK,
+        "setHostWebhook",
+        "organization",
+        lambda ids: {
+            "organizationId": _gid("Organization", ids["host"]),
+            "url": "https://hooks.example.com/millgate",
+        },
+    ),
+    "registerHostKey": Mutation(
+        REGISTER_HOST_KEY,
+        "registerHostKey",
+        "organization",
+        lambda ids: {"organizationId": _gid("Organization", ids["host"]), "publicJwk": HOST_JWK},
+    ),
 }
 
 # --- who gets what: "ok" marks the rightful caller (see test_mutation_controls.py) ----------
@@ -241,8 +336,11 @@ def _table(table: str) -> dict[tuple[str, str], str]:
 
 EXPECTED = _table(FACTORY_MUTATIONS) | _table(PROGRAMME_MUTATIONS) | _table(ADMIN_MUTATIONS)
 CALLERS = sorted({caller for caller, _ in EXPECTED})
-REFUSALS = [pytest.param(caller, mutation, code, id=f"{mutation}-by-{caller}")
-            for (caller, mutation), code in EXPECTED.items() if code != "ok"]
+REFUSALS = [
+    pytest.param(caller, mutation, code, id=f"{mutation}-by-{caller}")
+    for (caller, mutation), code in EXPECTED.items()
+    if code != "ok"
+]
 RIGHTFUL = {mutation: caller for (caller, mutation), code in EXPECTED.items() if code == "ok"}
 
 
@@ -267,14 +365,15 @@ class World:
     api: Api
     world: MutationWorld
 
-    async def call(self, caller: str, mutation: str,
-                   variables: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def call(
+        self, caller: str, mutation: str, variables: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         spec = MUTATIONS[mutation]
         user = self.world.users[caller]
         token = None if user is None else self.api.token(user)
-        data = await self.api.gql(spec.document,
-                                  {"input": variables or spec.input(self.world.ids)},
-                                  token=token)
+        data = await self.api.gql(
+            spec.document, {"input": variables or spec.input(self.world.ids)}, token=token
+        )
         return data[spec.field]  # type: ignore[no-any-return]
 
     async def rows(self) -> dict[str, list[tuple[Any, ...]]]:
@@ -295,7 +394,7 @@ async def world(module_api: Api) -> World:
 
 
 @pytest.mark.parametrize(("caller", "mutation", "code"), REFUSALS)
-async def test_given_a_caller_that_may_not_when_it_runs_the_mutation_then_a_typed_error_and_nothing_changes(
+async def test_given_a_caller_that_may_not_when_it_runs_it_then_a_typed_error_and_no_change(
     world: World, caller: str, mutation: str, code: str
 ) -> None:
     before = await world.rows()
@@ -318,8 +417,11 @@ MISSING = {
     "releaseAssessment of a released one": {"assessmentId": "Assessment:999999"},
     "releaseAssessment late, overriding the deadline": {"assessmentId": "Assessment:999999"},
 }
-NOT_FOUND_CASES = [pytest.param(caller, mutation, id=f"{mutation}-by-{caller}")
-                   for (caller, mutation), code in EXPECTED.items() if code == "NOT_FOUND"]
+NOT_FOUND_CASES = [
+    pytest.param(caller, mutation, id=f"{mutation}-by-{caller}")
+    for (caller, mutation), code in EXPECTED.items()
+    if code == "NOT_FOUND"
+]
 
 
 def _missing(mutation: str, ids: dict[str, int]) -> dict[str, Any]:
@@ -347,8 +449,9 @@ async def test_given_bad_credentials_when_running_a_mutation_then_401_and_nothin
     spec = MUTATIONS[mutation]
     before = await world.rows()
 
-    response = await world.api.post(spec.document, {"input": spec.input(world.world.ids)},
-                                    token="not-a-token")
+    response = await world.api.post(
+        spec.document, {"input": spec.input(world.world.ids)}, token="not-a-token"
+    )
 
     assert response.status_code == 401
     assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
@@ -356,7 +459,7 @@ async def test_given_bad_credentials_when_running_a_mutation_then_401_and_nothin
 
 
 @pytest.mark.parametrize("mutation", list(MUTATIONS))
-async def test_given_a_disabled_user_of_the_rightful_organisation_when_running_the_mutation_then_nothing_changes(
+async def test_given_a_disabled_user_of_the_rightful_org_when_running_it_then_no_change(
     world: World, mutation: str
 ) -> None:
     from sqlalchemy import text
@@ -365,19 +468,27 @@ async def test_given_a_disabled_user_of_the_rightful_organisation_when_running_t
     assert rightful is not None
     async with world.api.runtime.sessionmaker() as session:
         await session.execute(
-            text("INSERT INTO app_user (email, organization_id, role, created_at, disabled_at)"
-                 " VALUES (:email, :org, :role, :now, :now)"),
-            {"email": f"gone.{mutation.replace(' ', '.').replace(',', '')}@example.test",
-             "org": rightful.organization_id, "role": rightful.role.value,
-             "now": dt.datetime.now(dt.UTC)},
+            text(
+                "INSERT INTO app_user (email, organization_id, role, created_at, disabled_at)"
+                " VALUES (:email, :org, :role, :now, :now)"
+            ),
+            {
+                "email": f"gone.{mutation.replace(' ', '.').replace(',', '')}@example.test",
+                "org": rightful.organization_id,
+                "role": rightful.role.value,
+                "now": dt.datetime.now(dt.UTC),
+            },
         )
         await session.commit()
         gone = (await session.execute(text("SELECT max(id) FROM app_user"))).scalar_one()
     before = await world.rows()
     spec = MUTATIONS[mutation]
 
-    response = await world.api.post(spec.document, {"input": spec.input(world.world.ids)},
-                                    token=world.api.runtime.token_service.issue(gone, 600))
+    response = await world.api.post(
+        spec.document,
+        {"input": spec.input(world.world.ids)},
+        token=world.api.runtime.token_service.issue(gone, 600),
+    )
 
     assert response.status_code == 401
     assert await world.rows() == before

@@ -1,4 +1,4 @@
-"""The controls of ``test_mutation_authz.py``: each refused input is one its rightful caller may run.
+"""The controls of ``test_mutation_authz.py``: each refused input is a valid one.
 
 Given a fresh copy of the mutation world,
 when the caller marked "ok" in ``test_mutation_authz.py``'s tables runs the very input the
@@ -58,11 +58,15 @@ async def test_given_the_rightful_caller_when_it_runs_the_refused_input_then_aut
         assert await _rows(api) != before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: releaseAssessment with overrideDeadline lets a platform admin release any draft, "
-    "late or not (programme.py _release checks late_release whenever the flag is set); "
-    "policy.conf gives the platform late releases only, an on-time release is the programme's"))
-async def test_given_an_on_time_draft_when_the_platform_releases_it_overriding_the_deadline_then_forbidden(
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: releaseAssessment with overrideDeadline lets a platform admin release any draft, "
+        "late or not (programme.py _release checks late_release whenever the flag is set); "
+        "policy.conf gives the platform late releases only, an on-time release is the programme's"
+    ),
+)
+async def test_given_an_on_time_draft_when_the_platform_overrides_the_deadline_then_forbidden(
     api: Api, session: AsyncSession
 ) -> None:
     world = await _given_the_world(api, session)
@@ -71,10 +75,17 @@ async def test_given_an_on_time_draft_when_the_platform_releases_it_overriding_t
     spec = MUTATIONS["releaseAssessment"]
     before = await _rows(api)
 
-    data = await api.gql(spec.document, {"input": {
-        "assessmentId": _gid("Assessment", world.ids["draft"]),  # assessed 3 days ago
-        "releasedOn": dt.datetime.now(dt.UTC).date().isoformat(), "overrideDeadline": True,
-    }}, token=api.token(platform))
+    data = await api.gql(
+        spec.document,
+        {
+            "input": {
+                "assessmentId": _gid("Assessment", world.ids["draft"]),  # assessed 3 days ago
+                "releasedOn": dt.datetime.now(dt.UTC).date().isoformat(),
+                "overrideDeadline": True,
+            }
+        },
+        token=api.token(platform),
+    )
 
     payload = data[spec.field]
     assert payload["assessment"] is None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -19,7 +20,16 @@ from hypothesis import strategies as st
 import models as m
 from authz.enforcer import Matcher, PolicyEnforcer, standing_links
 from authz.principal import Principal
-from authz.rules import ASSESSMENT, IN_COUNTRY, OWNER, SELF_ASSESSMENT, Condition, Shape, condition, decide
+from authz.rules import (
+    ASSESSMENT,
+    IN_COUNTRY,
+    OWNER,
+    SELF_ASSESSMENT,
+    Condition,
+    Shape,
+    condition,
+    decide,
+)
 
 K = m.OrganizationKind
 
@@ -28,28 +38,53 @@ K = m.OrganizationKind
 # One fact world: who holds which link (policy.conf's header explains the vocabulary).
 LINKS = [
     ("org:1", "owner", "factory:1"),  # factory 1's own organisation
-    ("org:2", "brand", "*"), ("org:2", "ASSESSMENT", "factory:1"),
-    ("org:3", "brand", "*"), ("org:3", "SELF_ASSESSMENT", "factory:1"),
-    ("org:4", "host", "*"), ("org:4", "ASSESSMENT", "factory:1"),
+    ("org:2", "brand", "*"),
+    ("org:2", "ASSESSMENT", "factory:1"),
+    ("org:3", "brand", "*"),
+    ("org:3", "SELF_ASSESSMENT", "factory:1"),
+    ("org:4", "host", "*"),
+    ("org:4", "ASSESSMENT", "factory:1"),
     ("org:4", "SELF_ASSESSMENT", "factory:2"),
     ("org:5", "programme", "country:ID"),
     ("org:6", "constituent", "country:ID"),
-    ("org:7", "constituent", "country:ID"), ("org:7", "inspectorate", "country:ID"),
+    ("org:7", "constituent", "country:ID"),
+    ("org:7", "inspectorate", "country:ID"),
     ("org:8", "platform", "*"),
     ("org:9", "brand", "*"),  # a brand without grants
 ]
 SUBJECTS = {  # subject → the role its users hold
-    "org:1": "FACTORY_MANAGER", "org:2": "BRAND_VIEWER", "org:3": "BRAND_VIEWER",
-    "org:4": "HOST_INTEGRATION", "org:5": "ASSESSOR", "org:6": "CONSTITUENT_VIEWER",
-    "org:7": "CONSTITUENT_VIEWER", "org:8": "PLATFORM_ADMIN", "org:9": "BRAND_VIEWER",
+    "org:1": "FACTORY_MANAGER",
+    "org:2": "BRAND_VIEWER",
+    "org:3": "BRAND_VIEWER",
+    "org:4": "HOST_INTEGRATION",
+    "org:5": "ASSESSOR",
+    "org:6": "CONSTITUENT_VIEWER",
+    "org:7": "CONSTITUENT_VIEWER",
+    "org:8": "PLATFORM_ADMIN",
+    "org:9": "BRAND_VIEWER",
     "anonymous": "ANONYMOUS",
 }
 ROLES = [*(role.value for role in m.Role), "ANONYMOUS"]
 FACTORIES = ["", "factory:1", "factory:2"]
 COUNTRY_DOMAINS = ["", "country:ID", "country:VN"]
-OBJECTS = ["factory", "slcp", "assessment", "draft", "zero_tolerance", "self_assessment",
-           "consent", "own_consent", "access_log", "public", "statistics", "enrolled_list",
-           "export", "admin", "late_release", "no_such_object"]
+OBJECTS = [
+    "factory",
+    "slcp",
+    "assessment",
+    "draft",
+    "zero_tolerance",
+    "self_assessment",
+    "consent",
+    "own_consent",
+    "access_log",
+    "public",
+    "statistics",
+    "enrolled_list",
+    "export",
+    "admin",
+    "late_release",
+    "no_such_object",
+]
 ACTS = ["read", "write"]
 
 
@@ -61,12 +96,13 @@ def matcher() -> Matcher:
 
 
 @pytest.mark.parametrize("subject", list(SUBJECTS))
-def test_given_the_fact_world_when_every_request_of_a_subject_in_its_role_is_checked_then_both_matchers_agree(
+def test_given_the_fact_world_when_a_subject_asks_anything_then_both_matchers_agree(
     matcher: Matcher, subject: str
 ) -> None:
     allowed = 0
-    for request in itertools.product([subject], [SUBJECTS[subject]], FACTORIES,
-                                     COUNTRY_DOMAINS, OBJECTS, ACTS):
+    for request in itertools.product(
+        [subject], [SUBJECTS[subject]], FACTORIES, COUNTRY_DOMAINS, OBJECTS, ACTS
+    ):
         fast = matcher.check(*request)
         assert fast == matcher.casbin.enforce(*request), request
         allowed += fast
@@ -83,27 +119,45 @@ ROLE_SENSITIVE = ["org:1", "org:5", "org:8", "org:2", "anonymous"]
 def test_given_the_fact_world_when_a_subject_acts_in_any_role_then_both_matchers_agree(
     matcher: Matcher, role: str
 ) -> None:
-    for request in itertools.product(ROLE_SENSITIVE, [role], ["factory:1"], ["country:ID"],
-                                     OBJECTS, ACTS):
+    for request in itertools.product(
+        ROLE_SENSITIVE, [role], ["factory:1"], ["country:ID"], OBJECTS, ACTS
+    ):
         assert matcher.check(*request) == matcher.casbin.enforce(*request), request
 
 
 links = st.tuples(
     st.sampled_from(["org:1", "org:2", "org:3", "anonymous"]),
-    st.sampled_from(["owner", "ASSESSMENT", "SELF_ASSESSMENT", "programme", "constituent",
-                     "inspectorate", "brand", "host", "platform"]),
+    st.sampled_from(
+        [
+            "owner",
+            "ASSESSMENT",
+            "SELF_ASSESSMENT",
+            "programme",
+            "constituent",
+            "inspectorate",
+            "brand",
+            "host",
+            "platform",
+        ]
+    ),
     st.sampled_from(["factory:1", "factory:2", "country:ID", "country:VN", "*"]),
 )
 requests = st.tuples(
-    st.sampled_from(["org:1", "org:2", "org:3", "anonymous"]), st.sampled_from(ROLES),
-    st.sampled_from(FACTORIES), st.sampled_from(COUNTRY_DOMAINS), st.sampled_from(OBJECTS),
+    st.sampled_from(["org:1", "org:2", "org:3", "anonymous"]),
+    st.sampled_from(ROLES),
+    st.sampled_from(FACTORIES),
+    st.sampled_from(COUNTRY_DOMAINS),
+    st.sampled_from(OBJECTS),
     st.sampled_from(ACTS),
 )
 
 
 @settings(max_examples=60, deadline=None, database=None)
-@given(facts=st.lists(links, max_size=8, unique=True), asked=st.lists(requests, min_size=1, max_size=8),
-       removed=st.integers(min_value=0, max_value=8))
+@given(
+    facts=st.lists(links, max_size=8, unique=True),
+    asked=st.lists(requests, min_size=1, max_size=8),
+    removed=st.integers(min_value=0, max_value=8),
+)
 def test_given_random_links_added_and_removed_when_checked_then_both_matchers_agree(
     facts: list[tuple[str, str, str]], asked: list[tuple[str, ...]], removed: int
 ) -> None:
@@ -156,7 +210,7 @@ constituent           | O/A/S   | O     | O          | -     | O              | 
 labour inspectorate   | O/A/S   | O     | O          | -     | O/C            | O               | O       | A/S         | O
 platform admin        | *       | *     | *          | -     | *              | *               | *       | A/S         | O
 anonymous             | O/A/S   | O     | O          | -     | O              | O               | O       | A/S         | O
-"""
+"""  # noqa: E501 - a table reads best on one line a row
 
 WRITES = """
 shape                 | consent | slcp | self_assessment | factory | assessment | draft
@@ -179,11 +233,12 @@ def _condition(cell: str) -> Condition:
         return Condition(())
     if cell == "*":
         return Condition((frozenset(),))
-    return Condition(tuple(frozenset(LETTER[a] for a in clause.split("&"))
-                           for clause in cell.split("/")))
+    return Condition(
+        tuple(frozenset(LETTER[a] for a in clause.split("&")) for clause in cell.split("/"))
+    )
 
 
-def _cases(table: str, act: str) -> list[pytest.param]:
+def _cases(table: str, act: str) -> list[Any]:
     lines = table.strip().splitlines()
     objects = [cell.strip() for cell in lines[0].split("|")][1:]
     out = []
@@ -194,8 +249,9 @@ def _cases(table: str, act: str) -> list[pytest.param]:
     return out
 
 
-@pytest.mark.parametrize(("shape", "obj", "act", "cell"),
-                         _cases(READS, "read") + _cases(WRITES, "write"))
+@pytest.mark.parametrize(
+    ("shape", "obj", "act", "cell"), _cases(READS, "read") + _cases(WRITES, "write")
+)
 def test_given_a_kind_of_caller_when_the_probe_derives_its_condition_then_it_is_the_table_s(
     shape: str, obj: str, act: str, cell: str
 ) -> None:
@@ -204,20 +260,41 @@ def test_given_a_kind_of_caller_when_the_probe_derives_its_condition_then_it_is_
     assert set(found.clauses) == set(_condition(cell).clauses)
 
 
-def test_given_the_tables_then_they_cover_every_shape_and_the_factory_objects_of_policy_conf() -> None:
+def test_given_the_tables_then_they_cover_every_shape_and_the_factory_objects_of_policy_conf() -> (
+    None
+):
     read_objects = READS.strip().splitlines()[0].split("|")[1:]
     assert {o.strip() for o in read_objects} == {
-        "factory", "slcp", "assessment", "draft", "zero_tolerance", "self_assessment",
-        "consent", "own_consent", "access_log"}
+        "factory",
+        "slcp",
+        "assessment",
+        "draft",
+        "zero_tolerance",
+        "self_assessment",
+        "consent",
+        "own_consent",
+        "access_log",
+    }
     for table in (READS, WRITES):
-        assert [line.split("|")[0].strip() for line in table.strip().splitlines()[1:]] == list(SHAPES)
+        assert [line.split("|")[0].strip() for line in table.strip().splitlines()[1:]] == list(
+            SHAPES
+        )
 
 
 # Decisions about no factory: (principal, object, act, country asked is the caller's) → allowed
-def _p(kind: m.OrganizationKind | None, role: m.Role | None, country: str | None = None,
-       inspectorate: bool = False) -> Principal:
-    return Principal(organization_id=None if kind is None else 7, organization_kind=kind,
-                     role=role, country_code=country, labour_inspectorate=inspectorate)
+def _p(
+    kind: m.OrganizationKind | None,
+    role: m.Role | None,
+    country: str | None = None,
+    inspectorate: bool = False,
+) -> Principal:
+    return Principal(
+        organization_id=None if kind is None else 7,
+        organization_kind=kind,
+        role=role,
+        country_code=country,
+        labour_inspectorate=inspectorate,
+    )
 
 
 PRINCIPALS = {
@@ -244,15 +321,18 @@ anonymous           | yes    | no                       | no                    
 """  # noqa: E501 - a table reads best on one line a row
 
 DECISION_COLUMNS = {
-    "public": ("public", "read", True), "statistics (own country)": ("statistics", "read", True),
+    "public": ("public", "read", True),
+    "statistics (own country)": ("statistics", "read", True),
     "statistics (other country)": ("statistics", "read", False),
-    "enrolled_list": ("enrolled_list", "read", False), "export": ("export", "read", False),
-    "admin": ("admin", "read", False), "admin write": ("admin", "write", False),
+    "enrolled_list": ("enrolled_list", "read", False),
+    "export": ("export", "read", False),
+    "admin": ("admin", "read", False),
+    "admin write": ("admin", "write", False),
     "late_release write": ("late_release", "write", False),
 }
 
 
-def _decision_cases() -> list[pytest.param]:
+def _decision_cases() -> list[Any]:
     lines = DECISIONS.strip().splitlines()
     columns = [c.strip() for c in lines[0].split("|")][1:]
     out = []
@@ -387,14 +467,18 @@ def test_given_a_revoked_expiring_grant_and_a_new_one_when_the_old_expiry_passes
     assert _reads_assessments(enforcer) is True
 
 
-def test_given_a_factory_manager_and_its_worker_representative_when_writing_consent_then_only_the_manager(
-) -> None:
+def test_given_factory_users_when_writing_consent_then_only_the_manager() -> None:
     enforcer = PolicyEnforcer()
     enforcer.add(("org:1", "owner", "factory:3"), "factory:3")
-    manager = Principal(organization_id=1, organization_kind=K.FACTORY,
-                        role=m.Role.FACTORY_MANAGER, factory_id=3)
-    representative = Principal(organization_id=1, organization_kind=K.FACTORY,
-                               role=m.Role.WORKER_REPRESENTATIVE, factory_id=3)
+    manager = Principal(
+        organization_id=1, organization_kind=K.FACTORY, role=m.Role.FACTORY_MANAGER, factory_id=3
+    )
+    representative = Principal(
+        organization_id=1,
+        organization_kind=K.FACTORY,
+        role=m.Role.WORKER_REPRESENTATIVE,
+        factory_id=3,
+    )
 
     assert enforcer.allows(manager, "consent", "write", factory_id=3, country="ID") is True
     assert enforcer.allows(manager, "consent", "write", factory_id=4, country="ID") is False

@@ -59,15 +59,23 @@ class MatrixWorld:
 
 
 async def make_cycle_assessment(
-    session: AsyncSession, factory: m.Factory, cycle: int, *, assessed: int,
+    session: AsyncSession,
+    factory: m.Factory,
+    cycle: int,
+    *,
+    assessed: int,
     released: int | None,
 ) -> tuple[m.ServiceCycle, m.Assessment]:
     """A cycle and its assessment, dates in days from today; ``released`` None is a draft."""
     cyc = m.ServiceCycle(factory_id=factory.id, number=cycle, started_on=days(assessed - 30))
     session.add(cyc)
     await session.flush()
-    row = m.Assessment(cycle_id=cyc.id, factory_id=factory.id, kind=m.AssessmentKind.ONSITE,
-                       assessed_on=days(assessed))
+    row = m.Assessment(
+        cycle_id=cyc.id,
+        factory_id=factory.id,
+        kind=m.AssessmentKind.ONSITE,
+        assessed_on=days(assessed),
+    )
     if released is not None:
         row.release(days(released))
     session.add(row)
@@ -76,15 +84,27 @@ async def make_cycle_assessment(
 
 
 async def make_coded_finding(
-    session: AsyncSession, assessment: m.Assessment, keys: KeyMaterial, code: str,
-    cluster: m.ComplianceCluster, *, non_compliant: bool = True, public: bool = False,
-    zero_tolerance: bool = False, detail: str | None = None,
+    session: AsyncSession,
+    assessment: m.Assessment,
+    keys: KeyMaterial,
+    code: str,
+    cluster: m.ComplianceCluster,
+    *,
+    non_compliant: bool = True,
+    public: bool = False,
+    zero_tolerance: bool = False,
+    detail: str | None = None,
 ) -> m.Finding:
     """A finding whose question code is also its compliance point (public findings show only
     the compliance point, so the code names the row on every path)."""
     row = m.Finding(
-        assessment_id=assessment.id, cluster=cluster, compliance_point=code, question_code=code,
-        non_compliant=non_compliant, public_reporting=public, zero_tolerance=zero_tolerance,
+        assessment_id=assessment.id,
+        cluster=cluster,
+        compliance_point=code,
+        question_code=code,
+        non_compliant=non_compliant,
+        public_reporting=public,
+        zero_tolerance=zero_tolerance,
         detail_encrypted=None if detail is None else keys.fields.encrypt(detail, DETAIL_PURPOSE),
     )
     session.add(row)
@@ -93,11 +113,17 @@ async def make_coded_finding(
 
 
 async def make_submitted_self_assessment(
-    session: AsyncSession, keys: KeyMaterial, cycle: m.ServiceCycle, step: int = 1,
+    session: AsyncSession,
+    keys: KeyMaterial,
+    cycle: m.ServiceCycle,
+    step: int = 1,
     answers: dict[str, Any] | None = None,
 ) -> m.SelfAssessment:
     row = m.SelfAssessment(
-        cycle_id=cycle.id, factory_id=cycle.factory_id, step=step, tool_version="CAF 1.4",
+        cycle_id=cycle.id,
+        factory_id=cycle.factory_id,
+        step=step,
+        tool_version="CAF 1.4",
         answers_encrypted=keys.fields.encrypt_json(answers or ANSWERS, ANSWERS_PURPOSE),
         submitted_at=m.utcnow() - dt.timedelta(days=100),
     )
@@ -106,13 +132,25 @@ async def make_submitted_self_assessment(
     return row
 
 
-async def make_export(session: AsyncSession, host: m.Organization, factory: m.Factory,
-                      cycle: m.ServiceCycle, grant: m.ConsentGrant) -> m.GatewayExport:
+async def make_export(
+    session: AsyncSession,
+    host: m.Organization,
+    factory: m.Factory,
+    cycle: m.ServiceCycle,
+    grant: m.ConsentGrant,
+) -> m.GatewayExport:
     row = m.GatewayExport(
-        export_uid=str(uuid.uuid4()), host_id=host.id, factory_id=factory.id, cycle_id=cycle.id,
-        grant_id=grant.id, factory_gateway_id=factory.slcp_gateway_id or "none",
-        cycle_number=cycle.number, release_on=days(-10), schema_version="1",
-        content_sha256="0" * 64, envelope="not.a.real.envelope",
+        export_uid=str(uuid.uuid4()),
+        host_id=host.id,
+        factory_id=factory.id,
+        cycle_id=cycle.id,
+        grant_id=grant.id,
+        factory_gateway_id=factory.slcp_gateway_id or "none",
+        cycle_number=cycle.number,
+        release_on=days(-10),
+        schema_version="1",
+        content_sha256="0" * 64,
+        envelope="not.a.real.envelope",
     )
     session.add(row)
     await session.flush()
@@ -127,8 +165,14 @@ async def build_matrix_world(session: AsyncSession, keys: KeyMaterial) -> Matrix
     await make_country(session, HOME)
     await make_country(session, ABROAD)
 
-    f = await make_factory(session, HOME, name="Target Factory", registered_on=days(-500),
-                           sharing_confirmed_on=days(-500), gateway_id="GW-TARGET")
+    f = await make_factory(
+        session,
+        HOME,
+        name="Target Factory",
+        registered_on=days(-500),
+        sharing_confirmed_on=days(-500),
+        gateway_id="GW-TARGET",
+    )
     g = await make_factory(session, HOME, name="Neighbour Factory")
     v = await make_factory(session, ABROAD, name="Abroad Factory")
     fillers = [await make_factory(session, HOME, name=f"Filler {n}") for n in range(1, 6)]
@@ -139,26 +183,58 @@ async def build_matrix_world(session: AsyncSession, keys: KeyMaterial) -> Matrix
         w.factory_names[label] = row.name
 
     # F's cycles: (cycle, assessed, released, findings (code, cluster, nc, public, zt, detail))
-    f_cycles = [
+    Findings = list[tuple[str, m.ComplianceCluster, bool, bool, bool, str | None]]
+    f_cycles: list[tuple[int, int, int | None, Findings]] = [
         (1, -400, -390, [("F1.PUB", DI, False, True, False, None)]),
-        (2, -60, -40, [("F2.PUB", CL, True, True, False, None),
-                       ("F2.ZT", FL, True, False, True, "F2: supervisor A. Rahman withheld passports"),
-                       ("F2.WT", WT, False, False, False, "F2: overtime records complete")]),
-        (3, -5, 5, [("F3.PUB", CL, True, True, False, None),
-                    ("F3.ZT", FL, True, False, True, "F3: not yet released")]),
-        (4, -2, None, [("F4.PUB", CL, True, True, False, None),
-                       ("F4.ZT", FL, True, False, True, "F4: draft only")]),
+        (
+            2,
+            -60,
+            -40,
+            [
+                ("F2.PUB", CL, True, True, False, None),
+                ("F2.ZT", FL, True, False, True, "F2: supervisor A. Rahman withheld passports"),
+                ("F2.WT", WT, False, False, False, "F2: overtime records complete"),
+            ],
+        ),
+        (
+            3,
+            -5,
+            5,
+            [
+                ("F3.PUB", CL, True, True, False, None),
+                ("F3.ZT", FL, True, False, True, "F3: not yet released"),
+            ],
+        ),
+        (
+            4,
+            -2,
+            None,
+            [
+                ("F4.PUB", CL, True, True, False, None),
+                ("F4.ZT", FL, True, False, True, "F4: draft only"),
+            ],
+        ),
     ]
     f_cycle_rows: dict[int, m.ServiceCycle] = {}
     for number, assessed, released, findings in f_cycles:
-        cyc, a = await make_cycle_assessment(session, f, number, assessed=assessed,
-                                             released=released)
+        cyc, a = await make_cycle_assessment(
+            session, f, number, assessed=assessed, released=released
+        )
         f_cycle_rows[number] = cyc
         w.assessment_ids[number] = a.id
         for code, cluster, nc, public, zt, detail in findings:
-            row = await make_coded_finding(session, a, keys, code, cluster, non_compliant=nc,
-                                           public=public, zero_tolerance=zt, detail=detail)
-            w.finding_ids[code] = row.id
+            finding = await make_coded_finding(
+                session,
+                a,
+                keys,
+                code,
+                cluster,
+                non_compliant=nc,
+                public=public,
+                zero_tolerance=zt,
+                detail=detail,
+            )
+            w.finding_ids[code] = finding.id
             w.finding_cycle[code] = number
             if detail is not None:
                 w.details[code] = detail
@@ -180,71 +256,124 @@ async def build_matrix_world(session: AsyncSession, keys: KeyMaterial) -> Matrix
     await make_coded_finding(session, v1, keys, "V1.ZT", FL, zero_tolerance=True)
     for n, filler in enumerate(fillers, 1):
         # fill1-4 released (fill1 and fill2 non-compliant); fill5 only a draft
-        _, a = await make_cycle_assessment(session, filler, 1, assessed=-50,
-                                           released=None if n == 5 else -30)
+        _, a = await make_cycle_assessment(
+            session, filler, 1, assessed=-50, released=None if n == 5 else -30
+        )
         await make_coded_finding(session, a, keys, f"FILL{n}.CL", CL, non_compliant=n in (1, 2, 5))
 
-    async def caller(label: str, kind: m.OrganizationKind, role: m.Role, *,
-                     country: str | None = None, inspectorate: bool = False,
-                     org: m.Organization | None = None) -> m.Organization:
-        org = org or await make_org(session, kind, country=country, inspectorate=inspectorate,
-                                    name=f"Org of {label}")
+    async def caller(
+        label: str,
+        kind: m.OrganizationKind,
+        role: m.Role,
+        *,
+        country: str | None = None,
+        inspectorate: bool = False,
+        org: m.Organization | None = None,
+    ) -> m.Organization:
+        org = org or await make_org(
+            session, kind, country=country, inspectorate=inspectorate, name=f"Org of {label}"
+        )
         w.users[label] = await make_user(session, org, role)
         w.org_names[label] = org.name
         return org
 
-    f_org = await session.scalar(system_read(
-        select(m.Organization).where(m.Organization.id == f.organization_id), "test: F's org"))
-    g_org = await session.scalar(system_read(
-        select(m.Organization).where(m.Organization.id == g.organization_id), "test: G's org"))
+    f_org = await session.scalar(
+        system_read(
+            select(m.Organization).where(m.Organization.id == f.organization_id), "test: F's org"
+        )
+    )
+    g_org = await session.scalar(
+        system_read(
+            select(m.Organization).where(m.Organization.id == g.organization_id), "test: G's org"
+        )
+    )
     await caller("factory manager", m.OrganizationKind.FACTORY, m.Role.FACTORY_MANAGER, org=f_org)
-    await caller("worker representative", m.OrganizationKind.FACTORY,
-                 m.Role.WORKER_REPRESENTATIVE, org=f_org)
+    await caller(
+        "worker representative", m.OrganizationKind.FACTORY, m.Role.WORKER_REPRESENTATIVE, org=f_org
+    )
     await caller("another factory", m.OrganizationKind.FACTORY, m.Role.FACTORY_MANAGER, org=g_org)
-    for kind, role, word in [(m.OrganizationKind.BRAND, m.Role.BRAND_VIEWER, "brand"),
-                             (m.OrganizationKind.HOST, m.Role.HOST_INTEGRATION, "host")]:
+    for kind, role, word in [
+        (m.OrganizationKind.BRAND, m.Role.BRAND_VIEWER, "brand"),
+        (m.OrganizationKind.HOST, m.Role.HOST_INTEGRATION, "host"),
+    ]:
         await caller(f"{word} without grant", kind, role)
         for suffix, scopes, expires_in, revoked, target in GRANT_STATES:
             label = f"{word} {suffix}"
             org = await caller(label, kind, role)
             factory = f if target == "F" else g
             expires_at = None if expires_in is None else m.utcnow() + dt.timedelta(days=expires_in)
-            grant = await make_grant(session, factory, org, scopes=scopes, expires_at=expires_at,
-                                     revoked=revoked)
+            grant = await make_grant(
+                session, factory, org, scopes=scopes, expires_at=expires_at, revoked=revoked
+            )
             if target == "F":
                 w.grant_ids[label] = grant.id
-            if word == "host" and suffix in ("with active grant", "with expired grant",
-                                             "with revoked grant",
-                                             "with grant for another factory"):
+            if word == "host" and suffix in (
+                "with active grant",
+                "with expired grant",
+                "with revoked grant",
+                "with grant for another factory",
+            ):
                 cyc = f_cycle_rows[2] if target == "F" else g_cycle
                 export = await make_export(session, org, factory, cyc, grant)
                 w.export_ids[label] = export.id
-    await caller("programme of the country", m.OrganizationKind.PROGRAMME, m.Role.ASSESSOR,
-                 country=HOME)
-    await caller("programme of another country", m.OrganizationKind.PROGRAMME, m.Role.ASSESSOR,
-                 country=ABROAD)
-    await caller("constituent", m.OrganizationKind.CONSTITUENT, m.Role.CONSTITUENT_VIEWER,
-                 country=HOME)
-    await caller("labour inspectorate", m.OrganizationKind.CONSTITUENT,
-                 m.Role.CONSTITUENT_VIEWER, country=HOME, inspectorate=True)
-    await caller("labour inspectorate of another country", m.OrganizationKind.CONSTITUENT,
-                 m.Role.CONSTITUENT_VIEWER, country=ABROAD, inspectorate=True)
+    await caller(
+        "programme of the country", m.OrganizationKind.PROGRAMME, m.Role.ASSESSOR, country=HOME
+    )
+    await caller(
+        "programme of another country",
+        m.OrganizationKind.PROGRAMME,
+        m.Role.ASSESSOR,
+        country=ABROAD,
+    )
+    await caller(
+        "constituent", m.OrganizationKind.CONSTITUENT, m.Role.CONSTITUENT_VIEWER, country=HOME
+    )
+    await caller(
+        "labour inspectorate",
+        m.OrganizationKind.CONSTITUENT,
+        m.Role.CONSTITUENT_VIEWER,
+        country=HOME,
+        inspectorate=True,
+    )
+    await caller(
+        "labour inspectorate of another country",
+        m.OrganizationKind.CONSTITUENT,
+        m.Role.CONSTITUENT_VIEWER,
+        country=ABROAD,
+        inspectorate=True,
+    )
     await caller("platform admin", m.OrganizationKind.PLATFORM, m.Role.PLATFORM_ADMIN)
     w.users["anonymous"] = None
 
     # F's audit trail: a grant, and the records of its released cycle 2 and its draft cycle 4
     # (the draft's record is the programme's alone until the release).
-    await audit.append(session, None, "consent.grant",
-                       f"ConsentGrant:{w.grant_ids['brand with active grant']}", factory_id=f.id)
+    await audit.append(
+        session,
+        None,
+        "consent.grant",
+        f"ConsentGrant:{w.grant_ids['brand with active grant']}",
+        factory_id=f.id,
+    )
     for number in (2, 4):
-        await audit.append(session, None, "assessment.record",
-                           f"Assessment:{w.assessment_ids[number]}", factory_id=f.id)
+        await audit.append(
+            session,
+            None,
+            "assessment.record",
+            f"Assessment:{w.assessment_ids[number]}",
+            factory_id=f.id,
+        )
 
     # F's access log is not empty: the brand with the active grant read F once.
     brand = w.users["brand with active grant"]
     assert brand is not None
-    session.add(m.AccessEvent(factory_id=f.id, organization_id=brand.organization_id,
-                              user_id=brand.id, operation="seed:factory"))
+    session.add(
+        m.AccessEvent(
+            factory_id=f.id,
+            organization_id=brand.organization_id,
+            user_id=brand.id,
+            operation="seed:factory",
+        )
+    )
     await session.flush()
     return w
 
@@ -253,7 +382,8 @@ async def snapshot(session: AsyncSession) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (plain SQL, not ORM): what "changes nothing" compares."""
     out: dict[str, list[tuple[Any, ...]]] = {}
     for table in m.Base.metadata.sorted_tables:
-        rows = (await session.execute(text(f'SELECT * FROM "{table.name}"'))).all()
+        query = text(f'SELECT * FROM "{table.name}"')  # noqa: S608 - names of our own tables
+        rows = (await session.execute(query)).all()
         out[table.name] = sorted((tuple(r) for r in rows), key=repr)
     return out
 
@@ -274,19 +404,31 @@ async def build_mutation_world(session: AsyncSession) -> MutationWorld:
     w = MutationWorld()
     await make_country(session, HOME)
     await make_country(session, ABROAD)
-    session.add(m.Question(country_code=HOME, overlay_version="2021.1", code="CL.01.1",
-                           cluster=CL, compliance_point="Child labourers", caf_ref="RH-CL01-01",
-                           step=1))
+    session.add(
+        m.Question(
+            country_code=HOME,
+            overlay_version="2021.1",
+            code="CL.01.1",
+            cluster=CL,
+            compliance_point="Child labourers",
+            caf_ref="RH-CL01-01",
+            step=1,
+        )
+    )
     f = await make_factory(session, HOME, name="Target Factory")
     g = await make_factory(session, HOME, name="Neighbour Factory")
     w.ids["F"] = f.id
     await make_cycle_assessment(session, f, 1, assessed=-60, released=-40)
     _, late = await make_cycle_assessment(session, f, 2, assessed=-40, released=None)
     _, draft = await make_cycle_assessment(session, f, 3, assessed=-3, released=None)
-    released = await session.scalar(system_read(
-        select(m.Assessment.id).where(m.Assessment.factory_id == f.id,
-                                      m.Assessment.status == m.AssessmentStatus.RELEASED),
-        "test: F's released assessment"))
+    released = await session.scalar(
+        system_read(
+            select(m.Assessment.id).where(
+                m.Assessment.factory_id == f.id, m.Assessment.status == m.AssessmentStatus.RELEASED
+            ),
+            "test: F's released assessment",
+        )
+    )
     assert released is not None
     w.ids |= {"released assessment": released, "late draft": late.id, "draft": draft.id}
 
@@ -294,9 +436,12 @@ async def build_mutation_world(session: AsyncSession) -> MutationWorld:
         w.users[label] = await make_user(session, org, role)
 
     async def org_of(factory: m.Factory) -> m.Organization:
-        row = await session.scalar(system_read(
-            select(m.Organization).where(m.Organization.id == factory.organization_id),
-            "test: a factory's organisation"))
+        row = await session.scalar(
+            system_read(
+                select(m.Organization).where(m.Organization.id == factory.organization_id),
+                "test: a factory's organisation",
+            )
+        )
         assert row is not None
         return row
 
@@ -314,11 +459,21 @@ async def build_mutation_world(session: AsyncSession) -> MutationWorld:
     w.ids |= {"brand's grant": grant.id, "other brand": other_brand.id, "host": host.id}
     for label, kind, role, country, inspectorate in [
         ("programme of the country", m.OrganizationKind.PROGRAMME, m.Role.ASSESSOR, HOME, False),
-        ("programme of another country", m.OrganizationKind.PROGRAMME, m.Role.ASSESSOR, ABROAD,
-         False),
+        (
+            "programme of another country",
+            m.OrganizationKind.PROGRAMME,
+            m.Role.ASSESSOR,
+            ABROAD,
+            False,
+        ),
         ("constituent", m.OrganizationKind.CONSTITUENT, m.Role.CONSTITUENT_VIEWER, HOME, False),
-        ("labour inspectorate", m.OrganizationKind.CONSTITUENT, m.Role.CONSTITUENT_VIEWER, HOME,
-         True),
+        (
+            "labour inspectorate",
+            m.OrganizationKind.CONSTITUENT,
+            m.Role.CONSTITUENT_VIEWER,
+            HOME,
+            True,
+        ),
         ("platform admin", m.OrganizationKind.PLATFORM, m.Role.PLATFORM_ADMIN, None, False),
     ]:
         org = await make_org(session, kind, country=country, inspectorate=inspectorate)
