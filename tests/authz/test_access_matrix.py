@@ -840,3 +840,58 @@ async def test_given_unreleased_assessments_when_outsiders_ask_eligibility_then_
     data = await matrix.ask(caller, ELIGIBILITY_OF_UNRELEASED, {"id": matrix.f})
 
     assert data["factory"] == {"draft": UNASSESSED, "notYetReleased": UNASSESSED}
+
+
+# --- a host integration's API key sees what its users see -----------------------------------------
+
+
+HOST_DOCUMENTS = {
+    "factories": FACTORIES,
+    "profile": PROFILE,
+    "slcp": SLCP,
+    "assessments": ASSESSMENTS,
+    "self-assessments": SELF_ASSESSMENTS,
+    "enrolled": ENROLLED,
+}
+ACCESS_LOG_VIA = """
+query AccessLogVia($id: ID!) {
+  factory(id: $id) { accessLog(first: 1) { edges { node { via organization { name } } } } }
+}
+"""
+
+
+@pytest.mark.parametrize("document", list(HOST_DOCUMENTS))
+async def test_given_a_host_api_key_when_it_asks_then_the_answer_of_the_host_s_users(
+    matrix: Matrix, document: str
+) -> None:
+    host = "host with active grant"
+    w = matrix.world
+    variables = {"id": matrix.f} | {
+        f"sa{n}": matrix.gid("SelfAssessment", w.self_assessment_ids[n]) for n in (1, 2, 3)
+    }
+    query = HOST_DOCUMENTS[document]
+    used = {name: value for name, value in variables.items() if f"${name}" in query}
+
+    by_key = await matrix.api.gql(query, used, api_key=w.api_keys[host])
+    by_user = await matrix.ask(host, query, used)
+
+    assert by_key == by_user
+
+
+async def test_given_a_host_api_key_when_it_pulls_its_exports_then_f_sees_a_read_via_api_key(
+    matrix: Matrix,
+) -> None:
+    host = "host with active grant"
+    w = matrix.world
+    variables = {
+        alias: matrix.gid("GatewayExport", w.export_ids[name])
+        for alias, name in EXPORT_ALIASES.items()
+    }
+
+    data = await matrix.api.gql(EXPORTS, variables, api_key=w.api_keys[host])
+
+    assert [edge["node"]["id"] for edge in data["gatewayExports"]["edges"]] == [variables["e1"]]
+    log = await matrix.ask("factory manager", ACCESS_LOG_VIA, {"id": matrix.f})
+    newest = log["factory"]["accessLog"]["edges"][0]["node"]
+    assert newest["organization"] == {"name": w.org_names[host]}
+    assert newest["via"] == "API_KEY"

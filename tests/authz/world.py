@@ -55,7 +55,8 @@ class MatrixWorld:
     # F's cycle → id: step 1 of cycles 1 and 2 (submitted), step 2 of cycle 3 (being filled in)
     self_assessment_ids: dict[int, int] = field(default_factory=dict)
     grant_ids: dict[str, int] = field(default_factory=dict)  # caller → id of its grant to F
-    export_ids: dict[str, int] = field(default_factory=dict)  # "F" / "G" / ... → id
+    export_ids: dict[str, int] = field(default_factory=dict)  # host caller → id of its export
+    api_keys: dict[str, str] = field(default_factory=dict)  # caller → its API key's secret
 
 
 async def make_cycle_assessment(
@@ -344,6 +345,12 @@ async def build_matrix_world(session: AsyncSession, keys: KeyMaterial) -> Matrix
     )
     await caller("platform admin", m.OrganizationKind.PLATFORM, m.Role.PLATFORM_ADMIN)
     w.users["anonymous"] = None
+    # Hosts are machine integrations: the host with the active grant also has an API key.
+    host = w.users["host with active grant"]
+    assert host is not None
+    secret, prefix, digest = keys.api_keys.new_key()
+    session.add(m.ApiKey(organization_id=host.organization_id, prefix=prefix, secret_hmac=digest))
+    w.api_keys["host with active grant"] = secret
 
     # F's audit trail: a grant, and the records of its released cycle 2 and its draft cycle 4
     # (the draft's record is the programme's alone until the release).
