@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import casbin
+from casbin.rbac.default_role_manager import RoleManager
 from casbin.util.builtin_operators import generate_g_function
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -88,22 +89,60 @@ def grant_links(grant: m.ConsentGrant) -> list[Link]:
     ]
 
 
+class FlatRoleManager(RoleManager):  # type: ignore[misc]
+    """pycasbin's role manager for our links, which are flat facts: a relation is never
+    itself a subject, so ``g(sub, rel, dom)`` is one set lookup. (The default manager keeps
+    lists and rebuilds per-domain managers, which makes loading 10^4 links take seconds.)"""
+
+    def __init__(self) -> None:
+        self._links: set[Link] = set()
+
+    def clear(self) -> None:
+        self._links.clear()
+
+    def add_link(self, name1: str, name2: str, *domain: str) -> None:
+        self._links.add((name1, name2, domain[0] if domain else ""))
+
+    def delete_link(self, name1: str, name2: str, *domain: str) -> None:
+        self._links.discard((name1, name2, domain[0] if domain else ""))
+
+    def has_link(self, name1: str, name2: str, *domain: str) -> bool:
+        return name1 == name2 or (name1, name2, domain[0] if domain else "") in self._links
+
+    def get_roles(self, name: str, *domain: str) -> list[str]:
+        dom = domain[0] if domain else ""
+        return [r for s, r, d in self._links if s == name and d == dom]
+
+    def get_users(self, name: str, *domain: str) -> list[str]:
+        dom = domain[0] if domain else ""
+        return [s for s, r, d in self._links if r == name and d == dom]
+
+    def print_roles(self) -> None:
+        pass
+
+
 class Matcher:
-    """``policy.conf`` parsed by pycasbin, its matcher compiled once."""
+    """``policy.conf`` parsed by pycasbin, its matcher compiled once.
+
+    Links go straight to the role manager: pycasbin's policy list would only be scanned.
+    ``self.casbin.enforce(...)`` still answers from the same links (a test compares both).
+    """
 
     def __init__(self, path: Path = POLICY_PATH) -> None:
         self.casbin = casbin.Enforcer(str(path))
+        self.roles = FlatRoleManager()
+        self.casbin.set_role_manager(self.roles)
+        self.casbin.build_role_links()
         model = self.casbin.get_model()
         self._r_tokens: list[str] = list(model["r"]["r"].tokens)
         self._p_empty = {token: "" for token in model["p"]["p"].tokens}
         expression = model["m"]["m"].value
         # The matcher is our own file, never input: compiling it is as safe as importing code.
         self._code = compile(expression, str(path), "eval")
-        self._rebind()
-
-    def _rebind(self) -> None:
-        rm = self.casbin.get_model()["g"]["g"].rm
-        self._globals: dict[str, Any] = {"__builtins__": {}, "g": generate_g_function(rm)}
+        self._globals: dict[str, Any] = {
+            "__builtins__": {},
+            "g": generate_g_function(self.roles),
+        }
 
     def check(self, *request: str) -> bool:
         names = dict(zip(self._r_tokens, request, strict=True))
@@ -111,19 +150,15 @@ class Matcher:
         return bool(eval(self._code, self._globals, names))  # noqa: S307 - see __init__
 
     def add_links(self, links: Iterable[Link]) -> None:
-        rules = [list(link) for link in links]
-        if rules:
-            self.casbin.add_named_grouping_policies("g", rules)
+        for link in links:
+            self.roles.add_link(*link)
 
     def remove_links(self, links: Iterable[Link]) -> None:
-        rules = [list(link) for link in links]
-        if rules:
-            self.casbin.remove_named_grouping_policies("g", rules)
+        for link in links:
+            self.roles.delete_link(*link)
 
     def clear(self) -> None:
-        self.casbin.clear_policy()
-        self.casbin.build_role_links()
-        self._rebind()
+        self.roles.clear()
 
 
 @dataclass(order=True, frozen=True)
