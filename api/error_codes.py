@@ -37,11 +37,33 @@ def with_code(error: GraphQLError) -> GraphQLError:
     )
 
 
+def without_suggestions(error: GraphQLError) -> GraphQLError:
+    """Production: no 'Did you mean ...?' naming real fields, arguments, types or values."""
+    message, cut, _ = error.message.partition(" Did you mean")
+    if not cut:
+        return error
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=error.original_error,
+        extensions=error.extensions,
+    )
+
+
 class ErrorCodes(SchemaExtension):
     """Runs outermost (first in the list), after masking: masked errors read INTERNAL."""
+
+    def __init__(self, *, production: bool = False) -> None:
+        self.production = production
 
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [with_code(error) for error in result.errors]
+            errors = [with_code(error) for error in result.errors]
+            if self.production:
+                errors = [without_suggestions(error) for error in errors]
+            result.errors = errors

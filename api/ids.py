@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 import strawberry
+
+_ALPHABET = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def _enc(text: str) -> str:
@@ -13,6 +16,10 @@ def _enc(text: str) -> str:
 
 
 def _dec(text: str) -> str | None:
+    # Only the canonical alphabet: base64 decoders skip stray characters, and a second
+    # spelling of an id must not name the same row.
+    if not _ALPHABET.fullmatch(text):
+        return None
     try:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
     except (binascii.Error, UnicodeDecodeError, ValueError):

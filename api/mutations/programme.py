@@ -243,7 +243,8 @@ async def _release(ctx: Context, data: ReleaseAssessmentInput) -> AssessmentRow:
     assessment, cycle_number = row
     factory = await visible_factory(ctx, assessment.factory_id, "assessmentId")
     late = data.released_on > assessment.latest_release_on()
-    if data.override_deadline:
+    # The override is for late releases only: an on-time release is the programme's.
+    if data.override_deadline and late:
         require(ctx, "late_release", country=factory.country_code)
     else:
         require(ctx, "assessment", factory=factory)

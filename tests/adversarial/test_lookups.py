@@ -367,12 +367,6 @@ async def test_an_id_of_another_type_is_no_factory(
         assert found == (200, {"data": {"factory": None}}), caller
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: api/ids.py _dec uses base64.urlsafe_b64decode, which skips characters outside "
-    "the alphabet: 'RmFjdG9yeTox\\n', 'RmFj dG9y eTox' or 'RmFj!dG9yeTox' all name Factory:1. "
-    "Fix: refuse anything not matching ^[A-Za-z0-9_-]+$ before decoding",
-)
 async def test_only_the_canonical_encoding_of_an_id_names_a_row(
     api: Any, world: DemoWorld, people: People
 ) -> None:

@@ -61,20 +61,7 @@ SUGGESTED = [
 
 
 @pytest.mark.parametrize("query", SUGGESTED)
-async def test_no_error_suggests_a_name(
-    production: Client, query: str, request: pytest.FixtureRequest
-) -> None:
-    if request.node.callspec.id.split("-", 1)[-1] not in ("root-field", "nested-field"):
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG: api/schema.py relies on StrawberryConfig(disable_field_suggestions), "
-                "which strips 'Did you mean' only from 'Cannot query field' errors; unknown "
-                "arguments, enum values, input fields and types still name the real ones in "
-                "production. Fix: in MillgateSchema.process_errors, when production, cut every "
-                "message at ' Did you mean'",
-            )
-        )
+async def test_no_error_suggests_a_name(production: Client, query: str) -> None:
     body = (await production.post(query)).json()
 
     assert body["errors"], body

@@ -823,16 +823,6 @@ UNASSESSED = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: gatewayEligibility computes its reasons from the cycle's assessment whether or not "
-        "the caller may see it: a host (or the platform) learns that a draft or a not-yet-released "
-        "assessment exists (NOT_RELEASED instead of NO_ASSESSMENT) and, through the *_LATE codes, "
-        "its date — rule 5: nothing of an assessment outside the programme and the factory before "
-        "its release"
-    ),
-)
 @pytest.mark.parametrize("caller", ["host with active grant", "platform admin"])
 async def test_given_unreleased_assessments_when_outsiders_ask_eligibility_then_nothing_shows(
     matrix: Matrix, caller: str

@@ -10,7 +10,6 @@ authorization error) and the database changes — so the refusals there are abou
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +29,7 @@ async def _given_the_world(api: Api, session: AsyncSession) -> MutationWorld:
     return world
 
 
-async def _rows(api: Api) -> dict[str, list[tuple[Any, ...]]]:
+async def _rows(api: Api) -> list[tuple[str, str]]:
     async with api.runtime.sessionmaker() as session:
         return await snapshot(session)
 
@@ -58,14 +57,6 @@ async def test_given_the_rightful_caller_when_it_runs_the_refused_input_then_aut
         assert await _rows(api) != before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: releaseAssessment with overrideDeadline lets a platform admin release any draft, "
-        "late or not (programme.py _release checks late_release whenever the flag is set); "
-        "policy.conf gives the platform late releases only, an on-time release is the programme's"
-    ),
-)
 async def test_given_an_on_time_draft_when_the_platform_overrides_the_deadline_then_forbidden(
     api: Api, session: AsyncSession
 ) -> None:
