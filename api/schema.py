@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 
 from api.assessments import Assessment, Finding
 from api.consent import ConsentGrant
+from api.error_codes import ErrorCodes
 from api.factories import Factory
 from api.gateway import GatewayExport
 from api.mutations.admin import AdminMutations
@@ -62,6 +63,8 @@ class MillgateSchema(strawberry.Schema):
 def build_schema(settings: Settings) -> strawberry.Schema:
     # Factories, not instances: strawberry builds a fresh extension for each request.
     extensions: list[Any] = [
+        # First: outermost, so it sees errors after masking.
+        lambda: ErrorCodes(production=settings.production),
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
