@@ -376,7 +376,7 @@ class World:
         )
         return data[spec.field]  # type: ignore[no-any-return]
 
-    async def rows(self) -> dict[str, list[tuple[Any, ...]]]:
+    async def rows(self) -> list[tuple[str, str]]:
         async with self.api.runtime.sessionmaker() as session:
             return await snapshot(session)
 

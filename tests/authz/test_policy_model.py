@@ -95,19 +95,22 @@ def matcher() -> Matcher:
     return built
 
 
+# Where a request is asked: about a factory in a country (each of two and two), or about none.
+PLACES = [*itertools.product(["factory:1", "factory:2"], ["country:ID", "country:VN"]), ("", "")]
+
+
 @pytest.mark.parametrize("subject", list(SUBJECTS))
 def test_given_the_fact_world_when_a_subject_asks_anything_then_both_matchers_agree(
     matcher: Matcher, subject: str
 ) -> None:
     allowed = 0
-    for request in itertools.product(
-        [subject], [SUBJECTS[subject]], FACTORIES, COUNTRY_DOMAINS, OBJECTS, ACTS
-    ):
+    for (factory, country), obj, act in itertools.product(PLACES, OBJECTS, ACTS):
+        request = (subject, SUBJECTS[subject], factory, country, obj, act)
         fast = matcher.check(*request)
         assert fast == matcher.casbin.enforce(*request), request
         allowed += fast
     # Not vacuous: every subject may do something (the public view at least), none all of it.
-    assert 0 < allowed < len(FACTORIES) * len(COUNTRY_DOMAINS) * len(OBJECTS) * len(ACTS)
+    assert 0 < allowed < len(PLACES) * len(OBJECTS) * len(ACTS)
 
 
 # The subjects whose rules look at the role (policy.conf rules 3, 9, 13 and 14), and one whose

@@ -385,14 +385,21 @@ async def build_matrix_world(session: AsyncSession, keys: KeyMaterial) -> Matrix
     return w
 
 
-async def snapshot(session: AsyncSession) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table (plain SQL, not ORM): what "changes nothing" compares."""
-    out: dict[str, list[tuple[Any, ...]]] = {}
+async def snapshot(session: AsyncSession) -> list[tuple[str, str]]:
+    """Every row of every table, as (table, row as text), in one plain-SQL statement: what
+    "changes nothing" compares."""
+    dialect = session.get_bind().dialect.name
+    parts = []
     for table in m.Base.metadata.sorted_tables:
-        query = text(f'SELECT * FROM "{table.name}"')  # noqa: S608 - names of our own tables
-        rows = (await session.execute(query)).all()
-        out[table.name] = sorted((tuple(r) for r in rows), key=repr)
-    return out
+        columns = [f'"{column.name}"' for column in table.columns]
+        if dialect == "postgresql":
+            row = f"CAST(ROW({', '.join(columns)}) AS TEXT)"
+        else:
+            row = " || ',' || ".join(f"quote({column})" for column in columns)
+        # names of our own tables and columns only
+        parts.append(f"SELECT '{table.name}' AS t, {row} AS r FROM \"{table.name}\"")  # noqa: S608
+    query = text(" UNION ALL ".join(parts) + " ORDER BY 1, 2")
+    return [(t, r) for t, r in (await session.execute(query)).all()]
 
 
 @dataclass
