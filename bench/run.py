@@ -103,8 +103,9 @@ class Server:
         cmd = [str(ROOT / ".venv/bin/uvicorn"), self.app, "--host", "127.0.0.1",
                "--port", str(self.port), "--workers", str(self.workers),
                "--no-access-log", "--log-level", "warning"]
-        self.proc = subprocess.Popen(cmd,  # noqa: S603 - our own venv's uvicorn cwd=ROOT, env=self.env, stdout=log.open("wb"),
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(  # noqa: S603 - our own venv's uvicorn
+            cmd, cwd=ROOT, env=self.env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+            start_new_session=True)
 
     @property
     def url(self) -> str:
@@ -500,7 +501,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     db_name = f"millgate_bench_{factories}"
     data_dir = ROOT / "var" / "bench" / str(factories)
     started = time.perf_counter()
-    manifest = prepare(db_name, data_dir, Sizes(factories=factories), args.reuse)
+    # A brand sees ~150 factories at the default sizes: keep that share in smaller worlds, so
+    # that the brand page is a full page of 100 there too.
+    brands = min(Sizes.brands, max(10, factories // 25))
+    manifest = prepare(db_name, data_dir, Sizes(factories=factories, brands=brands), args.reuse)
     try:
         results = asyncio.run(drive(manifest, db_name, args))
     finally:
