@@ -11,7 +11,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import tuple_
+from sqlalchemy import func, tuple_
 from strawberry.dataloader import DataLoader
 
 import models as m
@@ -111,16 +111,22 @@ class Loaders:
                 stmt = stmt.where(
                     tuple_(m.Assessment.assessed_on, m.Assessment.id) < tuple_(*args.after)
                 )
+            counted = _with_total(stmt, m.Assessment.factory_id, args)
             page = first_per_parent(
-                stmt,
+                stmt if counted is None else counted,
                 m.Assessment,
                 m.Assessment.factory_id,
                 [m.Assessment.assessed_on.desc(), m.Assessment.id.desc()],
                 args.first + 1,
-                extra=["cycle_number"],
+                extra=["cycle_number"] if counted is None else ["cycle_number", TOTAL],
             )
-            for assessment, number in await self._all(page):
+            totals: dict[int, int] = {}
+            for assessment, number, *total in await self._all(page):
                 found[(assessment.factory_id, args)].append(AssessmentRow(assessment, number))
+                totals[assessment.factory_id] = total[0] if total else 0
+            if counted is not None:  # totalCount then costs no statement of its own
+                for parent in parents:
+                    self.assessment_count.prime(parent, totals.get(parent, 0))
         return [found.get(k, []) for k in keys]
 
     async def _assessment_counts(self, factory_ids: list[int]) -> list[int]:
@@ -147,11 +153,18 @@ class Loaders:
             )
             if args.after is not None:
                 stmt = stmt.where(m.Finding.id > args.after[0])
+            counted = _with_total(stmt, m.Finding.assessment_id, args)
             page = first_per_parent(
-                stmt, m.Finding, m.Finding.assessment_id, [m.Finding.id], args.first + 1
+                stmt if counted is None else counted, m.Finding, m.Finding.assessment_id,
+                [m.Finding.id], args.first + 1, extra=[] if counted is None else [TOTAL],
             )
-            for (finding,) in await self._all(page):
+            totals: dict[int, int] = {}
+            for finding, *total in await self._all(page):
                 found[(finding.assessment_id, (args, flt))].append(finding)
+                totals[finding.assessment_id] = total[0] if total else 0
+            if counted is not None:  # totalCount then costs no statement of its own
+                for parent in parents:
+                    self.finding_count.prime((parent, flt), totals.get(parent, 0))
         return [found.get(k, []) for k in keys]
 
     async def _finding_counts(self, keys: list[tuple[int, FindingFilter]]) -> list[int]:
@@ -205,3 +218,13 @@ class Loaders:
                 found[(event.factory_id, args)].append(event)
         return [found.get(k, []) for k in keys]
 
+
+TOTAL = "_total"
+
+
+def _with_total(stmt: Any, parent_col: Any, args: PageArgs) -> Any:
+    """The page statement with each parent's row count beside every row (a window count),
+    or None after a cursor, where the page no longer holds every row the count is of."""
+    if args.after is not None:
+        return None
+    return stmt.add_columns(func.count().over(partition_by=parent_col).label(TOTAL))
