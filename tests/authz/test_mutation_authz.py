@@ -492,3 +492,52 @@ async def test_given_a_disabled_user_of_the_rightful_org_when_running_it_then_no
 
     assert response.status_code == 401
     assert await world.rows() == before
+
+
+# --- the idempotent path: the same refusals inside one outer transaction ----------------------
+
+
+def _one_refusal_per_code() -> list[Any]:
+    """For each mutation, the first caller refused with each code, and the anonymous public."""
+    chosen: dict[tuple[str, str], str] = {}  # (mutation, code) → caller
+    for (caller, mutation), code in EXPECTED.items():
+        if code != "ok":
+            chosen.setdefault((mutation, code), caller)
+    cases = {(caller, mutation) for (mutation, _), caller in chosen.items()}
+    cases |= {("anonymous", mutation) for mutation in MUTATIONS}
+    return [
+        pytest.param(caller, mutation, EXPECTED[(caller, mutation)], id=f"{mutation}-by-{caller}")
+        for caller, mutation in sorted(cases, key=lambda c: (c[1], c[0]))
+    ]
+
+
+@pytest.mark.parametrize(("caller", "mutation", "code"), _one_refusal_per_code())
+async def test_given_an_idempotency_key_when_a_caller_that_may_not_runs_it_then_no_domain_change(
+    world: World, caller: str, mutation: str, code: str
+) -> None:
+    spec = MUTATIONS[mutation]
+    user = world.world.users[caller]
+    before = await world.rows()
+
+    response = await world.api.post(
+        spec.document,
+        {"input": spec.input(world.world.ids)},
+        token=None if user is None else world.api.token(user),
+        headers={"idempotency-key": f"authz-{caller}-{mutation}".replace(" ", "-")},
+    )
+
+    payload = response.json()["data"][spec.field]
+    assert payload[spec.result] is None
+    assert [error["code"] for error in payload["errors"]] == [code]
+    after = await world.rows()
+
+    def domain(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [row for row in rows if row[0] != "idempotency_record"]
+
+    def stored(rows: list[tuple[str, str]]) -> int:
+        return len(rows) - len(domain(rows))
+
+    assert domain(after) == domain(before)
+    # The one row a refusal may leave is the caller's own stored answer, for its retries; the
+    # anonymous public leaves none.
+    assert stored(after) - stored(before) == (0 if user is None else 1)
