@@ -649,7 +649,8 @@ async def test_access_log_is_the_factorys_alone(
             id="registered-after-assessment",
         ),
         pytest.param(PHNOM_PENH, 1, False, ["COUNTRY_NOT_ROLLED_OUT"], id="country-not-rolled-out"),
-        pytest.param(HANOI, 2, False, ["NOT_RELEASED"], id="release-date-ahead"),
+        # The platform may not read drafts: nothing of an unreleased assessment shows (rule 5).
+        pytest.param(HANOI, 2, False, ["NO_ASSESSMENT"], id="release-date-ahead-hidden"),
         pytest.param(SINAR, 99, False, ["NO_SUCH_CYCLE"], id="no-such-cycle"),
     ],
 )
@@ -668,6 +669,21 @@ async def test_gateway_eligibility_names_every_unmet_condition(
 
     answer = data["factory"]["gatewayEligibility"]
     assert (answer["eligible"], answer["reasons"]) == (eligible, reasons)
+
+
+async def test_gateway_eligibility_tells_the_programme_an_assessment_awaits_release(
+    api: Any, world: DemoWorld, login: Any
+) -> None:
+    # given Hanoi Fashion's cycle 2, released with a release date ahead
+    programme = await login("assessor@bw-vn.demo")
+    factory = await login("manager@hanoi-fashion.demo")
+    hanoi = {"id": factory_gid(world, HANOI), "cycle": 2}
+
+    # then its programme, which reads drafts, is told why; the factory itself is told nothing
+    seen = await api.gql(ELIGIBILITY, hanoi, **programme.auth)
+    hidden = await api.gql(ELIGIBILITY, hanoi, **factory.auth)
+    assert seen["factory"]["gatewayEligibility"]["reasons"] == ["NOT_RELEASED"]
+    assert hidden["factory"]["gatewayEligibility"]["reasons"] == ["NO_ASSESSMENT"]
 
 
 async def test_gateway_eligibility_gives_the_gateway_release_date(

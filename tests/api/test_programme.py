@@ -294,6 +294,9 @@ async def test_a_virtual_compliance_check_is_recorded_as_such(
             "virtualScope",
             id="virtual-scope-unknown-question",
         ),
+        pytest.param(
+            {"findings": [OVERTIME] * 501}, "INVALID", "findings", id="more-than-500-findings"
+        ),
         pytest.param({"cycle": 7}, "INVALID", "cycle", id="cycle-skipped"),
         pytest.param({"factoryId": "garbage"}, "NOT_FOUND", "factoryId", id="no-such-factory"),
     ],

@@ -287,6 +287,12 @@ async def test_submitting_for_the_next_cycle_opens_it(
         pytest.param({"toolVersion": "version one"}, "INVALID", "toolVersion", id="tool-version"),
         pytest.param({"answers": {}}, "INVALID", "answers", id="no-answers"),
         pytest.param({"answers": ["CL.01.1"]}, "INVALID", "answers", id="answers-not-an-object"),
+        pytest.param(
+            {"step": 1, "cycle": 3, "answers": {"CL.01.1": "x" * 200_000}},
+            "INVALID",
+            "answers",
+            id="answers-too-large",
+        ),
         pytest.param({"cycle": 5}, "INVALID", "cycle", id="cycle-skipped"),
         pytest.param({"cycle": 0}, "INVALID", "cycle", id="cycle-zero"),
         pytest.param({"factoryId": "garbage"}, "NOT_FOUND", "factoryId", id="no-such-factory"),
