@@ -458,6 +458,24 @@ async def test_a_platform_admin_may_release_past_the_deadline(
     assert data["releaseAssessment"]["assessment"]["status"] == "RELEASED"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG: releasedOn near date.max overflows the Gateway date (+15 days): "
+    "'Unexpected error.' (INTERNAL) instead of a typed INVALID",
+)
+async def test_a_release_date_past_the_calendar_is_invalid(
+    api: Any, world: DemoWorld, session: AsyncSession, assessor: Any, admin: Any
+) -> None:
+    draft = await record(api, world, assessor, assessed=40)
+    release = {
+        "input": {"assessmentId": draft, "releasedOn": "9999-12-31", "overrideDeadline": True}
+    }
+
+    payload = await refused(api, session, RELEASE, release, admin.auth)
+
+    assert [(e["code"], e["field"]) for e in payload["errors"]] == [("INVALID", "releasedOn")]
+
+
 async def test_an_assessor_may_not_override_the_deadline(
     api: Any, world: DemoWorld, session: AsyncSession, assessor: Any
 ) -> None:
