@@ -7,15 +7,10 @@ holding a tenth of the grants (at most 25,000). For each size (10^4 and 10^6 gra
 (a) a point decision, ``PolicyEnforcer.allows(...)``: µs per call, median over batches, for a
     brand's read (half the requests on a granted factory, half not), a factory manager's
     write, and pycasbin's generic ``enforce()`` on the same requests for reference; and the
-    first decision after a load, when pycasbin builds the role manager of the "*" domain
-    (every brand, host and platform link) with a pairwise scan. Beside the released role
-    manager, a "flat set" matcher answers ``g()`` with one set lookup (the links are flat);
-(b) loading the links into an enforcer: seconds and memory (tracemalloc and RSS growth).
-    As released, ``Matcher.add_links`` goes through pycasbin's ``add_named_grouping_policies``,
-    whose duplicate check scans a Python list, so a load is quadratic: it is timed on 2,500 to
-    20,000 links and extrapolated to the worlds above. The figures of (a) feed the same role
-    manager without that list (the enforcer de-duplicates links itself), which is how the
-    10^6 world can be built at all;
+    first decision after a load (pycasbin's default role manager, before the flat one, built
+    the "*" domain there with a pairwise scan: seconds);
+(b) loading the links into an enforcer (``PolicyEnforcer.add`` of each, as ``load()`` does
+    after its reads): seconds, and memory (tracemalloc and RSS growth);
 (c) on PostgreSQL, with the grants in ``consent_grant`` (COPY; 10 % revoked, 5 % expired), the
     scoped list query ``Scope(brand).factories()`` ordered by id with limit 100, and its
     count, for a typical brand, the big brand and a brand with no grant: ms, median. The
@@ -38,7 +33,7 @@ import statistics
 import time
 import tracemalloc
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,14 +41,7 @@ import asyncpg
 from sqlalchemy import or_, select, text
 
 import models as m
-from authz.enforcer import (
-    Link,
-    Matcher,
-    PolicyEnforcer,
-    factory_domain,
-    org,
-    standing_links,
-)
+from authz.enforcer import Link, PolicyEnforcer, factory_domain, org, standing_links
 from authz.guard import scoped
 from authz.paging import count
 from authz.principal import Principal
@@ -64,7 +52,6 @@ DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 FACTORY_ORG_BASE = 1_000_000  # organisation ids: factories' 1,000,001.., brands' 1..
 BIG_BRAND = 1
 NO_GRANT_BRAND = 2
-SHIPPED_SIZES = [2_500, 5_000, 10_000, 20_000]
 
 
 # --- the synthetic world ---------------------------------------------------------------------
@@ -118,52 +105,8 @@ def standing(world: World) -> list[tuple[Link, str]]:
 # --- (b) loading the links -------------------------------------------------------------------
 
 
-class DirectMatcher(Matcher):
-    """The same role manager, fed without pycasbin's policy list (the enforcer de-duplicates)."""
-
-    def add_links(self, links: Iterable[Link]) -> None:
-        rm = self.casbin.get_model()["g"]["g"].rm
-        for subject, relation, domain in links:
-            rm.add_link(subject, relation, domain)
-
-    def remove_links(self, links: Iterable[Link]) -> None:
-        rm = self.casbin.get_model()["g"]["g"].rm
-        for subject, relation, domain in links:
-            rm.delete_link(subject, relation, domain)
-
-
-class FlatMatcher(Matcher):
-    """``g()`` as set membership: the links are flat (subject, relation, domain) facts with no
-    role hierarchy, so this answers as pycasbin's role manager does, in one hash lookup."""
-
-    def __init__(self) -> None:
-        self._links: set[Link] = set()
-        super().__init__()
-
-    def _rebind(self) -> None:
-        links = self._links
-        self._globals = {"__builtins__": {},
-                         "g": lambda sub, rel, dom: (sub, rel, dom) in links}
-
-    def add_links(self, links: Iterable[Link]) -> None:
-        self._links.update(links)
-
-    def remove_links(self, links: Iterable[Link]) -> None:
-        self._links.difference_update(links)
-
-    def clear(self) -> None:
-        self._links.clear()
-
-
-MATCHERS: dict[str, Callable[[], Matcher]] = {
-    "released": Matcher, "direct": DirectMatcher, "flat set": FlatMatcher,
-}
-
-
-def build(world: World, size: int, *, matcher: str) -> PolicyEnforcer:
+def build(world: World, size: int) -> PolicyEnforcer:
     enforcer = PolicyEnforcer()
-    if matcher != "released":
-        enforcer.matcher = MATCHERS[matcher]()
     for link, source in standing(world):
         enforcer.add(link, source)
     for i, pair in enumerate(world.grants[:size]):
@@ -186,17 +129,17 @@ class Load:
     rss_mb: float
 
 
-def measure_load(world: World, size: int, *, matcher: str) -> tuple[PolicyEnforcer, Load]:
+def measure_load(world: World, size: int) -> tuple[PolicyEnforcer, Load]:
     gc.collect()
     before = rss_mb()
     start = time.perf_counter()
-    enforcer = build(world, size, matcher=matcher)
+    enforcer = build(world, size)
     seconds = time.perf_counter() - start
     grown = rss_mb() - before
     # tracemalloc slows the build several times: a second, traced pass
     gc.collect()
     tracemalloc.start()
-    traced_one = build(world, size, matcher=matcher)
+    traced_one = build(world, size)
     traced = tracemalloc.get_traced_memory()[0] / 2**20
     tracemalloc.stop()
     del traced_one
@@ -274,8 +217,7 @@ def measure_checks(enforcer: PolicyEnforcer, world: World, size: int, seed: int)
         first_check_s=first,
         brand_read_us=per_call_us(cycler(requests, "assessment", "read"), batch=1000, batches=101),
         manager_write_us=per_call_us(cycler(managers, "consent", "write"), batch=1000, batches=51),
-        casbin_enforce_us=(per_call_us(generic_call, batch=200, batches=21)
-                           if not isinstance(enforcer.matcher, FlatMatcher) else float("nan")),
+        casbin_enforce_us=per_call_us(generic_call, batch=200, batches=21),
         hit_rate=hits / len(requests),
     )
 
@@ -453,49 +395,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         asyncio.run(_database_part(args.url, world, sizes, args.seed))
         return
     print("\n(a) point checks and (b) enforcer load")
-    header = (f"{'grants':>7} {'matcher':>9} {'links':>9} {'1st check':>10} {'brand read':>11} "
-              f"{'mgr write':>10} {'casbin enf.':>11} {'load':>8} {'traced':>8} {'RSS +':>8}")
+    header = (f"{'grants':>7} {'links':>9} {'1st check':>10} {'brand read':>11} "
+              f"{'mgr write':>10} {'casbin enf.':>11} {'load':>8} {'per link':>9} {'traced':>8} "
+              f"{'RSS +':>8}")
     print(header)
     print("-" * len(header))
-    total_links = {}
     for size in sizes:
-        for matcher in ("direct", "flat set"):
-            enforcer, load = measure_load(world, size, matcher=matcher)
-            checks = measure_checks(enforcer, world, size, args.seed)
-            total_links[size] = enforcer.link_count
-            del enforcer
-            gc.collect()
-            print(f"{fmt_size(size) if matcher == 'direct' else '':>7} {matcher:>9} "
-                  f"{total_links[size]:>9,} {checks.first_check_s:>8.3f} s "
-                  f"{checks.brand_read_us:>8.2f} µs {checks.manager_write_us:>7.2f} µs "
-                  f"{checks.casbin_enforce_us:>8.1f} µs {load.seconds:>6.2f} s "
-                  f"{load.traced_mb:>5.0f} MB {load.rss_mb:>5.0f} MB")
-    print("direct: pycasbin's role manager as released, fed without its policy list (the "
-          "released path cannot load these\nworlds, see (b)); flat set: g() as one set lookup. "
-          "1st check: the first allows() after the load; brand read:\nallows() for a brand, "
-          "half on a granted factory; mgr write: a factory manager's consent write; casbin "
-          "enf.:\npycasbin's generic enforce() on the brand requests; traced: tracemalloc after "
-          "the load; RSS +: growth of the process.")
-
-    print("\n(b) enforcer load as released (PolicyEnforcer.add -> pycasbin "
-          "add_named_grouping_policies)")
-    header = f"{'links':>9} {'load':>9} {'per link':>10}"
-    print(header)
-    print("-" * len(header))
-    fitted = []
-    for n in SHIPPED_SIZES[: 3 if args.quick else 4]:
-        small = World(factories=n, brands=0)  # n owner links, the cheapest kind
-        start = time.perf_counter()
-        build(small, 0, matcher="released")
-        seconds = time.perf_counter() - start
-        fitted.append(seconds / n**2)
-        print(f"{n:>9,} {seconds:>7.2f} s {seconds / n * 1e6:>7.0f} µs")
-    per_pair = fitted[-1]
-    for size in sizes:
-        estimate = per_pair * total_links[size] ** 2
-        shown = f"{estimate / 3600:.1f} h" if estimate > 3600 else f"{estimate:.0f} s"
-        print(f"{total_links[size]:>9,} ~{shown:>7}   estimated (quadratic fit), the world "
-              f"above with {fmt_size(size)} grants")
+        enforcer, load = measure_load(world, size)
+        checks = measure_checks(enforcer, world, size, args.seed)
+        links = enforcer.link_count
+        del enforcer
+        gc.collect()
+        print(f"{fmt_size(size):>7} {links:>9,} {checks.first_check_s * 1e6:>7.0f} µs "
+              f"{checks.brand_read_us:>8.2f} µs {checks.manager_write_us:>7.2f} µs "
+              f"{checks.casbin_enforce_us:>8.1f} µs {load.seconds:>6.2f} s "
+              f"{load.seconds / links * 1e6:>6.1f} µs {load.traced_mb:>5.0f} MB "
+              f"{load.rss_mb:>5.0f} MB")
+    print("1st check: the first allows() after the load; brand read: allows() for a brand, half "
+          "on a granted factory;\nmgr write: a factory manager's consent write; casbin enf.: "
+          "pycasbin's generic enforce() on the brand requests;\nload: PolicyEnforcer.add of "
+          "every link; traced: tracemalloc after the load; RSS +: growth of the process.")
 
     if args.no_db:
         return
