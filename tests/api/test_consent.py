@@ -45,6 +45,7 @@ mutation Revoke($input: RevokeConsentInput!) {
 """
 
 FACTORY_NAME = "query($id: ID!) { factory(id: $id) { name } }"
+GRANTEES = "query($id: ID!) { factory(id: $id) { consentGrants { active grantee { name } } } }"
 
 IN_A_YEAR = (dt.datetime.now(dt.UTC) + dt.timedelta(days=365)).replace(microsecond=0)
 
@@ -285,6 +286,35 @@ async def test_revoking_ends_the_brands_view_at_once(
         g=world.organization_ids[NORTHWIND],
     )
     assert kept == 1
+
+
+async def test_a_revoked_pair_can_be_granted_again_and_history_stays(
+    api: Any, world: DemoWorld, session: AsyncSession, manager: Any, brand: Any
+) -> None:
+    # given Sinar Garmen revoked Northwind's grant
+    await api.gql(
+        REVOKE,
+        {"input": {"grantId": await grant_id(session, world, SINAR, NORTHWIND)}},
+        **manager.auth,
+    )
+
+    # when it grants Northwind again
+    data = await api.gql(GRANT, grant_input(world, NORTHWIND), **manager.auth)
+
+    # then a new grant is active beside the revoked one, and the brand sees the factory again
+    assert data["grantConsent"]["errors"] == []
+    grants = (
+        await api.gql(
+            GRANTEES,
+            {"id": factory_gid(world, SINAR)},
+            **manager.auth,
+        )
+    )["factory"]["consentGrants"]
+    northwind = [g["active"] for g in grants if g["grantee"]["name"] == "Northwind Apparel"]
+    assert sorted(northwind) == [False, True]
+    assert (await api.gql(FACTORY_NAME, {"id": factory_gid(world, SINAR)}, **brand.auth))[
+        "factory"
+    ] == {"name": SINAR}
 
 
 async def test_a_second_revoke_is_not_active(

@@ -117,6 +117,12 @@ query Eligibility($id: ID!, $cycle: Int!) {
 }
 """
 
+SLCP_AND_ELIGIBILITY = """
+query SlcpAndEligibility($id: ID!, $cycle: Int!) {
+  factory(id: $id) { slcp { gatewayId } gatewayEligibility(cycle: $cycle) { eligible reasons } }
+}
+"""
+
 ALL_FACTORIES = {
     SINAR,
     MITRA,
@@ -723,10 +729,7 @@ async def test_a_brand_cannot_tell_slcp_factories_apart(
     # given Sinar Garmen (in SLCP) and Kampong Speu (outside it), both granted to the brand
     answers = [
         await api.gql(
-            ELIGIBILITY.replace(
-                "gatewayEligibility(cycle: $cycle) {",
-                "slcp { gatewayId } gatewayEligibility(cycle: $cycle) {",
-            ),
+            SLCP_AND_ELIGIBILITY,
             {"id": factory_gid(world, name), "cycle": 1},
             **brand.auth,
         )

@@ -14,6 +14,11 @@ from core.demo import DemoWorld
 from tests.api.support import error_codes, gid
 
 VIEWER = "{ viewer { role } }"
+UNFINISHED = "{ viewer { role }"
+NO_SUCH_FIELD = "{ viewer { password } }"
+PUBLIC_FINDINGS = "{ publicFindings { cluster } }"
+NODE = "query($id: ID!) { node(id: $id) { id } }"
+VIEWER_AND_FACTORY = "query($id: ID!) { viewer { role } factory(id: $id) { name } }"
 
 
 def cursor(text: str) -> str:
@@ -145,9 +150,7 @@ async def test_an_id_beyond_any_row_names_nothing_on_every_backend(
     admin: Any,
     kind: str,
 ) -> None:
-    response = await api.post(
-        "query($id: ID!) { node(id: $id) { id } }", {"id": gid(kind, 3_000_000_000)}, **admin.auth
-    )
+    response = await api.post(NODE, {"id": gid(kind, 3_000_000_000)}, **admin.auth)
 
     assert response.json() == {"data": {"node": None}}
 
@@ -265,7 +268,7 @@ async def test_a_json_post_with_a_charset_is_accepted(api: Any, world: DemoWorld
 
 
 async def test_a_syntax_error_is_reported_without_running(api: Any, world: DemoWorld) -> None:
-    response = await api.post("{ viewer { role }")
+    response = await api.post(UNFINISHED)
 
     assert response.status_code == 400
     assert response.json()["errors"][0]["message"].startswith("Syntax Error")
@@ -273,7 +276,7 @@ async def test_a_syntax_error_is_reported_without_running(api: Any, world: DemoW
 
 
 async def test_an_unknown_field_is_a_validation_error(api: Any, world: DemoWorld) -> None:
-    response = await api.post("{ viewer { password } }")
+    response = await api.post(NO_SUCH_FIELD)
 
     assert response.status_code == 400
     assert error_codes(response.json()) == ["GRAPHQL_VALIDATION_FAILED"]
@@ -311,7 +314,7 @@ async def test_an_unexpected_error_is_masked(
     monkeypatch.setattr(statistics, "public_findings", broken)
 
     # when anyone asks for it
-    response = await api.post("{ publicFindings { cluster } }")
+    response = await api.post(PUBLIC_FINDINGS)
 
     # then the answer says only that something unexpected happened
     body = response.json()
@@ -333,7 +336,7 @@ async def test_an_unexpected_error_spares_its_siblings(
 
     # when it is asked beside another field
     response = await api.post(
-        "query($id: ID!) { viewer { role } factory(id: $id) { name } }",
+        VIEWER_AND_FACTORY,
         {"id": gid("Factory", 1)},
         **admin.auth,
     )
