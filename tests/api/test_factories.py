@@ -20,6 +20,7 @@ from tests.api.support import (
     SINAR,
     error_codes,
     factory_gid,
+    gid,
     gql_named,
 )
 
@@ -299,7 +300,9 @@ async def test_factory_is_null_for_who_may_not_see_it(
 async def test_factory_of_an_id_of_another_type_is_null(
     api: Any, world: DemoWorld, admin: Any
 ) -> None:
-    org_id = factory_gid(world, SINAR).replace("RmFjdG9ye", "T3JnYW5pemF0aW9u")  # not a Factory id
+    # given the id of Sinar Garmen's organisation: the same kind of number, another type
+    org_id = gid("Organization", world.organization_ids["sinar-garmen"])
+
     assert (await api.gql(FACTORY, {"id": org_id}, **admin.auth))["factory"] is None
 
 
