@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -54,6 +56,7 @@ ENV = "MILLGATE_FAST_EXECUTOR"
 Completer = Callable[[Any, Any, Path, Any, Any, Callable[[], GraphQLResolveInfo[Any]]], Any]
 
 _BASIC, _RESOLVER, _TYPENAME = 0, 1, 2
+_PLAIN = (str, int, float, bool)  # never awaitable, never an exception
 
 
 def fast_executor_enabled() -> bool:
@@ -86,22 +89,101 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         # Middleware wraps every resolver: then no field is plain, use the base class.
         self._fast = manager is None or not manager.middlewares
-        self._plans: dict[int, tuple[Any, list[tuple[str, Any, Any]]]] = {}
+        self._plans: dict[int, tuple[Any, Any]] = {}
         self._completers: dict[tuple[int, str], Completer] = {}
 
     # -- plans ------------------------------------------------------------------------
 
-    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[Any]:
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> Any:
         # Keyed by identity like collect_subfields, and kept alive beside the plan.
         cached = self._plans.get(id(grouped_field_set))
         if cached is not None and cached[0] is grouped_field_set:
             return cached[1]
-        plan = [
+        fields = [
             (name, group, self._spec(parent_type, group) if self._fast else None)
             for name, group in grouped_field_set.items()
         ]
+        plan = (fields, self._inline(fields))
         self._plans[id(grouped_field_set)] = (grouped_field_set, plan)
         return plan
+
+    def _inline(self, fields: list[tuple[str, Any, Any]]) -> list[Any] | None:
+        """Steps for a selection whose every field is planned: leaves of basic fields are
+        read and coerced in one loop; the rest (resolvers, objects, lists) run as planned
+        fields. None when some field must go the standard way."""
+        steps: list[Any] = []
+        for name, group, spec in fields:
+            if spec is None:
+                return None
+            kind, field_def, _resolve, _complete = spec
+            if kind == _TYPENAME:
+                steps.append((name, _TYPENAME, None, None, False, group, spec))
+                continue
+            named = field_def.type.of_type if is_non_null_type(field_def.type) else field_def.type
+            definition = field_def.extensions.get("strawberry-definition")
+            if kind == _BASIC and is_leaf_type(named) and definition is not None:
+                # What strawberry's basic resolver returns: default_resolver(source, name).
+                default, attr = definition.default_resolver, definition.python_name
+                read = attrgetter(attr) if default is getattr else partial(_read, default, attr)
+                steps.append((name, _BASIC, read, named.coerce_output_value,
+                              is_non_null_type(field_def.type), group, spec))
+            else:
+                steps.append((name, _RESOLVER, None, None, False, group, spec))
+        return steps
+
+    def _run_inline(
+        self, steps: list[Any], parent_type: GraphQLObjectType, source: Any, path: Path | None,
+        position_context: Any,
+    ) -> Any:
+        """One object's fields; None (nothing run) when a leaf is anything but plain, so
+        that the caller takes the field-by-field way and its exact errors."""
+        type_name = parent_type.name
+        results: dict[str, Any] = {}
+        later: list[Any] = []
+        is_awaitable = self.is_awaitable
+        try:
+            for step in steps:
+                name, kind, read, coerce, non_null = step[:5]
+                if kind == _BASIC:
+                    value = read(source)
+                    if value is None:
+                        if non_null:
+                            return None
+                        results[name] = None
+                        continue
+                    if not isinstance(value, _PLAIN) and (
+                        isinstance(value, Exception) or is_awaitable(value)
+                    ):
+                        return None
+                    coerced = coerce(value)
+                    if coerced is None or coerced is Undefined:
+                        return None
+                    results[name] = coerced
+                elif kind == _TYPENAME:
+                    results[name] = type_name
+                else:
+                    results[name] = None  # keeps the selection's order; filled below
+                    later.append(step)
+        except Exception:  # a leaf that does not coerce: the field-by-field way says how
+            return None
+        if not later:
+            return results
+        awaitable_fields: list[str] = []
+        try:
+            for name, _kind, _read, _coerce, _non_null, group, spec in later:
+                result = self._run_field(
+                    spec, parent_type, source, group, Path(path, name, type_name),
+                    position_context)
+                results[name] = result
+                if is_awaitable(result):
+                    awaitable_fields.append(name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[f] for f in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+        return _gather_fields(results, awaitable_fields)
 
     def _spec(self, parent_type: GraphQLObjectType, group: Any) -> Any:
         node = group[0].node
@@ -272,12 +354,17 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         """The base class's loop, with planned fields run by :meth:`_run_field`."""
+        fields, inline = self._plan(parent_type, grouped_field_set)
+        if inline is not None:
+            done = self._run_inline(inline, parent_type, source_value, path, position_context)
+            if done is not None:
+                return done
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         type_name = parent_type.name
         try:
-            for response_name, group, spec in self._plan(parent_type, grouped_field_set):
+            for response_name, group, spec in fields:
                 field_path = Path(path, response_name, type_name)
                 if spec is None:
                     result = self.execute_field(
@@ -297,17 +384,7 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             raise
         if not awaitable_fields:
             return results
-
-        async def get_results() -> dict[str, Any]:
-            if len(awaitable_fields) == 1:
-                field = awaitable_fields[0]
-                results[field] = await results[field]
-            else:
-                awaited = await gather_with_cancel(*(results[f] for f in awaitable_fields))
-                results.update(zip(awaitable_fields, awaited, strict=True))
-            return results
-
-        return get_results()
+        return _gather_fields(results, awaitable_fields)
 
     def _run_field(
         self, spec: Any, parent_type: GraphQLObjectType, source: Any, group: Any, path: Path,
@@ -345,3 +422,17 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             self.handle_field_error(raw_error, return_type, group, path)
             return None
 
+
+def _read(default: Callable[[Any, str], Any], attr: str, source: Any) -> Any:
+    return default(source, attr)
+
+
+async def _gather_fields(results: dict[str, Any], awaitable_fields: list[str]) -> dict[str, Any]:
+    """The base class's ``get_results``: awaits the awaitable fields in place."""
+    if len(awaitable_fields) == 1:
+        field = awaitable_fields[0]
+        results[field] = await results[field]
+    else:
+        awaited = await gather_with_cancel(*(results[f] for f in awaitable_fields))
+        results.update(zip(awaitable_fields, awaited, strict=True))
+    return results
