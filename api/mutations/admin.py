@@ -210,7 +210,7 @@ async def _create_user(ctx: Context, data: CreateUserInput) -> m.User:
     require(ctx, "admin")
     org = await _organization(ctx, data.organization_id, "organizationId")
     email = data.email.strip().lower()
-    if not EMAIL.match(email):
+    if len(email) > 320 or not EMAIL.match(email):  # 320: RFC 5321 and app_user.email
         raise UserInputError(INVALID, "not an email address", "email")
     role = m.Role(data.role)
     if role not in m.ROLES_OF_KIND[org.kind]:

@@ -37,6 +37,7 @@ IMPORT_NOT_ACCEPTED = "IMPORT_NOT_ACCEPTED"
 GATEWAY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 TOOL_VERSION = re.compile(r"^CAF \d{1,2}\.\d{1,2}$")
 MAX_ANSWERS_BYTES = 256 * 1024
+MAX_GRANT_SPAN = dt.timedelta(days=365 * 50)  # beyond, leave expiresAt empty
 
 
 @strawberry.input
@@ -111,6 +112,8 @@ async def _grant(ctx: Context, data: GrantConsentInput) -> m.ConsentGrant:
             raise UserInputError(INVALID, "expiresAt needs a time zone", "expiresAt")
         if data.expires_at <= now:
             raise UserInputError(INVALID, "expiresAt must be in the future", "expiresAt")
+        if data.expires_at > now + MAX_GRANT_SPAN:
+            raise UserInputError(INVALID, "expiresAt is more than 50 years away", "expiresAt")
     grant = m.ConsentGrant(
         factory_id=factory.id,
         grantee_id=grantee.id,

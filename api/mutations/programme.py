@@ -33,6 +33,7 @@ from core.errors import UserInputError
 
 MAX_FINDINGS = 500
 MAX_DETAIL = 4000
+MAX_RELEASE_SPAN = dt.timedelta(days=3650)  # even an overridden release comes within years
 
 
 @strawberry.input
@@ -254,6 +255,8 @@ async def _release(ctx: Context, data: ReleaseAssessmentInput) -> AssessmentRow:
         )
     if data.released_on < assessment.assessed_on:
         raise UserInputError(INVALID, "releasedOn is before the assessment", "releasedOn")
+    if data.released_on > assessment.assessed_on + MAX_RELEASE_SPAN:
+        raise UserInputError(INVALID, "releasedOn is years after the assessment", "releasedOn")
     if late and not data.override_deadline:
         raise UserInputError(
             "RELEASE_TOO_LATE",

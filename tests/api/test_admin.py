@@ -297,11 +297,6 @@ async def test_the_platform_creates_a_user_who_can_then_sign_in(
             "INVALID",
             "email",
             id="email-longer-than-its-column",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: EMAIL admits 329 characters, app_user.email holds 320: "
-                "PostgreSQL fails (INTERNAL), SQLite stores it",
-            ),
         ),
         pytest.param(
             {"organizationId": gid("Organization", 999_999)},

@@ -458,11 +458,6 @@ async def test_a_platform_admin_may_release_past_the_deadline(
     assert data["releaseAssessment"]["assessment"]["status"] == "RELEASED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: releasedOn near date.max overflows the Gateway date (+15 days): "
-    "'Unexpected error.' (INTERNAL) instead of a typed INVALID",
-)
 async def test_a_release_date_past_the_calendar_is_invalid(
     api: Any, world: DemoWorld, session: AsyncSession, assessor: Any, admin: Any
 ) -> None:
