@@ -101,7 +101,7 @@ async def _profile(manifest: Manifest, requests: int, warm: int) -> tuple[list[f
                 t0 = time.perf_counter()
                 await one(i)
                 timings.append(time.perf_counter() - t0)
-            profiler = Profiler(interval=0.0002, async_mode="disabled")
+            profiler = Profiler(interval=0.001, async_mode="disabled")
             profiler.start()
             for i in range(requests):
                 await one(i)

@@ -375,7 +375,8 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-def prepare(db_name: str, data_dir: Path, sizes: Sizes, reuse: bool) -> Manifest:
+def prepare(db_name: str, data_dir: Path, sizes: Sizes, reuse: bool,
+            exports: bool = True) -> Manifest:
     manifest_path = data_dir / "manifest.json"
     if reuse and manifest_path.exists():
         print(f"reusing {db_name}")
@@ -388,9 +389,10 @@ def prepare(db_name: str, data_dir: Path, sizes: Sizes, reuse: bool) -> Manifest
     t0 = time.perf_counter()
     manifest = generate(url, data_dir, sizes)
     print(f"generated in {time.perf_counter() - t0:.1f}s: {json.dumps(manifest.counts)}")
-    t0 = time.perf_counter()
-    report = asyncio.run(_exports(manifest))
-    print(f"export job in {time.perf_counter() - t0:.1f}s: {report}")
+    if exports:  # slow (each export is signed and encrypted): only when hosts will pull
+        t0 = time.perf_counter()
+        report = asyncio.run(_exports(manifest))
+        print(f"export job in {time.perf_counter() - t0:.1f}s: {report}")
     manifest.save(manifest_path)
     return manifest
 
@@ -504,7 +506,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     # A brand sees ~150 factories at the default sizes: keep that share in smaller worlds, so
     # that the brand page is a full page of 100 there too.
     brands = min(Sizes.brands, max(10, factories // 25))
-    manifest = prepare(db_name, data_dir, Sizes(factories=factories, brands=brands), args.reuse)
+    manifest = prepare(db_name, data_dir, Sizes(factories=factories, brands=brands), args.reuse,
+                       exports="exports" in args.scenarios.split(","))
     try:
         results = asyncio.run(drive(manifest, db_name, args))
     finally:
