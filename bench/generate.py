@@ -278,7 +278,7 @@ class World:
         rng, now = self.rng, _utc(self.today, 43200)
         k = min(self.sizes.max_brand_grants,
                 int(rng.triangular(0, self.sizes.max_brand_grants + 1, 3)))
-        chosen = rng.sample(brands, k)
+        chosen = rng.sample(brands, min(k, len(brands)))
         for brand in chosen:
             granted = _utc(first_start, rng.randint(0, 86400 * 365 * CYCLES))
             granted = min(granted, now - dt.timedelta(days=1))
@@ -360,7 +360,7 @@ def _load_sqlite(url: str, world: World) -> None:
             cols = COLUMNS[table]
             marks = ", ".join("?" for _ in cols)
             db.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})",
-                           (_sqlite_row(r) for r in world.rows[table]))
+                           (tuple(_sqlite_row(r)) for r in world.rows[table]))
         db.execute("INSERT OR IGNORE INTO policy_revision (id, revision, changed_at) "
                    "VALUES (1, 1, CURRENT_TIMESTAMP)")
         db.commit()
