@@ -59,6 +59,8 @@ class Loaders:
         self.grants = self._loader(self._grants)
         self.access_page = self._loader(self._access_pages)
         self.slcp_visible = self._loader(self._slcp_visible)
+        self.users_of = self._loader(self._users_of)
+        self.api_keys_of = self._loader(self._api_keys_of)
 
     @staticmethod
     def _loader(fn: Callable[[list[K]], Any]) -> DataLoader[K, Any]:
@@ -83,6 +85,24 @@ class Loaders:
         stmt = self.ctx.scope.factory_ids("slcp").where(m.Factory.id.in_(ids))
         visible = {r[0] for r in await self._all(stmt)}
         return [i in visible for i in ids]
+
+    async def _users_of(self, org_ids: list[int]) -> list[list[m.User]]:
+        stmt = self.ctx.scope.users().where(m.User.organization_id.in_(org_ids)).order_by(m.User.id)
+        found: dict[int, list[m.User]] = defaultdict(list)
+        for (user,) in await self._all(stmt):
+            found[user.organization_id].append(user)
+        return [found.get(i, []) for i in org_ids]
+
+    async def _api_keys_of(self, org_ids: list[int]) -> list[list[m.ApiKey]]:
+        stmt = (
+            self.ctx.scope.api_keys()
+            .where(m.ApiKey.organization_id.in_(org_ids))
+            .order_by(m.ApiKey.id)
+        )
+        found: dict[int, list[m.ApiKey]] = defaultdict(list)
+        for (key,) in await self._all(stmt):
+            found[key.organization_id].append(key)
+        return [found.get(i, []) for i in org_ids]
 
     async def _organizations(self, ids: list[int]) -> list[m.Organization | None]:
         stmt = self.ctx.scope.reachable_organizations().where(m.Organization.id.in_(ids))
@@ -155,8 +175,12 @@ class Loaders:
                 stmt = stmt.where(m.Finding.id > args.after[0])
             counted = _with_total(stmt, m.Finding.assessment_id, args)
             page = first_per_parent(
-                stmt if counted is None else counted, m.Finding, m.Finding.assessment_id,
-                [m.Finding.id], args.first + 1, extra=[] if counted is None else [TOTAL],
+                stmt if counted is None else counted,
+                m.Finding,
+                m.Finding.assessment_id,
+                [m.Finding.id],
+                args.first + 1,
+                extra=[] if counted is None else [TOTAL],
             )
             totals: dict[int, int] = {}
             for finding, *total in await self._all(page):

@@ -64,6 +64,16 @@ class Organization(Node):
     def has_host_key(self) -> bool:
         return self.row.host_public_jwk is not None
 
+    @strawberry.field(description="Its members: all for platform admins, yourself otherwise.")
+    async def users(self, info: Info[Context, None]) -> list[User]:
+        rows = await info.context.loaders.users_of.load(self.row.id)
+        return [User.of(row) for row in rows]
+
+    @strawberry.field(description="Platform admins: its API keys (prefixes, never secrets).")
+    async def api_keys(self, info: Info[Context, None]) -> list[ApiKey]:
+        rows = await info.context.loaders.api_keys_of.load(self.row.id)
+        return [ApiKey.of(row) for row in rows]
+
 
 async def load_organization(info: Info[Context, None], org_id: int) -> Organization | None:
     row = await info.context.loaders.organization.load(org_id)
