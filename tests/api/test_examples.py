@@ -1,4 +1,4 @@
-"""docs/examples.md tells the truth: each example, run against the demo world, answers
+"""The README's example queries tell the truth: each, run against the demo world, answers
 exactly the JSON printed beneath it.
 
 The examples run in the order of the page, as their users would: the brand first, so that
@@ -17,9 +17,10 @@ import pytest
 from core.demo import DemoWorld
 from exports.job import run_once
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
-SECTION = re.compile(r"^## (?P<title>.+?)$(?P<body>.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+PART = re.compile(r"^## Example queries$(?P<part>.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+SECTION = re.compile(r"^### (?P<title>.+?)$(?P<body>.*?)(?=^### |\Z)", re.MULTILINE | re.DOTALL)
 SIGNED_IN = re.compile(r"Signed in as `(?P<email>[^`]+)`")
 GRAPHQL = re.compile(r"```graphql\n(?P<document>.*?)```", re.DOTALL)
 ANSWER = re.compile(r"```json\n(?P<answer>.*?)```", re.DOTALL)
@@ -28,7 +29,9 @@ OPERATION = re.compile(r"^query (?P<name>\w+)")
 
 def examples() -> list[dict[str, Any]]:
     found = []
-    for section in SECTION.finditer(EXAMPLES.read_text()):
+    part = PART.search(README.read_text())
+    assert part, "the README has a section '## Example queries'"
+    for section in SECTION.finditer(part["part"]):
         body = section["body"]
         document, answer = GRAPHQL.search(body), ANSWER.search(body)
         assert document and answer, f"{section['title']}: a graphql block and its json answer"
@@ -78,7 +81,7 @@ async def test_every_example_answers_what_the_page_shows(
 
         assert response.status_code == 200, response.text
         assert response.json() == example["answer"], (
-            f"docs/examples.md, {example['title']!r} answers otherwise now:\n"
+            f"README.md, {example['title']!r} answers otherwise now:\n"
             f"{json.dumps(response.json(), indent=2)}"
         )
 
