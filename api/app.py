@@ -7,12 +7,13 @@ SQLAlchemy → dataloaders → response; reads of factory data add access events
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any, cast
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar, cast
 
 from graphql import (
     DocumentNode,
@@ -26,7 +27,7 @@ from graphql import (
     parse,
 )
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -51,6 +52,7 @@ from core.settings import Settings
 log = logging.getLogger("millgate.http")
 
 MAX_BODY = 256 * 1024
+T = TypeVar("T")
 
 # (query, variables, operationName) of one request.
 Operation = tuple[str, dict[str, Any] | None, str | None]
@@ -103,6 +105,85 @@ def expanded_size(document: DocumentNode) -> int:
     )
 
 
+class StatementLock(asyncio.Lock):
+    """A request's session lock (``Context.lock``) that stays held while a statement runs.
+
+    When a field fails, GraphQL cancels its sibling resolvers. A resolver cancelled while
+    awaiting a statement would release the lock while the statement still runs on the
+    session's connection (and, cancelled inside the driver, leave that connection broken:
+    aiosqlite's is then closed under the pool). :class:`StatementSession` lets the statement
+    finish instead, and this lock waits for it before the next resolver may use the session.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight: set[asyncio.Future[Any]] = set()
+
+    def release(self) -> None:
+        pending = [f for f in self.in_flight if not f.done()]
+        if not pending:
+            super().release()
+            return
+        done = asyncio.gather(*pending, return_exceptions=True)
+        done.add_done_callback(lambda _: asyncio.Lock.release(self))
+
+
+class StatementSession(AsyncSession):
+    """An AsyncSession whose statements run to their end even if their caller is cancelled."""
+
+    statement_lock: StatementLock | None = None
+
+    async def _to_the_end(self, work: Awaitable[T]) -> T:
+        task = asyncio.ensure_future(work)
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved: no warning
+        if self.statement_lock is not None:
+            self.statement_lock.in_flight.add(task)
+            task.add_done_callback(self.statement_lock.in_flight.discard)
+        return await asyncio.shield(task)
+
+    async def finished(self) -> None:
+        """Waits for the statements whose callers were cancelled."""
+        if self.statement_lock is not None and self.statement_lock.in_flight:
+            await asyncio.gather(*self.statement_lock.in_flight, return_exceptions=True)
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._to_the_end(super().execute(*args, **kwargs))
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._to_the_end(super().scalar(*args, **kwargs))
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._to_the_end(super().scalars(*args, **kwargs))
+
+    async def get(self, *args: Any, **kwargs: Any) -> Any:
+        return await self._to_the_end(super().get(*args, **kwargs))
+
+    async def flush(self, *args: Any, **kwargs: Any) -> None:
+        await self._to_the_end(super().flush(*args, **kwargs))
+
+    async def commit(self) -> None:
+        await self._to_the_end(super().commit())
+
+    async def rollback(self) -> None:
+        await self._to_the_end(super().rollback())
+
+
+async def _close(session: AsyncSession, request_id: str) -> None:
+    """Ends a request's session; a connection that cannot be closed is dropped, not raised.
+
+    When a field fails, GraphQL cancels its siblings, and one cancelled in the middle of a
+    statement leaves its connection unusable: the answer is complete all the same.
+    """
+    try:
+        if isinstance(session, StatementSession):
+            await session.finished()
+        await session.close()
+    except Exception:
+        log.warning("dropping the connection of request %s", request_id, exc_info=True)
+        with contextlib.suppress(Exception):
+            await session.invalidate()
+
+
 def _payload(result: ExecutionResult) -> tuple[dict[str, Any], int]:
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
@@ -124,6 +205,10 @@ def create_app(
     limiter = rate_limiter or build_limiter(settings)
     enforcer = PolicyEnforcer()
     follower = PolicyFollower(enforcer, runtime.engine, runtime.sessionmaker)
+    # Request sessions: the runtime's settings, statements that run to their end.
+    sessions = async_sessionmaker(
+        runtime.engine, class_=StatementSession, expire_on_commit=False, autoflush=False
+    )
     install_guard()
 
     async def authenticated(request: Request, session: AsyncSession) -> Principal | Response:
@@ -151,6 +236,9 @@ def create_app(
         policy: PolicyEnforcer,
     ) -> ExecutionResult:
         query, variables, name = operation
+        lock = StatementLock()
+        if isinstance(session, StatementSession):
+            session.statement_lock = lock
         ctx = Context(
             runtime=runtime,
             enforcer=policy,
@@ -158,6 +246,7 @@ def create_app(
             session=session,
             request_id=request_id,
             operation=(name or "anonymous")[:60],
+            lock=lock,
         )
         result = await schema.execute(
             query, variable_values=variables, context_value=ctx, operation_name=name
@@ -208,15 +297,17 @@ def create_app(
                 return _error(400, str(error), "BAD_REQUEST")
             if document is not None and idempotency.is_mutation(document, name):
                 return await idempotent(request, request_id, key, operation)
+        session = sessions()
         try:
-            async with runtime.sessionmaker() as session:
-                principal = await authenticated(request, session)
-                if isinstance(principal, Response):
-                    return principal
-                result = await execute(session, principal, request_id, operation, enforcer)
+            principal = await authenticated(request, session)
+            if isinstance(principal, Response):
+                return principal
+            result = await execute(session, principal, request_id, operation, enforcer)
         except Exception:
             log.exception("request %s failed", request_id)
             return _error(500, "unexpected error", "INTERNAL")
+        finally:
+            await _close(session, request_id)
         payload, status = _payload(result)
         return JSONResponse(payload, status_code=status, headers={"x-request-id": request_id})
 
@@ -227,7 +318,10 @@ def create_app(
         request_fingerprint = idempotency.fingerprint(*operation)
         headers = {"x-request-id": request_id}
         try:
-            async with idempotency.outer_transaction(runtime.engine) as (conn, session):
+            async with idempotency.outer_transaction(runtime.engine, StatementSession) as (
+                conn,
+                session,
+            ):
                 principal = await authenticated(request, session)
                 if isinstance(principal, Response):
                     return principal

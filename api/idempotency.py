@@ -97,7 +97,7 @@ class Stored:
 
 @asynccontextmanager
 async def outer_transaction(
-    engine: AsyncEngine,
+    engine: AsyncEngine, session_class: type[AsyncSession] = AsyncSession
 ) -> AsyncIterator[tuple[AsyncConnection, AsyncSession]]:
     """A connection in a transaction, and a session whose commits are savepoints of it.
 
@@ -110,7 +110,7 @@ async def outer_transaction(
             await conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             await conn.begin()
-        session = AsyncSession(
+        session = session_class(
             bind=conn,
             join_transaction_mode="create_savepoint",
             expire_on_commit=False,
@@ -119,6 +119,9 @@ async def outer_transaction(
         try:
             yield conn, session
         finally:
+            finished = getattr(session, "finished", None)  # see api.app.StatementSession
+            if finished is not None:
+                await finished()
             await session.close()
             if conn.in_transaction():
                 await conn.rollback()

@@ -35,7 +35,7 @@ def mutations(world: DemoWorld, rows: Rows) -> dict[str, tuple[str, dict[str, An
     orgs = world.organization_ids
     host = gid("Organization", orgs[KEYED_HOST])
     brand = gid("Organization", orgs["northwind-apparel"])
-    draft = next(iter(sorted(rows.drafts)))
+    draft = rows.assessments[("Dong Nai Apparel Co., Ltd.", 1)]  # Viet Nam's draft
     return {
         "grantConsent": (
             f"mutation($i: GrantConsentInput!) {{ grantConsent(input: $i) {{ {PAYLOAD} }} }}",

@@ -348,3 +348,21 @@ async def test_no_cross_origin_reads_are_allowed(
     assert "access-control-allow-origin" not in preflight.headers
     assert "access-control-allow-origin" not in read.headers
     assert "access-control-allow-credentials" not in read.headers
+
+
+async def test_a_failing_field_beside_running_ones_breaks_no_connection(
+    api: Any, world: DemoWorld, people: People
+) -> None:
+    """When a field fails, GraphQL cancels its siblings, some in the middle of a statement.
+    A statement cancelled inside the SQLite driver used to leave a dead connection in the
+    pool, and every later request that drew it failed with 500."""
+    query = (
+        '{ node(id: "%s") { ... on Factory { name consentGrants { grantee { name } } } }'
+        ' enrolledFactories(first: 0, after: "") { cursor } }'
+    ).replace("%s", gid("Factory", world.factory_ids[SINAR]))
+
+    for _ in range(12):
+        failing = await api.post(query, api_key=people.host_key)
+        after = await api.post("{ factories { totalCount } }", api_key=people.host_key)
+        assert failing.status_code == 400 and codes(failing.json()) == ["BAD_ARGUMENT"]
+        assert after.status_code == 200, after.text
