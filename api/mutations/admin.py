@@ -20,7 +20,7 @@ import models as m
 from api.context import Context
 from api.errors import UserError, not_found
 from api.ids import pk_of
-from api.mutations.base import INVALID, check_text, payload_errors, require, run
+from api.mutations.base import INVALID, check_text, country_code, payload_errors, require, run
 from api.organizations import ApiKey, Country, Organization, OrganizationKind, Role, User
 from authz import sync
 from authz.enforcer import org, standing_links
@@ -28,7 +28,7 @@ from core import audit
 from core.crypto import WEBHOOK_SECRET_PURPOSE, validate_host_public_jwk
 from core.errors import CryptoError, UserInputError
 
-EMAIL = re.compile(r"^[^@\s,;\"'<>()]{1,64}@[A-Za-z0-9.-]{1,200}\.[A-Za-z]{2,63}$")
+EMAIL = re.compile(r"^[^@\s,;\"'<>()\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,200}\.[A-Za-z]{2,63}$")
 
 
 @strawberry.input
@@ -123,6 +123,8 @@ class HostWebhookPayload:
 
 def _public_https_url(url: str) -> str:
     """Webhooks go to the host's public endpoint, never to addresses inside our network."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in url):
+        raise UserInputError(INVALID, "must not contain control characters", "url")
     parsed = urlsplit(url.strip())
     host = parsed.hostname or ""
     if parsed.scheme != "https" or not host or parsed.username or parsed.password:
@@ -160,7 +162,7 @@ async def _create_org(ctx: Context, data: CreateOrganizationInput) -> m.Organiza
         )
     code = None
     if data.country is not None:
-        code = data.country.strip().upper()
+        code = country_code(data.country, "country")
         if await ctx.session.scalar(ctx.scope.countries().where(m.Country.code == code)) is None:
             raise UserInputError("NOT_FOUND", "no such country", "country")
     if kind in (m.OrganizationKind.PROGRAMME, m.OrganizationKind.CONSTITUENT) and code is None:
@@ -188,7 +190,7 @@ async def _create_org(ctx: Context, data: CreateOrganizationInput) -> m.Organiza
 
 async def _set_rollout(ctx: Context, data: SetCountryRolloutInput) -> m.Country:
     require(ctx, "admin")
-    code = data.code.strip().upper()
+    code = country_code(data.code, "code")
     row = await ctx.session.scalar(ctx.scope.countries().where(m.Country.code == code))
     if row is None:
         raise UserInputError("NOT_FOUND", "no such country", "code")

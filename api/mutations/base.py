@@ -90,6 +90,14 @@ def check_text(value: str, field: str, *, max_len: int = 200, min_len: int = 1) 
     return cleaned
 
 
+def country_code(value: str, field: str) -> str:
+    """An ISO 3166-1 alpha-2 code, or INVALID before it reaches any query."""
+    code = value.strip().upper()
+    if len(code) != 2 or not (code.isascii() and code.isalpha()):
+        raise UserInputError(INVALID, "must be an ISO 3166-1 alpha-2 country code", field)
+    return code
+
+
 def payload_errors(result: Any) -> list[Any]:
     from api.errors import UserError
 

@@ -18,6 +18,7 @@ from api.mutations.base import (
     ALREADY_EXISTS,
     INVALID,
     check_text,
+    country_code,
     payload_errors,
     require,
     run,
@@ -89,7 +90,7 @@ class ReleaseAssessmentInput:
 async def _enroll(ctx: Context, data: EnrollFactoryInput) -> m.Factory:
     session = ctx.session
     name = check_text(data.name, "name")
-    code = data.country.strip().upper()
+    code = country_code(data.country, "country")
     country = await session.scalar(ctx.scope.countries().where(m.Country.code == code))
     if country is None:
         raise UserInputError("NOT_FOUND", "no such country", "country")
