@@ -16,7 +16,7 @@ from api.eligibility import GatewayEligibility, eligibility_of
 from api.ids import to_global_id
 from api.node import Node
 from api.organizations import Country, Organization, load_country, require_organization
-from api.pagination import DATE_ID_KEY, PageInfo, page_args
+from api.pagination import DATE_ID_KEY, PageInfo, cursor_of, page_args
 from api.self_assessments import SelfAssessment
 
 
@@ -142,9 +142,17 @@ class FactoryEdge:
 
 @strawberry.type
 class FactoryConnection:
-    edges: list[FactoryEdge]
+    rows: strawberry.Private[list[m.Factory]]
     page_info: PageInfo
     count_stmt: strawberry.Private[object]
+
+    @strawberry.field
+    def edges(self, info: Info[Context, None]) -> list[FactoryEdge]:
+        # Built (and logged as reads) only when asked for: a bare totalCount reads no factory.
+        return [
+            FactoryEdge(node=factory_out(info.context, r, "factories"), cursor=cursor_of(r.id))
+            for r in self.rows
+        ]
 
     @strawberry.field
     async def total_count(self, info: Info[Context, None]) -> int:

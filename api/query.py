@@ -11,7 +11,7 @@ from api.assessments import Assessment, Finding
 from api.consent import ConsentGrant
 from api.context import Context
 from api.errors import BadArgument
-from api.factories import Factory, FactoryConnection, FactoryEdge, factory_out, load_factory
+from api.factories import Factory, FactoryConnection, load_factory
 from api.gateway import EnrolledFactory, GatewayExportConnection
 from api.ids import from_global_id, pk_of, to_global_id
 from api.node import Node
@@ -131,14 +131,11 @@ class Query:
                 (await session.scalars(stmt.order_by(m.Factory.id).limit(args.first + 1))).all()
             )
         page = rows[: args.first]
-        edges = [
-            FactoryEdge(node=factory_out(ctx, r, "factories"), cursor=cursor_of(r.id)) for r in page
-        ]
         return FactoryConnection(
-            edges=edges,
+            rows=page,
             page_info=PageInfo(
                 has_next_page=len(rows) > args.first,
-                end_cursor=edges[-1].cursor if edges else None,
+                end_cursor=cursor_of(page[-1].id) if page else None,
             ),
             count_stmt=count_stmt,
         )
