@@ -184,6 +184,13 @@ async def _close(session: AsyncSession, request_id: str) -> None:
             await session.invalidate()
 
 
+def _being_cancelled() -> bool:
+    """True when this request's own task is being cancelled (the client went away, or the
+    server stops), as opposed to a CancelledError escaping from a resolver's shared future."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def _payload(result: ExecutionResult) -> tuple[dict[str, Any], int]:
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
@@ -306,6 +313,11 @@ def create_app(
         except Exception:
             log.exception("request %s failed", request_id)
             return _error(500, "unexpected error", "INTERNAL")
+        except asyncio.CancelledError:
+            if _being_cancelled():
+                raise
+            log.exception("request %s failed: a cancellation escaped its resolver", request_id)
+            return _error(500, "unexpected error", "INTERNAL")
         finally:
             await _close(session, request_id)
         payload, status = _payload(result)
@@ -358,7 +370,9 @@ def create_app(
                     await idempotency.save(session, scope, key, request_fingerprint, status, body)
                 await session.commit()
                 await conn.commit()
-        except Exception:
+        except (Exception, asyncio.CancelledError) as error:
+            if isinstance(error, asyncio.CancelledError) and _being_cancelled():
+                raise
             # Rolled back, or the commit's outcome is unknown: a retry with the same key
             # either replays the stored answer or runs the mutation for the first time.
             log.exception("idempotent request %s failed", request_id)
