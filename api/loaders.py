@@ -6,8 +6,9 @@ the next. Every statement starts from :class:`authz.scope.Scope`.
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -37,6 +38,18 @@ class AssessmentRow:
     cycle_number: int
 
 
+class SharedLoader(DataLoader[K, V]):
+    """A DataLoader whose callers each await a shield of the shared future.
+
+    Two fields asking for the same key share one cached future. When a field fails,
+    the executor cancels its siblings; without the shield, cancelling one sibling would
+    cancel the future the others still await, and the whole request would fail.
+    """
+
+    def load(self, key: K) -> Awaitable[V]:
+        return asyncio.shield(super().load(key))
+
+
 def _group(keys: Sequence[tuple[int, V]]) -> dict[V, list[int]]:
     groups: dict[V, list[int]] = defaultdict(list)
     for parent, args in keys:
@@ -64,7 +77,7 @@ class Loaders:
 
     @staticmethod
     def _loader(fn: Callable[[list[K]], Any]) -> DataLoader[K, Any]:
-        return DataLoader(load_fn=fn)
+        return SharedLoader(load_fn=fn)
 
     async def _all(self, stmt: Any) -> list[Any]:
         async with self.ctx.db() as session:

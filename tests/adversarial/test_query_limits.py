@@ -368,16 +368,6 @@ async def test_a_failing_field_beside_running_ones_breaks_no_connection(
         assert after.status_code == 200, after.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: when a field fails, graphql-core (and api/fastpath/executor.py) cancel its "
-    "siblings with gather_with_cancel; a sibling awaiting a DataLoader future cancels that "
-    "future, which other fields share (same loader key): they get CancelledError and the "
-    "whole request fails (now a 500; before, the exception escaped the app). Fix: in "
-    "api/loaders.py Loaders._loader, hand out shielded futures (a DataLoader subclass whose "
-    "load() returns asyncio.shield(super().load(key))), or in the fast executor gather "
-    "siblings with return_exceptions=True and raise the first error once all have ended",
-)
 async def test_a_failing_field_does_not_cancel_a_sibling_sharing_its_loader(
     api: Any, world: DemoWorld, people: People
 ) -> None:
