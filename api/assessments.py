@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 import strawberry
 from strawberry.types import Info
 
 import models as m
 from api.context import Context
+from api.fastpath import plain
 from api.ids import to_global_id
 from api.loaders import AssessmentRow, FindingFilter
 from api.node import Node
 from api.pagination import PageArgs, PageInfo, cursor_of, page_args
-from core.crypto import DETAIL_PURPOSE
+from core.crypto import DETAIL_PURPOSE, FieldCipher
 
 if TYPE_CHECKING:
     from api.factories import Factory
@@ -25,40 +26,71 @@ ComplianceCluster = strawberry.enum(m.ComplianceCluster, name="ComplianceCluster
 
 
 
+class FindingSource(Protocol):
+    """A finding as loaded: an ``m.Finding``, or a row of its columns (pages load rows:
+    building ORM objects for thousands of findings costs more than everything else)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def cluster(self) -> m.ComplianceCluster: ...
+    @property
+    def compliance_point(self) -> str: ...
+    @property
+    def question_code(self) -> str: ...
+    @property
+    def non_compliant(self) -> bool: ...
+    @property
+    def public_reporting(self) -> bool: ...
+    @property
+    def zero_tolerance(self) -> bool: ...
+    @property
+    def detail_encrypted(self) -> str | None: ...
+
+
 @strawberry.type
 class Finding(Node):
-    row: strawberry.Private[m.Finding]
     cluster: ComplianceCluster  # type: ignore[valid-type]
     compliance_point: str
     question_code: str
     non_compliant: bool
     public_reporting: bool
     zero_tolerance: bool
+    detail_encrypted: strawberry.Private[str | None]
+    cipher: strawberry.Private[FieldCipher]
 
     @classmethod
-    def of(cls, row: m.Finding) -> Finding:
+    def of(cls, row: FindingSource, cipher: FieldCipher) -> Finding:
         return cls(
             id=to_global_id("Finding", row.id),
-            row=row,
             cluster=row.cluster,
             compliance_point=row.compliance_point,
             question_code=row.question_code,
             non_compliant=row.non_compliant,
             public_reporting=row.public_reporting,
             zero_tolerance=row.zero_tolerance,
+            detail_encrypted=row.detail_encrypted,
+            cipher=cipher,
         )
 
     @strawberry.field(description="Free text that may name people; decrypted only when asked.")
-    def detail(self, info: Info[Context, None]) -> str | None:
-        if self.row.detail_encrypted is None:
+    @plain
+    def detail(self) -> str | None:
+        if self.detail_encrypted is None:
             return None
-        return info.context.runtime.keys.fields.decrypt(self.row.detail_encrypted, DETAIL_PURPOSE)
+        return self.cipher.decrypt(self.detail_encrypted, DETAIL_PURPOSE)
 
 
 @strawberry.type
 class FindingEdge:
     node: Finding
-    cursor: str
+    pk: strawberry.Private[int]
+
+    @strawberry.field
+    @plain
+    def cursor(self) -> str:
+        # Made when asked: a page of findings rarely asks for every finding's cursor.
+        return cursor_of(self.pk)
 
 
 @strawberry.type
@@ -121,19 +153,24 @@ class Assessment(Node):
         args = page_args(first, after, info.context.runtime.settings.max_page_size)
         flt = FindingFilter(cluster, bool(non_compliant_only))
         rows = await info.context.loaders.findings_page.load((self.row.id, (args, flt)))
-        return finding_connection(rows, args, self.row.id, flt)
+        cipher = info.context.runtime.keys.fields
+        return finding_connection(rows, args, self.row.id, flt, cipher)
 
 
 def finding_connection(
-    rows: list[m.Finding], args: PageArgs, assessment_id: int, flt: FindingFilter
+    rows: list[FindingSource],
+    args: PageArgs,
+    assessment_id: int,
+    flt: FindingFilter,
+    cipher: FieldCipher,
 ) -> FindingConnection:
     page = rows[: args.first]
-    edges = [FindingEdge(node=Finding.of(r), cursor=cursor_of(r.id)) for r in page]
+    edges = [FindingEdge(node=Finding.of(r, cipher), pk=r.id) for r in page]
     return FindingConnection(
         edges=edges,
         page_info=PageInfo(
             has_next_page=len(rows) > args.first,
-            end_cursor=edges[-1].cursor if edges else None,
+            end_cursor=cursor_of(page[-1].id) if page else None,
         ),
         assessment_id=assessment_id,
         flt=flt,

@@ -178,8 +178,9 @@ class Loaders:
 
     async def _findings_pages(
         self, keys: list[tuple[int, tuple[PageArgs, FindingFilter]]]
-    ) -> list[list[m.Finding]]:
-        found: dict[tuple[int, Any], list[m.Finding]] = defaultdict(list)
+    ) -> list[list[Any]]:
+        """Rows of the finding columns (not ORM objects), by attribute name."""
+        found: dict[tuple[int, Any], list[Any]] = defaultdict(list)
         for (args, flt), parents in _group(keys).items():
             stmt = self._finding_filter(
                 self.ctx.scope.findings().where(m.Finding.assessment_id.in_(parents)), flt
@@ -194,11 +195,13 @@ class Loaders:
                 [m.Finding.id],
                 args.first + 1,
                 extra=[] if counted is None else [TOTAL],
+                columns=True,
             )
             totals: dict[int, int] = {}
-            for finding, *total in await self._all(page):
+            for finding in await self._all(page):
                 found[(finding.assessment_id, (args, flt))].append(finding)
-                totals[finding.assessment_id] = total[0] if total else 0
+                if counted is not None:
+                    totals[finding.assessment_id] = finding[-1]
             if counted is not None:  # totalCount then costs no statement of its own
                 for parent in parents:
                     self.finding_count.prime((parent, flt), totals.get(parent, 0))

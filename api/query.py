@@ -51,7 +51,7 @@ async def _node(info: Info[Context, None], id: strawberry.ID) -> Node | None:
             if hit is None:
                 return None
             ctx.record_access(hit[1], "node")
-            return Finding.of(hit[0])
+            return Finding.of(hit[0], ctx.runtime.keys.fields)
         if kind == "ConsentGrant":
             grant = await session.scalar(ctx.scope.grants().where(m.ConsentGrant.id == pk))
             if grant is None:

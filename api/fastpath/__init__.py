@@ -5,5 +5,6 @@ executor's; ``tests/perf/test_fastpath_equivalence.py`` holds it to that.
 """
 
 from api.fastpath.executor import FastExecutor, executor_class, fast_executor_enabled
+from api.fastpath.plain import plain
 
-__all__ = ["FastExecutor", "executor_class", "fast_executor_enabled"]
+__all__ = ["FastExecutor", "executor_class", "fast_executor_enabled", "plain"]

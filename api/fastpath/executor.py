@@ -50,6 +50,8 @@ from graphql.pyutils import Path, Undefined
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api.fastpath.projection import Project, Projector
+
 ENV = "MILLGATE_FAST_EXECUTOR"
 
 # (executor, field group, path, value, position context, info maker) -> completed value
@@ -91,6 +93,19 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         self._fast = manager is None or not manager.middlewares
         self._plans: dict[int, tuple[Any, Any]] = {}
         self._completers: dict[tuple[int, str], Completer] = {}
+        self._projector = Projector(self.collect_subfields, self._spec, _is_strawberry_is_type_of)
+        self._list_projections: dict[tuple[int, int], tuple[Any, Project | None]] = {}
+
+    def _list_projection(self, item_type: GraphQLOutputType, group: Any) -> Project | None:
+        """The projection of a whole list of ``item_type`` (see :mod:`.projection`)."""
+        key = (id(item_type), id(group))
+        hit = self._list_projections.get(key)
+        if hit is not None and hit[0] is group:
+            return hit[1]
+        item = self._projector.value(item_type, group) if self._fast else None
+        found = None if item is None else _project_list(item)
+        self._list_projections[key] = (group, found)
+        return found
 
     # -- plans ------------------------------------------------------------------------
 
@@ -262,6 +277,12 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                 return None
             if is_type_of is not None and not is_type_of(result, None):  # type: ignore[arg-type]
                 raise invalid_return_type_error(return_type, result, group)
+            project = ex._projector.object(return_type, group) if ex._fast else None
+            if project is not None:
+                try:
+                    return project(result)
+                except Exception:  # noqa: S110 - Fallback or a failing read: the standard way
+                    pass
             return ex.collect_and_execute_subfields(return_type, group, path, result, pc)
 
         return complete
@@ -284,6 +305,12 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             if type(result) is not list and type(result) is not tuple:
                 # Async iterables, other iterables, non-iterables: the standard way.
                 return ex.complete_list_value(return_type, group, info(), path, result, pc)
+            project = ex._list_projection(item_type, group)
+            if project is not None:
+                try:
+                    return project(result)
+                except Exception:  # noqa: S110 - Fallback or a failing read: the standard way
+                    pass
             return ex._complete_items(item_type, item, group, path, result, pc, info)
 
         return complete
@@ -421,6 +448,13 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, group, path)
             return None
+
+
+def _project_list(item: Project) -> Project:
+    def items(values: Any) -> list[Any]:
+        return [item(v) for v in values]
+
+    return items
 
 
 def _read(default: Callable[[Any, str], Any], attr: str, source: Any) -> Any:
