@@ -29,7 +29,7 @@ import httpx
 
 from bench import queries as q
 from bench.generate import Manifest, Sizes
-from bench.run import ROOT, prepare
+from bench.run import ROOT, prepare, world_sizes
 
 ORM_LOADING = ("orm/loading.py", "orm/state.py", "orm/instrumentation.py", "orm/attributes.py",
                "orm/identity.py", "engine/row.py", "engine/result.py", "orm/strategies.py",
@@ -74,7 +74,15 @@ def breakdown(root: Any) -> dict[str, float]:
     return dict(out)
 
 
-async def _profile(manifest: Manifest, requests: int, warm: int) -> tuple[list[float], Any]:
+BODIES: dict[str, dict[str, Any]] = {
+    "brand": {"query": q.BRAND_PAGE, "variables": {"first": 100}},
+    "light": {"query": q.LIGHT_PAGE},
+}
+
+
+async def _profile(
+    manifest: Manifest, requests: int, warm: int, scenario: str = "brand"
+) -> tuple[list[float], Any]:
     from pyinstrument import Profiler
 
     from api.app import create_app
@@ -85,7 +93,7 @@ async def _profile(manifest: Manifest, requests: int, warm: int) -> tuple[list[f
                                       data_dir=Path(manifest.data_dir)))
     app = create_app(runtime, follow_policy=False)
     tokens = [runtime.token_service.issue(u, 3600) for u in manifest.brand_user_ids]
-    body = {"query": q.BRAND_PAGE, "variables": {"first": 100}}
+    body = BODIES[scenario]
     timings: list[float] = []
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -114,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Profile of one brand page, by category.")
     parser.add_argument("--factories", type=int, default=Sizes.factories)
     parser.add_argument("--requests", type=int, default=40)
+    parser.add_argument("--scenario", choices=sorted(BODIES), default="brand")
     parser.add_argument("--fast-executor", choices=["true", "false"], default=None)
     parser.add_argument("--tree", type=Path, default=None, help="write pyinstrument's tree here")
     args = parser.parse_args(argv)
@@ -121,8 +130,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         os.environ["MILLGATE_FAST_EXECUTOR"] = args.fast_executor
     db_name = f"millgate_bench_{args.factories}"
     manifest = prepare(db_name, ROOT / "var" / "bench" / str(args.factories),
-                       Sizes(factories=args.factories), reuse=True)
-    timings, profiler = asyncio.run(_profile(manifest, args.requests, warm=5))
+                       world_sizes(args.factories), reuse=True)
+    timings, profiler = asyncio.run(_profile(manifest, args.requests, 5, args.scenario))
     session = profiler.last_session
     parts = breakdown(session.root_frame())
     client = parts.pop("client (httpx, not server)", 0.0)
@@ -130,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     from api.fastpath import fast_executor_enabled
 
     executor = "fast" if fast_executor_enabled() else "standard"
-    print(f"brand page, {args.factories} factories, in-process, one request at a time, "
+    print(f"{args.scenario} page, {args.factories} factories, in-process, one request at a time, "
           f"executor={executor}")
     print(f"wall time per request (no profiler): median {statistics.median(timings) * 1000:.1f} ms,"
           f" min {min(timings) * 1000:.1f} ms over {len(timings)}")

@@ -480,6 +480,12 @@ def ratio(results: Sequence[Result], scenario: str, concurrency: int = 8) -> flo
     return None
 
 
+def world_sizes(factories: int) -> Sizes:
+    """The world of ``factories``: a brand sees ~150 factories at the default sizes; keep
+    that share in smaller worlds, so that the brand page is a full page of 100 there too."""
+    return Sizes(factories=factories, brands=min(Sizes.brands, max(10, factories // 25)))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Millgate's read path against its floor.")
     parser.add_argument("--quick", action="store_true",
@@ -503,10 +509,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     db_name = f"millgate_bench_{factories}"
     data_dir = ROOT / "var" / "bench" / str(factories)
     started = time.perf_counter()
-    # A brand sees ~150 factories at the default sizes: keep that share in smaller worlds, so
-    # that the brand page is a full page of 100 there too.
-    brands = min(Sizes.brands, max(10, factories // 25))
-    manifest = prepare(db_name, data_dir, Sizes(factories=factories, brands=brands), args.reuse,
+    manifest = prepare(db_name, data_dir, world_sizes(factories), args.reuse,
                        exports="exports" in args.scenarios.split(","))
     try:
         results = asyncio.run(drive(manifest, db_name, args))

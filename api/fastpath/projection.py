@@ -89,7 +89,10 @@ def _enum_names(named: Any) -> dict[Any, str] | None:
     return names
 
 
-def _leaf(named: Any) -> Project:
+def _strict_leaf(named: Any) -> Project | None:
+    """The leaf's check for the built-in scalars and strawberry enums: it takes only the
+    values whose answer is certain, and raises :class:`Fallback` on the rest, None
+    included."""
     strict = _STRICT.get(named.name)
     if strict is not None and named in (GraphQLString, GraphQLID, GraphQLInt, GraphQLBoolean):
         return strict
@@ -103,6 +106,13 @@ def _leaf(named: Any) -> Project:
             raise Fallback
 
         return enum
+    return None
+
+
+def _leaf(named: Any) -> Project:
+    strict = _strict_leaf(named)
+    if strict is not None:
+        return strict
     coerce = named.coerce_output_value  # dates, custom scalars: their own coercion
 
     def leaf(value: Any) -> Any:
@@ -178,7 +188,10 @@ class Projector:
         """A function from a field's value to its answer (nulls included), or None."""
         if is_non_null_type(return_type):
             assert isinstance(return_type, GraphQLNonNull)
-            inner = self.value(return_type.of_type, group)
+            named = return_type.of_type
+            if is_leaf_type(named) and _strict_leaf(named) is not None:
+                return _strict_leaf(named)  # refuses None itself: one call, not three
+            inner = self.value(named, group)
             return None if inner is None else _non_null(inner)
         if is_list_type(return_type):
             assert isinstance(return_type, GraphQLList)

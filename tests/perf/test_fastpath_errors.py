@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import strawberry
 
-from api.fastpath import FastExecutor
+from api.fastpath import FastExecutor, plain
 
 
 @strawberry.enum
@@ -40,7 +40,20 @@ class Leaf:
 
     @strawberry.field
     async def slow(self) -> str:
-        return await _later(self.name)
+        value: str = await _later(self.name)
+        return value
+
+    @strawberry.field
+    @plain
+    def plain_shout(self) -> str:
+        # Projected without strawberry's resolver path: must fail and answer the same way.
+        if self.name == "boom":
+            raise ValueError("plain resolver failed")
+        return self.name.upper() if isinstance(self.name, str) else self.name
+
+
+class LeafChild(Leaf):
+    """Not the selection's own class: a projection must not take it."""
 
 
 @strawberry.type
@@ -68,6 +81,10 @@ BAD = [
     leaf("a", ValueError("an exception as a value")),
     leaf("boom"),  # its resolver raises
     leaf("a", 10**12),  # Int out of range
+    leaf(True),  # a bool where a String is due: graphql-core prints it, a projection may not
+    leaf("a", True),  # a bool where an Int is due
+    LeafChild(name="child", count=3, colour=Colour.BLUE, maybe=None),  # a subclass
+    leaf("a", 1, Colour.RED, 7),  # an int in a nullable String
 ]
 
 
@@ -87,19 +104,30 @@ class Query:
                      strict=[GOOD[1], BAD[index]])
 
     @strawberry.field
+    def boom(self) -> list[Edge]:
+        return [Edge(node=GOOD[0], cursor="0"), Edge(node=BAD[4], cursor="1")]
+
+    @strawberry.field
     def awaitable_attribute(self) -> Edge:
         return Edge(node=GOOD[0], cursor=_later("c"))  # type: ignore[arg-type]
 
 
 DOCUMENTS = [
     "{ good { cursor node { __typename name count colour maybe shout slow } } }",
+    "{ good { cursor node { __typename name count colour maybe plainShout } } }",
+    "{ good { a: cursor b: cursor node { n: name name ... on Leaf { plainShout } } } }",
     "{ good { ...E a: cursor } } fragment E on Edge { node { ... on Leaf { n: name } } }",
     "{ good { node { name @skip(if: true) count @include(if: false) colour } } }",
     "{ awaitableAttribute { cursor node { name } } }",
+    "{ boom { cursor node { name plainShout } } }",
     *(f"{{ bad(index: {i}) {{ cursor node {{ name count colour maybe shout }} }} }}"
+      for i in range(len(BAD))),
+    *(f"{{ bad(index: {i}) {{ cursor node {{ __typename name count colour maybe plainShout }} }} }}"
       for i in range(len(BAD))),
     *(f"{{ maybe(index: {i}) {{ node {{ name count colour shout }} nodes {{ name count colour }}"
       f" strict {{ name count }} }} }}" for i in range(len(BAD))),
+    *(f"{{ maybe(index: {i}) {{ node {{ name plainShout }} nodes {{ name maybe plainShout }}"
+      f" strict {{ count colour }} }} }}" for i in range(len(BAD))),
 ]
 
 
@@ -115,3 +143,24 @@ def test_broken_values_give_the_same_errors(document: str) -> None:
     standard = _result(None, document)
     fast = _result(FastExecutor, document)
     assert fast == standard
+
+
+def test_a_plain_selection_is_projected_without_the_field_by_field_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The equality above would hold trivially if nothing were ever projected."""
+    calls: list[int] = []
+    original = FastExecutor._complete_items
+
+    def spy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FastExecutor, "_complete_items", spy)
+    good = _result(FastExecutor, "{ good { cursor node { name count colour plainShout } } }")
+    assert good["errors"] is None and good["data"]["good"][1]["node"]["plainShout"] == "Y"
+    assert calls == []
+    bad = _result(FastExecutor, "{ boom { node { name plainShout } } }")
+    assert bad == _result(None, "{ boom { node { name plainShout } } }")
+    assert bad["errors"] and bad["errors"][0]["path"] == ["boom", 1, "node", "plainShout"]
+    assert calls == [1]  # the failing list went the standard way
