@@ -12,7 +12,7 @@ import models as m
 from api.context import Context
 from api.fastpath import plain
 from api.ids import to_global_id
-from api.loaders import AssessmentRow, FindingFilter
+from api.loaders import AssessmentRow, AssessmentSource, FindingFilter
 from api.node import Node
 from api.pagination import PageArgs, PageInfo, cursor_of, page_args
 from core.crypto import DETAIL_PURPOSE, FieldCipher
@@ -107,7 +107,7 @@ class FindingConnection:
 
 @strawberry.type
 class Assessment(Node):
-    row: strawberry.Private[m.Assessment]
+    row: strawberry.Private[AssessmentSource]
     cycle: int
     kind: AssessmentKind  # type: ignore[valid-type]
     assessed_on: dt.date

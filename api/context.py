@@ -22,6 +22,10 @@ if TYPE_CHECKING:
     from api.loaders import Loaders
 
 
+class RequestFinished(RuntimeError):
+    """A statement asked for after its request ended (see :meth:`Context.db`)."""
+
+
 @dataclass
 class Context:
     runtime: Runtime
@@ -33,6 +37,9 @@ class Context:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # (factory id, operation) read by another organisation, written once at the end.
     accessed: set[tuple[int, str]] = field(default_factory=set)
+    # Set when the answer is complete: a dataloader batch that a failing sibling field left
+    # behind must not open the session again after the app has closed it.
+    finished: bool = False
 
     @cached_property
     def scope(self) -> Scope:
@@ -48,6 +55,8 @@ class Context:
     async def db(self) -> AsyncIterator[AsyncSession]:
         """The request's session, one user at a time (sibling fields resolve concurrently)."""
         async with self.lock:
+            if self.finished:
+                raise RequestFinished(f"request {self.request_id} has ended")
             yield self.session
 
     def record_access(self, factory_id: int, what: str) -> None:

@@ -7,10 +7,11 @@ the next. Every statement starts from :class:`authz.scope.Scope`.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import func, tuple_
 from strawberry.dataloader import DataLoader
@@ -32,9 +33,29 @@ class FindingFilter:
     non_compliant_only: bool = False
 
 
+class AssessmentSource(Protocol):
+    """An assessment as loaded: an ``m.Assessment``, or a row of its columns (pages load
+    rows: building ORM objects costs more than the query)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def factory_id(self) -> int: ...
+    @property
+    def kind(self) -> m.AssessmentKind: ...
+    @property
+    def status(self) -> m.AssessmentStatus: ...
+    @property
+    def assessed_on(self) -> dt.date: ...
+    @property
+    def released_on(self) -> dt.date | None: ...
+    @property
+    def gateway_release_on(self) -> dt.date | None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class AssessmentRow:
-    row: m.Assessment
+    row: AssessmentSource
     cycle_number: int
 
 
@@ -47,7 +68,17 @@ class SharedLoader(DataLoader[K, V]):
     """
 
     def load(self, key: K) -> Awaitable[V]:
-        return asyncio.shield(super().load(key))
+        shared = super().load(key)
+        if isinstance(shared, asyncio.Future):
+            # Its callers may all be gone (cancelled): retrieve its error so that none is
+            # reported as never retrieved.
+            shared.add_done_callback(_retrieve)
+        return asyncio.shield(shared)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _group(keys: Sequence[tuple[int, V]]) -> dict[V, list[int]]:
@@ -152,11 +183,13 @@ class Loaders:
                 [m.Assessment.assessed_on.desc(), m.Assessment.id.desc()],
                 args.first + 1,
                 extra=["cycle_number"] if counted is None else ["cycle_number", TOTAL],
+                columns=True,
             )
             totals: dict[int, int] = {}
-            for assessment, number, *total in await self._all(page):
-                found[(assessment.factory_id, args)].append(AssessmentRow(assessment, number))
-                totals[assessment.factory_id] = total[0] if total else 0
+            for row in await self._all(page):
+                found[(row.factory_id, args)].append(AssessmentRow(row, row.cycle_number))
+                if counted is not None:
+                    totals[row.factory_id] = row[-1]
             if counted is not None:  # totalCount then costs no statement of its own
                 for parent in parents:
                     self.assessment_count.prime(parent, totals.get(parent, 0))

@@ -1,5 +1,8 @@
 """The ASGI app uvicorn imports (`api.main:app`), configured from ``MILLGATE_*``."""
 
 from api.app import create_app
+from core.gc_tuning import tune_for_serving
 
 app = create_app()
+# A serving process only (tests build their apps with create_app): see core.gc_tuning.
+tune_for_serving(app.state.runtime.settings.gc_young_threshold)

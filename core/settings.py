@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, gt=0)
     max_query_tokens: int = Field(default=2000, gt=0)
     max_aliases: int = Field(default=30, gt=0)
+    gc_young_threshold: int = Field(
+        default=20_000,
+        ge=0,
+        description="Allocations between young-generation collections of a serving process "
+        "(core.gc_tuning); 0 keeps Python's default.",
+    )
 
     @field_validator("database_url")
     @classmethod

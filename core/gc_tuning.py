@@ -1,0 +1,24 @@
+"""The garbage collector, set for a long-running server process.
+
+A brand page allocates hundreds of thousands of short-lived objects; each time CPython's
+youngest generation fills (700 allocations by default) it scans it, and every so often
+it scans the whole heap: the schema, the ORM's mappers and caches, the loaded modules.
+Measured in-process on a brand page (``bench/``), those scans took about a third of a
+request's CPU time. Freezing what exists once the app has started moves it out of every
+future scan (``gc.freeze``), and a larger youngest generation makes the scans rarer; what
+a request leaves behind in cycles is still collected.
+"""
+
+from __future__ import annotations
+
+import gc
+
+OLDER_THRESHOLDS = (50, 100)
+
+
+def tune_for_serving(young_threshold: int) -> None:
+    """Call once the app has started. ``young_threshold`` 0 keeps Python's thresholds."""
+    gc.collect()
+    gc.freeze()
+    if young_threshold > 0:
+        gc.set_threshold(young_threshold, *OLDER_THRESHOLDS)
