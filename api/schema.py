@@ -21,6 +21,7 @@ from strawberry.types import ExecutionContext
 
 from api.assessments import Assessment, Finding
 from api.consent import ConsentGrant
+from api.documents import DocumentCache, DocumentCacheExtension
 from api.error_codes import ErrorCodes
 from api.factories import Factory
 from api.fastpath import executor_class
@@ -61,7 +62,13 @@ class MillgateSchema(strawberry.Schema):
                 )
 
 
-def build_schema(settings: Settings) -> strawberry.Schema:
+def build_schema(settings: Settings, documents: DocumentCache | None = None) -> strawberry.Schema:
+    """The schema under ``settings``' limits. ``documents`` (by default a new one) keeps the
+    parsed and validated documents: it must serve this schema only, whose rules it trusts."""
+    # Not `documents or ...`: an empty cache is falsy.
+    cache = DocumentCache(max_tokens=settings.max_query_tokens) if documents is None else documents
+    if cache.max_tokens != settings.max_query_tokens:
+        raise ValueError("the document cache must parse under the settings' token limit")
     # Factories, not instances: strawberry builds a fresh extension for each request.
     extensions: list[Any] = [
         # First: outermost, so it sees errors after masking.
@@ -70,6 +77,9 @@ def build_schema(settings: Settings) -> strawberry.Schema:
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         lambda: MaskErrors(should_mask_error=_unexpected),
+        # Skips parsing and validation of texts seen before: every validation rule (these,
+        # and production's below) is fixed by the settings, so a pass holds for good.
+        lambda: DocumentCacheExtension(cache),
     ]
     if settings.production:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
