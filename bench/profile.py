@@ -86,12 +86,14 @@ async def _profile(
     from pyinstrument import Profiler
 
     from api.app import create_app
+    from core.gc_tuning import tune_for_serving
     from core.runtime import Runtime
     from core.settings import Settings
 
     runtime = Runtime.create(Settings(database_url=manifest.database_url,
                                       data_dir=Path(manifest.data_dir)))
     app = create_app(runtime, follow_policy=False)
+    tune_for_serving(runtime.settings.gc_young_threshold)  # as api.main does for the server
     tokens = [runtime.token_service.issue(u, 3600) for u in manifest.brand_user_ids]
     body = BODIES[scenario]
     timings: list[float] = []

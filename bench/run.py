@@ -92,36 +92,49 @@ def _free_port() -> int:
 
 @dataclass
 class Server:
+    """``workers`` uvicorn processes of one app, each on its own port.
+
+    Not ``uvicorn --workers N``: its processes share one listening socket, and asyncio
+    accepts every pending connection at once, so one process often takes all of a client's
+    keep-alive connections while the others idle (seen here: 13 against 22 requests/s for
+    the same brand pages, depending on the draw). A client spreads its connections over
+    the ports instead, as a load balancer in front of the processes would.
+    """
+
     name: str
     app: str
-    port: int
+    ports: list[int]
     env: dict[str, str]
-    workers: int
-    proc: subprocess.Popen[bytes] | None = None
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self, log: Path) -> None:
-        cmd = [str(ROOT / ".venv/bin/uvicorn"), self.app, "--host", "127.0.0.1",
-               "--port", str(self.port), "--workers", str(self.workers),
-               "--no-access-log", "--log-level", "warning"]
-        self.proc = subprocess.Popen(  # noqa: S603 - our own venv's uvicorn
-            cmd, cwd=ROOT, env=self.env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
-            start_new_session=True)
+        for port in self.ports:
+            cmd = [str(ROOT / ".venv/bin/uvicorn"), self.app, "--host", "127.0.0.1",
+                   "--port", str(port), "--no-access-log", "--log-level", "warning"]
+            self.procs.append(subprocess.Popen(  # noqa: S603 - our own venv's uvicorn
+                cmd, cwd=ROOT, env=self.env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+                start_new_session=True))
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{port}" for port in self.ports]
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.urls[0]
 
     def worker_pids(self) -> list[int]:
-        assert self.proc is not None
-        return _descendants(self.proc.pid)
+        return [pid for proc in self.procs for pid in [proc.pid, *_descendants(proc.pid)]]
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
             try:
-                self.proc.wait(15)
+                proc.wait(15)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)
 
 
 async def _wait_ready(url: str, path: str, seconds: float = 60) -> None:
@@ -210,7 +223,9 @@ class Driver:
         return send
 
     def scenario(self, target: str, name: str) -> Request:
-        bearer = lambda token: {"authorization": f"Bearer {token}"}  # noqa: E731
+        def bearer(token: str) -> dict[str, str]:
+            return {"authorization": f"Bearer {token}"}
+
         tokens = self.brand_tokens
         if target == "floor":
             path = {"brand": "/brand?first=100", "light": "/light"}[name]
@@ -273,15 +288,17 @@ class Driver:
         send = self.scenario(server.name, name)
         result = Result(server.name, name, concurrency)
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(base_url=server.url, limits=limits, timeout=60) as client:
-            await self._run(client, send, concurrency, warmup, None)
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(
+                httpx.AsyncClient(base_url=url, limits=limits, timeout=60)) for url in server.urls]
+            await self._run(clients, send, concurrency, warmup, None)
             workers = server.worker_pids()
             backends = await self.backend_pids()
             cpu0 = sum(_cpu_seconds(p) for p in workers)
             db0 = {p: _cpu_seconds(p) for p in backends}
             client0 = time.process_time()
             started = time.perf_counter()
-            await self._run(client, send, concurrency, seconds, result)
+            await self._run(clients, send, concurrency, seconds, result)
             result.seconds = time.perf_counter() - started
             result.client_cpu = time.process_time() - client0
             result.server_cpu = sum(_cpu_seconds(p) for p in workers) - cpu0
@@ -290,11 +307,12 @@ class Driver:
             result.peak_rss_mb = max((_peak_rss_mb(p) for p in workers), default=0.0)
         return result
 
-    async def _run(self, client: httpx.AsyncClient, send: Request, concurrency: int,
+    async def _run(self, clients: Sequence[httpx.AsyncClient], send: Request, concurrency: int,
                    seconds: float, result: Result | None) -> None:
         deadline = time.perf_counter() + seconds
 
         async def worker(w: int) -> None:
+            client = clients[w % len(clients)]  # the concurrent clients, spread over processes
             i = 0
             while time.perf_counter() < deadline:
                 t0 = time.perf_counter()
@@ -415,8 +433,8 @@ async def servers(manifest: Manifest, workers: int, log_dir: Path,
                   extra_env: dict[str, str]) -> AsyncIterator[tuple[Server, Server]]:
     env = {**os.environ, "MILLGATE_DATABASE_URL": manifest.database_url,
            "MILLGATE_DATA_DIR": manifest.data_dir, **extra_env}
-    millgate = Server("millgate", "api.main:app", _free_port(), env, workers)
-    floor = Server("floor", "bench.floor:app", _free_port(), env, workers)
+    millgate = Server("millgate", "api.main:app", [_free_port() for _ in range(workers)], env)
+    floor = Server("floor", "bench.floor:app", [_free_port() for _ in range(workers)], env)
     try:
         millgate.start(log_dir / "millgate.log")
         floor.start(log_dir / "floor.log")
