@@ -12,19 +12,12 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, TypeVar, cast
+from collections.abc import AsyncIterator
+from typing import Any, cast
 
-import orjson
 from graphql import (
     DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
 )
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,9 +31,11 @@ from strawberry.types import ExecutionResult
 from api import idempotency
 from api.auth import authenticate
 from api.context import Context
-from api.documents import DocumentCache
-from api.ratelimit import Decision, RateLimiter, build_limiter, principal_key
+from api.documents import DocumentCache, expanded_size
+from api.ratelimit import RateLimiter, build_limiter, principal_key
+from api.responses import GraphQLResponse, encode, error_response, payload_of, too_many
 from api.schema import build_schema
+from api.sessions import StatementLock, StatementSession, close_session
 from authz.enforcer import PolicyEnforcer
 from authz.guard import install_guard
 from authz.principal import Principal
@@ -53,157 +48,9 @@ from core.settings import Settings
 log = logging.getLogger("millgate.http")
 
 MAX_BODY = 256 * 1024
-T = TypeVar("T")
 
 # (query, variables, operationName) of one request.
 Operation = tuple[str, dict[str, Any] | None, str | None]
-
-
-def _error(status: int, message: str, code: str) -> JSONResponse:
-    return JSONResponse(
-        {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
-    )
-
-
-class GraphQLResponse(Response):
-    """A GraphQL result as JSON, encoded by orjson: several times faster than the stdlib."""
-
-    media_type = "application/json"
-
-    def render(self, content: Any) -> bytes:
-        return encode(content)
-
-
-def encode(payload: Any) -> bytes:
-    """The compact JSON of ``payload``, as starlette's JSONResponse would write it."""
-    try:
-        return orjson.dumps(payload)
-    except TypeError:
-        # orjson refuses integers past 64 bits (a JSON scalar may hold one): the stdlib
-        # writes them, as it did before.
-        return json.dumps(
-            payload, ensure_ascii=False, allow_nan=False, separators=(",", ":")
-        ).encode()
-
-
-def _too_many(decision: Decision) -> JSONResponse:
-    response = _error(429, "too many requests: slow down", "RATE_LIMITED")
-    response.headers["retry-after"] = decision.retry_after_header
-    return response
-
-
-def expanded_size(document: DocumentNode) -> int:
-    """The number of fields the document selects with every fragment spread expanded.
-
-    Counted with one memo per fragment, so it takes linear time where a naive walk (as the
-    depth and alias limiters do) takes time exponential in the nesting of fragments that
-    spread each other twice: 20 such fragments, some 200 tokens, stall a process.
-    """
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    memo: dict[str, int] = {}
-
-    def size(selection_set: SelectionSetNode | None, visiting: frozenset[str]) -> int:
-        total = 0
-        for selection in selection_set.selections if selection_set else ():
-            if isinstance(selection, FieldNode):
-                total += 1 + size(selection.selection_set, visiting)
-            elif isinstance(selection, InlineFragmentNode):
-                total += size(selection.selection_set, visiting)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in visiting or name not in fragments:
-                    continue  # a cycle or an unknown fragment: validation refuses both
-                if name not in memo:
-                    memo[name] = size(fragments[name].selection_set, visiting | {name})
-                total += memo[name]
-        return total
-
-    return sum(
-        size(d.selection_set, frozenset())
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode)
-    )
-
-
-class StatementLock(asyncio.Lock):
-    """A request's session lock (``Context.lock``) that stays held while a statement runs.
-
-    When a field fails, GraphQL cancels its sibling resolvers. A resolver cancelled while
-    awaiting a statement would release the lock while the statement still runs on the
-    session's connection (and, cancelled inside the driver, leave that connection broken:
-    aiosqlite's is then closed under the pool). :class:`StatementSession` lets the statement
-    finish instead, and this lock waits for it before the next resolver may use the session.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.in_flight: set[asyncio.Future[Any]] = set()
-
-    def release(self) -> None:
-        pending = [f for f in self.in_flight if not f.done()]
-        if not pending:
-            super().release()
-            return
-        done = asyncio.gather(*pending, return_exceptions=True)
-        done.add_done_callback(lambda _: asyncio.Lock.release(self))
-
-
-class StatementSession(AsyncSession):
-    """An AsyncSession whose statements run to their end even if their caller is cancelled."""
-
-    statement_lock: StatementLock | None = None
-
-    async def _to_the_end(self, work: Awaitable[T]) -> T:
-        task = asyncio.ensure_future(work)
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved: no warning
-        if self.statement_lock is not None:
-            self.statement_lock.in_flight.add(task)
-            task.add_done_callback(self.statement_lock.in_flight.discard)
-        return await asyncio.shield(task)
-
-    async def finished(self) -> None:
-        """Waits for the statements whose callers were cancelled."""
-        if self.statement_lock is not None and self.statement_lock.in_flight:
-            await asyncio.gather(*self.statement_lock.in_flight, return_exceptions=True)
-
-    async def execute(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._to_the_end(super().execute(*args, **kwargs))
-
-    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._to_the_end(super().scalar(*args, **kwargs))
-
-    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._to_the_end(super().scalars(*args, **kwargs))
-
-    async def get(self, *args: Any, **kwargs: Any) -> Any:
-        return await self._to_the_end(super().get(*args, **kwargs))
-
-    async def flush(self, *args: Any, **kwargs: Any) -> None:
-        await self._to_the_end(super().flush(*args, **kwargs))
-
-    async def commit(self) -> None:
-        await self._to_the_end(super().commit())
-
-    async def rollback(self) -> None:
-        await self._to_the_end(super().rollback())
-
-
-async def _close(session: AsyncSession, request_id: str) -> None:
-    """Ends a request's session; a connection that cannot be closed is dropped, not raised.
-
-    When a field fails, GraphQL cancels its siblings, and one cancelled in the middle of a
-    statement leaves its connection unusable: the answer is complete all the same.
-    """
-    try:
-        if isinstance(session, StatementSession):
-            await session.finished()
-        await session.close()
-    except Exception:
-        log.warning("dropping the connection of request %s", request_id, exc_info=True)
-        with contextlib.suppress(Exception):
-            await session.invalidate()
 
 
 def _being_cancelled() -> bool:
@@ -211,13 +58,6 @@ def _being_cancelled() -> bool:
     server stops), as opposed to a CancelledError escaping from a resolver's shared future."""
     task = asyncio.current_task()
     return task is not None and task.cancelling() > 0
-
-
-def _payload(result: ExecutionResult) -> tuple[dict[str, Any], int]:
-    payload: dict[str, Any] = {"data": result.data}
-    if result.errors:
-        payload["errors"] = [error.formatted for error in result.errors]
-    return payload, 200 if result.data is not None or not result.errors else 400
 
 
 def create_app(
@@ -251,12 +91,12 @@ def create_app(
             # Failed attempts spend the address's budget: guessing keys is slow too.
             refused = await limiter.hit(f"ip:{client_ip}")
             if not refused.allowed:
-                return _too_many(refused)
-            return _error(401, "unauthorized", "UNAUTHENTICATED")
+                return too_many(refused)
+            return error_response(401, "unauthorized", "UNAUTHENTICATED")
         await session.rollback()  # do not hold the auth read's transaction open
         decision = await limiter.hit(principal_key(principal, client_ip))
         if not decision.allowed:
-            return _too_many(decision)
+            return too_many(decision)
         return principal
 
     async def execute(
@@ -292,19 +132,19 @@ def create_app(
         request_id = uuid.uuid4().hex[:16]
         if request.method == "GET":
             if settings.production or request.query_params:
-                return _error(405, "use POST with a JSON body", "METHOD_NOT_ALLOWED")
+                return error_response(405, "use POST with a JSON body", "METHOD_NOT_ALLOWED")
             return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            return _error(415, "send application/json", "UNSUPPORTED_MEDIA_TYPE")
+            return error_response(415, "send application/json", "UNSUPPORTED_MEDIA_TYPE")
         body = await request.body()
         if len(body) > MAX_BODY:
-            return _error(413, "request too large", "TOO_LARGE")
+            return error_response(413, "request too large", "TOO_LARGE")
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):  # nesting too deep is no JSON we take either
-            return _error(400, "body is not JSON", "BAD_REQUEST")
+            return error_response(400, "body is not JSON", "BAD_REQUEST")
         if not isinstance(data, dict):  # batching is off
-            return _error(400, "send one operation as a JSON object", "BAD_REQUEST")
+            return error_response(400, "send one operation as a JSON object", "BAD_REQUEST")
         query, variables, name = (
             data.get("query"),
             data.get("variables"),
@@ -315,7 +155,7 @@ def create_app(
             or not isinstance(variables, dict | None)
             or not isinstance(name, str | None)
         ):
-            return _error(400, "query must be a string, variables an object", "BAD_REQUEST")
+            return error_response(400, "query must be a string, variables an object", "BAD_REQUEST")
         operation: Operation = (query, variables, name)
         try:
             # Cached: strawberry then takes this document instead of parsing the text again.
@@ -323,13 +163,13 @@ def create_app(
         except GraphQLError:
             document = None  # the schema answers with the syntax error
         if document is not None and expanded_size(document) > settings.max_query_tokens * 5:
-            return _error(400, "the query expands to too many fields", "QUERY_TOO_COMPLEX")
+            return error_response(400, "the query expands to too many fields", "QUERY_TOO_COMPLEX")
         raw_key = request.headers.get(idempotency.HEADER)
         if raw_key is not None:
             try:
                 key = idempotency.parse_key(raw_key)
             except idempotency.BadKey as error:
-                return _error(400, str(error), "BAD_REQUEST")
+                return error_response(400, str(error), "BAD_REQUEST")
             if document is not None and idempotency.is_mutation(document, name):
                 return await idempotent(request, request_id, key, operation)
         session = sessions()
@@ -340,15 +180,15 @@ def create_app(
             result = await execute(session, principal, request_id, operation, enforcer)
         except Exception:
             log.exception("request %s failed", request_id)
-            return _error(500, "unexpected error", "INTERNAL")
+            return error_response(500, "unexpected error", "INTERNAL")
         except asyncio.CancelledError:
             if _being_cancelled():
                 raise
             log.exception("request %s failed: a cancellation escaped its resolver", request_id)
-            return _error(500, "unexpected error", "INTERNAL")
+            return error_response(500, "unexpected error", "INTERNAL")
         finally:
-            await _close(session, request_id)
-        payload, status = _payload(result)
+            await close_session(session, request_id)
+        payload, status = payload_of(result)
         return GraphQLResponse(payload, status_code=status, headers={"x-request-id": request_id})
 
     async def idempotent(
@@ -371,7 +211,7 @@ def create_app(
                     stored = await idempotency.find(session, scope, key)
                     if stored is not None:
                         if stored.fingerprint != request_fingerprint:
-                            return _error(
+                            return error_response(
                                 409,
                                 "this Idempotency-Key was used for another request",
                                 idempotency.KEY_REUSED,
@@ -385,13 +225,13 @@ def create_app(
                 deferred = cast(PolicyEnforcer, idempotency.DeferredEnforcer(enforcer))
                 result = await execute(session, principal, request_id, operation, deferred)
                 if idempotency.failed_unexpectedly(result.errors or ()):
-                    return _error(
+                    return error_response(
                         500,
                         "unexpected error; nothing was changed: retry with the same "
                         "Idempotency-Key",
                         "INTERNAL",
                     )
-                payload, status = _payload(result)
+                payload, status = payload_of(result)
                 body = encode(payload).decode()
                 executed = not result.errors or any(e.path is not None for e in result.errors)
                 if scope is not None and executed:  # a refused document changed nothing
@@ -404,7 +244,7 @@ def create_app(
             # Rolled back, or the commit's outcome is unknown: a retry with the same key
             # either replays the stored answer or runs the mutation for the first time.
             log.exception("idempotent request %s failed", request_id)
-            return _error(
+            return error_response(
                 503,
                 "the request did not complete: retry with the same Idempotency-Key",
                 "UNAVAILABLE",

@@ -25,7 +25,16 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator
 
-from graphql import DocumentNode, parse
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    parse,
+)
 from strawberry.extensions import SchemaExtension
 
 
@@ -143,3 +152,38 @@ class DocumentCacheExtension(SchemaExtension):
             and context.parse_options.get("max_tokens") == self.cache.max_tokens
         ):
             self.cache.mark_validated(query, document)
+
+
+def expanded_size(document: DocumentNode) -> int:
+    """The number of fields the document selects with every fragment spread expanded.
+
+    Counted with one memo per fragment, so it takes linear time where a naive walk (as the
+    depth and alias limiters do) takes time exponential in the nesting of fragments that
+    spread each other twice: 20 such fragments, some 200 tokens, stall a process.
+    """
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    memo: dict[str, int] = {}
+
+    def size(selection_set: SelectionSetNode | None, visiting: frozenset[str]) -> int:
+        total = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                total += 1 + size(selection.selection_set, visiting)
+            elif isinstance(selection, InlineFragmentNode):
+                total += size(selection.selection_set, visiting)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in visiting or name not in fragments:
+                    continue  # a cycle or an unknown fragment: validation refuses both
+                if name not in memo:
+                    memo[name] = size(fragments[name].selection_set, visiting | {name})
+                total += memo[name]
+        return total
+
+    return sum(
+        size(d.selection_set, frozenset())
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    )

@@ -119,7 +119,7 @@ async def outer_transaction(
         try:
             yield conn, session
         finally:
-            finished = getattr(session, "finished", None)  # see api.app.StatementSession
+            finished = getattr(session, "finished", None)  # see api.sessions.StatementSession
             if finished is not None:
                 await finished()
             await session.close()

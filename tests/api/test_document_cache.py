@@ -13,8 +13,8 @@ import strawberry.schema.schema as strawberry_schema
 from graphql import DocumentNode, GraphQLError, parse
 
 import api.documents as documents
-from api.app import encode
 from api.documents import DocumentCache
+from api.responses import encode
 from tests.api.support import error_codes, gid
 
 VIEWER = "{ viewer { role } }"
