@@ -173,20 +173,17 @@ def create_app(
             document = None  # the schema answers with the syntax error
         if document is not None and expanded_size(document) > settings.max_query_tokens * 5:
             return error_response(400, "the query expands to too many fields", "QUERY_TOO_COMPLEX")
+        mutation = document is not None and idempotency.is_mutation(document, name)
         raw_key = request.headers.get(idempotency.HEADER)
         if raw_key is not None:
             try:
                 key = idempotency.parse_key(raw_key)
             except idempotency.BadKey as error:
                 return error_response(400, str(error), "BAD_REQUEST")
-            if document is not None and idempotency.is_mutation(document, name):
+            if mutation:
                 return await idempotent(request, request_id, key, operation)
         session = sessions()
-        query_on_postgres = (
-            not settings.is_sqlite
-            and document is not None
-            and not idempotency.is_mutation(document, name)
-        )
+        query_on_postgres = not settings.is_sqlite and document is not None and not mutation
         try:
             principal = await authenticated(request, session, keep_transaction=query_on_postgres)
             if isinstance(principal, Response):

@@ -68,17 +68,8 @@ class SharedLoader(DataLoader[K, V]):
     """
 
     def load(self, key: K) -> Awaitable[V]:
-        shared = super().load(key)
-        if isinstance(shared, asyncio.Future):
-            # Its callers may all be gone (cancelled): retrieve its error so that none is
-            # reported as never retrieved.
-            shared.add_done_callback(_retrieve)
-        return asyncio.shield(shared)
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()
+        # When every caller is gone, the shield itself marks the shared error as retrieved.
+        return asyncio.shield(super().load(key))
 
 
 def _group(keys: Sequence[tuple[int, V]]) -> dict[V, list[int]]:

@@ -50,14 +50,16 @@ from graphql.pyutils import Path, Undefined
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from api.fastpath.projection import Project, Projector
+from api.fastpath.projection import BASIC as _BASIC
+from api.fastpath.projection import RESOLVER as _RESOLVER
+from api.fastpath.projection import TYPENAME as _TYPENAME
+from api.fastpath.projection import Projector
 
 ENV = "MILLGATE_FAST_EXECUTOR"
 
 # (executor, field group, path, value, position context, info maker) -> completed value
 Completer = Callable[[Any, Any, Path, Any, Any, Callable[[], GraphQLResolveInfo[Any]]], Any]
 
-_BASIC, _RESOLVER, _TYPENAME = 0, 1, 2
 _PLAIN = (str, int, float, bool)  # never awaitable, never an exception
 
 
@@ -94,18 +96,6 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[int, tuple[Any, Any]] = {}
         self._completers: dict[tuple[int, str], Completer] = {}
         self._projector = Projector(self.collect_subfields, self._spec, _is_strawberry_is_type_of)
-        self._list_projections: dict[tuple[int, int], tuple[Any, Project | None]] = {}
-
-    def _list_projection(self, item_type: GraphQLOutputType, group: Any) -> Project | None:
-        """The projection of a whole list of ``item_type`` (see :mod:`.projection`)."""
-        key = (id(item_type), id(group))
-        hit = self._list_projections.get(key)
-        if hit is not None and hit[0] is group:
-            return hit[1]
-        item = self._projector.value(item_type, group) if self._fast else None
-        found = None if item is None else _project_list(item)
-        self._list_projections[key] = (group, found)
-        return found
 
     # -- plans ------------------------------------------------------------------------
 
@@ -305,7 +295,7 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             if type(result) is not list and type(result) is not tuple:
                 # Async iterables, other iterables, non-iterables: the standard way.
                 return ex.complete_list_value(return_type, group, info(), path, result, pc)
-            project = ex._list_projection(item_type, group)
+            project = ex._projector.items(item_type, group) if ex._fast else None
             if project is not None:
                 try:
                     return project(result)
@@ -448,13 +438,6 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, return_type, group, path)
             return None
-
-
-def _project_list(item: Project) -> Project:
-    def items(values: Any) -> list[Any]:
-        return [item(v) for v in values]
-
-    return items
 
 
 def _read(default: Callable[[Any, str], Any], attr: str, source: Any) -> Any:

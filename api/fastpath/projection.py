@@ -46,6 +46,11 @@ Project = Callable[[Any], Any]
 MAX_INT, MIN_INT = 2**31 - 1, -(2**31)
 
 
+# The executor's field kinds (its specs start with one): a basic field (an attribute), a
+# field with a resolver, ``__typename``.
+BASIC, RESOLVER, TYPENAME = 0, 1, 2
+
+
 class Fallback(Exception):
     """This value is not certain here: complete it the standard way."""
 
@@ -144,6 +149,13 @@ def _non_null(inner: Project) -> Project:
     return non_null
 
 
+def _items(item: Project) -> Project:
+    def items(values: Any) -> list[Any]:
+        return [item(v) for v in values]
+
+    return items
+
+
 def _list(item: Project) -> Project:
     def items(value: Any) -> Any:
         if type(value) is not list and type(value) is not tuple:
@@ -160,8 +172,6 @@ class Projector:
     (kind, field definition, resolver, completer) or None for a field it will not plan.
     """
 
-    BASIC, TYPENAME = 0, 2
-
     def __init__(
         self, collect: Callable[[GraphQLObjectType, Any], Any],
         spec: Callable[[GraphQLObjectType, Any], Any],
@@ -171,6 +181,19 @@ class Projector:
         self._spec = spec
         self._is_strawberry_type_of = is_strawberry_type_of
         self._objects: dict[tuple[str, int], tuple[Any, Project | None]] = {}
+        self._lists: dict[tuple[int, int], tuple[Any, Project | None]] = {}
+
+    def items(self, item_type: GraphQLOutputType, group: Any) -> Project | None:
+        """A function from a list (or tuple) of ``item_type`` values to its answer, or
+        None when the items' selection is not plain. Memoized like :meth:`object`."""
+        key = (id(item_type), id(group))
+        hit = self._lists.get(key)
+        if hit is not None and hit[0] is group:
+            return hit[1]
+        item = self.value(item_type, group)
+        built = None if item is None else _items(item)
+        self._lists[key] = (group, built)
+        return built
 
     def object(self, object_type: GraphQLObjectType, group: Any) -> Project | None:
         """A function from a (non-null) value of ``object_type`` to its answer, or None
@@ -189,8 +212,9 @@ class Projector:
         if is_non_null_type(return_type):
             assert isinstance(return_type, GraphQLNonNull)
             named = return_type.of_type
-            if is_leaf_type(named) and _strict_leaf(named) is not None:
-                return _strict_leaf(named)  # refuses None itself: one call, not three
+            strict = _strict_leaf(named) if is_leaf_type(named) else None
+            if strict is not None:
+                return strict  # refuses None itself: one call, not three
             inner = self.value(named, group)
             return None if inner is None else _non_null(inner)
         if is_list_type(return_type):
@@ -223,14 +247,14 @@ class Projector:
             if spec is None:
                 return None
             kind, field_def = spec[0], spec[1]
-            if kind == self.TYPENAME:
+            if kind == TYPENAME:
                 steps.append((name, _constant(object_type.name), _same))
                 continue
             field = field_def.extensions.get("strawberry-definition")
             if field is None:
                 return None
             read: Project | None
-            if kind == self.BASIC:
+            if kind == BASIC:
                 read = attrgetter(field.python_name) if field.default_resolver is getattr else None
             else:
                 read = plain_function(field)
