@@ -23,15 +23,18 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.types import ExecutionResult
 
 from api import idempotency
 from api.auth import authenticate
+from api.challenge import refused
 from api.context import Context
 from api.documents import DocumentCache, expanded_size
+from api.graphiql import graphiql_assets, graphiql_page
+from api.middleware.cors import cors_middleware
+from api.oidc import OpenIdProviders
 from api.ratelimit import RateLimiter, build_limiter, principal_key
 from api.responses import GraphQLResponse, encode, error_response, payload_of, too_many
 from api.schema import build_schema
@@ -81,6 +84,7 @@ def create_app(
         runtime.engine, class_=StatementSession, expire_on_commit=False, autoflush=False
     )
     install_guard()
+    providers = OpenIdProviders.from_settings(settings, runtime.sessionmaker)
 
     async def authenticated(
         request: Request, session: AsyncSession, *, keep_transaction: bool = False
@@ -94,13 +98,13 @@ def create_app(
         """
         client_ip = request.client.host if request.client else "unknown"
         try:
-            principal = await authenticate(request, runtime, session)
-        except InvalidToken:
+            principal = await authenticate(request, runtime, session, providers)
+        except InvalidToken as error:
             # Failed attempts spend the address's budget: guessing keys is slow too.
-            refused = await limiter.hit(f"ip:{client_ip}")
-            if not refused.allowed:
-                return too_many(refused)
-            return error_response(401, "unauthorized", "UNAUTHENTICATED")
+            spent = await limiter.hit(f"ip:{client_ip}")
+            if not spent.allowed:
+                return too_many(spent)
+            return refused(error)
         if not keep_transaction:
             await session.rollback()  # a mutation's transaction starts after authentication
         decision = await limiter.hit(principal_key(principal, client_ip))
@@ -142,7 +146,7 @@ def create_app(
         if request.method == "GET":
             if settings.production or request.query_params:
                 return error_response(405, "use POST with a JSON body", "METHOD_NOT_ALLOWED")
-            return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+            return graphiql_page()
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return error_response(415, "send application/json", "UNSUPPORTED_MEDIA_TYPE")
         body = await request.body()
@@ -308,7 +312,9 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/.well-known/jwks.json", jwks),
+            *graphiql_assets(settings.production),
         ],
+        middleware=[*cors_middleware(settings)],
         lifespan=lifespan,
     )
     app.state.runtime = runtime

@@ -1,23 +1,31 @@
 """Credentials → :class:`Principal`: bearer tokens for users, API keys for host integrations.
 
-No credentials means the anonymous public. Bad credentials of any kind fail the same way
-(401, no detail). The user's organisation and role are read from the database on every
-request, so a disabled user or a revoked key stops working at once.
+A bearer token is Millgate's own (development, services, the CLI) or an OpenID Provider's
+access token (people, :mod:`api.oidc`), told apart by the issuer it names. No credentials
+means the anonymous public. Bad credentials raise :class:`InvalidToken`, whose short reason
+:mod:`api.challenge` sends in ``WWW-Authenticate``; which user exists is never told. The
+user's organisation and role are read from the database on every request, so a disabled
+user or a revoked key stops working at once.
 """
 
 from __future__ import annotations
+
+import re
 
 from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
 import models as m
+from api.oidc import OpenIdProviders
 from authz.guard import system_read
 from authz.principal import Principal
-from core.errors import InvalidToken
+from core.errors import InvalidToken, MalformedCredentials, NoBearerCredentials
 from core.runtime import Runtime
 
 API_KEY_HEADER = "x-api-key"
+# RFC 6750 2.1: credentials = "Bearer" 1*SP b64token
+B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
 def _principal(org: m.Organization, factory_id: int | None, **who: object) -> Principal:
@@ -73,24 +81,41 @@ async def principal_for_api_key(
     return _principal(org, None, api_key_id=key.id, role=m.Role.HOST_INTEGRATION)
 
 
-async def authenticate(conn: HTTPConnection, runtime: Runtime, session: AsyncSession) -> Principal:
+def bearer_token(authorization: str) -> str:
+    """The token of an ``Authorization: Bearer <token>`` header."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer":
+        raise NoBearerCredentials()
+    token = token.strip(" ")
+    if not B64TOKEN.fullmatch(token):
+        raise MalformedCredentials()
+    return token
+
+
+async def authenticate(
+    conn: HTTPConnection,
+    runtime: Runtime,
+    session: AsyncSession,
+    providers: OpenIdProviders | None = None,
+) -> Principal:
     """The principal of a request; raises :class:`InvalidToken` for bad credentials."""
     authorization = conn.headers.get("authorization")
     api_key = conn.headers.get(API_KEY_HEADER)
     if authorization is None and api_key is None:
         return Principal.anonymous()
     if authorization is not None and api_key is not None:
-        raise InvalidToken()
+        raise MalformedCredentials("send either a bearer token or an API key")
     principal: Principal | None = None
     if api_key is not None:
         principal = await principal_for_api_key(session, runtime, api_key.strip())
     else:
         assert authorization is not None
-        scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise InvalidToken()
-        claims = runtime.token_service.verify(token.strip())
-        principal = await principal_for_user(session, claims.user_id)
+        token = bearer_token(authorization)
+        if providers is not None and providers.trusts(token):
+            user_id = await providers.user_of(token, session)
+        else:
+            user_id = runtime.token_service.verify(token).user_id
+        principal = await principal_for_user(session, user_id)
     if principal is None:
         raise InvalidToken()
     return principal

@@ -3,6 +3,8 @@
 - Field encryption at rest: AES-256-GCM, each value tagged with its key id so keys rotate.
 - Access tokens: JWT signed with Ed25519 (``alg`` pinned to EdDSA), ``kid`` from a key set
   whose public half is served at ``/.well-known/jwks.json``.
+- OpenID Providers' access tokens: JWT verified against the provider's JWKS, the algorithm
+  taken from the key (RS256, ES256, EdDSA), never from the token (fetching lives in api.oidc).
 - API keys: ``mg_<prefix>_<secret>``; only an HMAC-SHA256 (with a pepper) is stored.
 - Gateway exports: a compact JWS (EdDSA, platform key) wrapped in a compact JWE
   (ECDH-ES+A256KW, A256GCM) to the host's registered X25519 key.
@@ -26,8 +28,14 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc import jwe, jws, jwt
-from joserfc.errors import JoseError, SecurityWarning
-from joserfc.jwk import KeySet, OKPKey
+from joserfc.errors import (
+    ExpiredTokenError,
+    InvalidClaimError,
+    JoseError,
+    MissingClaimError,
+    SecurityWarning,
+)
+from joserfc.jwk import ECKey, KeySet, OKPKey, RSAKey
 from joserfc.jwt import JWTClaimsRegistry
 
 from core.errors import CryptoError, InvalidToken
@@ -168,6 +176,7 @@ class TokenService:
         self._issuer = issuer
         self._audience = audience
         self._claims = JWTClaimsRegistry(
+            leeway=CLOCK_LEEWAY_SECONDS,
             iss={"essential": True, "value": issuer},
             aud={"essential": True, "value": audience},
             exp={"essential": True},
@@ -189,26 +198,184 @@ class TokenService:
         return jwt.encode({"alg": TOKEN_ALG, "kid": key.kid}, claims, key, algorithms=[TOKEN_ALG])
 
     def verify(self, token: str) -> TokenClaims:
-        try:
-            header = json.loads(_unb64(token.split(".", 1)[0]))
-            kid = header.get("kid") if isinstance(header, dict) else None
-            key = self._keys.key_for(kid) if isinstance(kid, str) else None
-            if key is None or header.get("alg") != TOKEN_ALG:
-                raise InvalidToken()
-            decoded = jwt.decode(token, key, algorithms=[TOKEN_ALG])
-            self._claims.validate(decoded.claims)
-            nbf = decoded.claims.get("nbf")
-            if isinstance(nbf, int) and nbf > int(time.time()) + 30:
-                raise InvalidToken()
-            sub = decoded.claims["sub"]
-            if not isinstance(sub, str) or not sub.startswith("user:"):
-                raise InvalidToken()
-            digits = sub[5:]
-            if not digits.isdigit() or not 0 < int(digits) < 2**31:  # the id column's range
-                raise InvalidToken()
-            return TokenClaims(user_id=int(digits), expires_at=int(decoded.claims["exp"]))
-        except (JoseError, ValueError, KeyError, IndexError, TypeError) as error:
-            raise InvalidToken() from error
+        """The claims of a token this service issued; :class:`InvalidToken` says why not."""
+        header = token_header(token)
+        kid = header.get("kid")
+        if not isinstance(kid, str):
+            raise InvalidToken()
+        key = self._keys.key_for(kid)
+        if key is None:
+            raise InvalidToken(UNKNOWN_KEY)
+        if header.get("alg") != TOKEN_ALG:
+            raise InvalidToken()
+        claims = _verified_claims(token, key, [TOKEN_ALG], self._claims)
+        sub = claims["sub"]
+        if not isinstance(sub, str) or not sub.startswith("user:"):
+            raise InvalidToken()
+        digits = sub[5:]
+        if not digits.isdigit() or not 0 < int(digits) < 2**31:  # the id column's range
+            raise InvalidToken()
+        return TokenClaims(user_id=int(digits), expires_at=int(claims["exp"]))
+
+
+# --- access tokens of OpenID Providers ------------------------------------------------------
+
+# The short reasons a caller is told (RFC 6750 error_description): facts it already holds.
+EXPIRED = "the access token expired"
+NOT_YET_VALID = "the access token is not yet valid"
+WRONG_AUDIENCE = "the access token is for another audience"
+WRONG_ISSUER = "the access token is from an issuer this API does not trust"
+UNKNOWN_KEY = "the access token is signed with an unknown key"
+
+CLOCK_LEEWAY_SECONDS = 30
+# What a provider's key may sign with: the key decides, the token's "alg" must agree.
+# "Ed25519" is RFC 9864's fully-specified name for EdDSA over that curve.
+_ALGORITHMS_OF_CURVE = {"P-256": ("ES256",), "Ed25519": ("EdDSA", "Ed25519")}
+_MIN_RSA_BITS = 2048
+
+ProviderKey = RSAKey | ECKey | OKPKey
+
+
+def token_header(token: str) -> dict[str, Any]:
+    """The protected header of a compact JWS, unverified; MalformedCredentials if none."""
+    try:
+        header = json.loads(_unb64(token.split(".", 1)[0]))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidToken() from error
+    if not isinstance(header, dict) or token.count(".") != 2:
+        raise InvalidToken()
+    return header
+
+
+def unverified_issuer(token: str) -> str | None:
+    """The ``iss`` a token claims, to route it to its verifier; trusted for nothing else."""
+    try:
+        claims = json.loads(_unb64(token.split(".")[1]))
+    except (ValueError, IndexError, UnicodeDecodeError):
+        return None
+    issuer = claims.get("iss") if isinstance(claims, dict) else None
+    return issuer if isinstance(issuer, str) else None
+
+
+def provider_key_algorithms(jwk: Mapping[str, Any]) -> tuple[str, ...]:
+    """The algorithms a provider's public JWK may verify: RS256, ES256 or EdDSA, or none."""
+    if jwk.get("use", "sig") != "sig":
+        return ()
+    kty, crv, alg = jwk.get("kty"), jwk.get("crv"), jwk.get("alg")
+    if kty == "RSA":
+        allowed: tuple[str, ...] = ("RS256",)
+    elif kty in ("EC", "OKP") and isinstance(crv, str):
+        allowed = _ALGORITHMS_OF_CURVE.get(crv, ())
+    else:
+        allowed = ()
+    if alg is not None:  # a key that names its algorithm allows that one only
+        allowed = (alg,) if alg in allowed else ()
+    return allowed
+
+
+class ProviderKeySet:
+    """The usable signing keys of one provider's JWKS, by ``kid``: private parts, unknown
+    types, other curves, short RSA keys and encryption keys are left out."""
+
+    def __init__(self, jwks: Mapping[str, Any]) -> None:
+        self._keys: dict[str, tuple[ProviderKey, tuple[str, ...]]] = {}
+        keys = jwks.get("keys")
+        for jwk in keys if isinstance(keys, list) else []:
+            if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str):
+                continue
+            algorithms = provider_key_algorithms(jwk)
+            if not algorithms or any(p in jwk for p in ("d", "p", "q")):
+                continue
+            try:
+                key = _import_public_key(jwk)
+            except (JoseError, ValueError, TypeError):
+                continue
+            self._keys[jwk["kid"]] = (key, algorithms)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def get(self, kid: str) -> tuple[ProviderKey, tuple[str, ...]] | None:
+        return self._keys.get(kid)
+
+
+def _import_public_key(jwk: Mapping[str, Any]) -> ProviderKey:
+    public = {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y", "n", "e", "kid")}
+    if jwk["kty"] == "RSA":
+        rsa = RSAKey.import_key(public)
+        if rsa.raw_value.key_size < _MIN_RSA_BITS:
+            raise ValueError("RSA key too short")
+        return rsa
+    if jwk["kty"] == "EC":
+        return ECKey.import_key(public)
+    return OKPKey.import_key(public)
+
+
+def verify_provider_token(
+    token: str,
+    keys: ProviderKeySet,
+    *,
+    issuer: str,
+    audience: str,
+    now: int | None = None,
+) -> dict[str, Any]:
+    """The claims of an OpenID Provider's JWT access token, verified, or :class:`InvalidToken`.
+
+    The caller has found ``keys`` for the token's ``kid`` (refetching the provider's JWKS once
+    for an unknown one); an unknown ``kid`` here is final. ``iss`` must be ``issuer`` exactly,
+    ``aud`` hold ``audience``; ``exp`` is required, ``nbf`` and ``iat`` honoured, each with a
+    small leeway for clocks.
+    """
+    header = token_header(token)
+    kid = header.get("kid")
+    if not isinstance(kid, str):
+        raise InvalidToken()
+    found = keys.get(kid)
+    if found is None:
+        raise InvalidToken(UNKNOWN_KEY)
+    key, algorithms = found
+    if header.get("alg") not in algorithms:
+        raise InvalidToken()
+    registry = JWTClaimsRegistry(
+        now=now,
+        leeway=CLOCK_LEEWAY_SECONDS,
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": audience},
+        exp={"essential": True},
+        sub={"essential": True},
+    )
+    claims = _verified_claims(token, key, list(algorithms), registry)
+    if not isinstance(claims["sub"], str) or not 0 < len(claims["sub"]) <= 255:
+        raise InvalidToken()
+    return claims
+
+
+def _verified_claims(
+    token: str, key: ProviderKey, algorithms: list[str], registry: JWTClaimsRegistry
+) -> dict[str, Any]:
+    """Signature first, then the claims; each failure as the reason a caller may be told."""
+    try:
+        decoded = jwt.decode(token, key, algorithms=algorithms)
+    except (JoseError, ValueError, TypeError) as error:
+        raise InvalidToken() from error
+    claims = decoded.claims
+    try:
+        registry.validate(claims)
+    except ExpiredTokenError as error:
+        raise InvalidToken(EXPIRED) from error
+    except InvalidClaimError as error:
+        reasons = {
+            "aud": WRONG_AUDIENCE,
+            "iss": WRONG_ISSUER,
+            "nbf": NOT_YET_VALID,
+            "iat": NOT_YET_VALID,  # issued in the future: not yet valid either
+        }
+        raise InvalidToken(reasons.get(error.claim)) from error
+    except MissingClaimError as error:
+        raise InvalidToken() from error
+    except (JoseError, ValueError, TypeError) as error:
+        raise InvalidToken() from error
+    return claims
 
 
 # --- API keys -----------------------------------------------------------------------------

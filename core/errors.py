@@ -3,6 +3,8 @@
     MillgateError
     ├── CryptoError        Raised when a key is missing or a value fails authentication.
     ├── InvalidToken       Raised when a bearer token or API key does not verify.
+    │   ├── MalformedCredentials  Raised when the Authorization header is not a bearer credential.
+    │   └── NoBearerCredentials   Raised when the Authorization header uses another scheme.
     ├── NotPermitted       Raised when the enforcer refuses an action.
     └── UserInputError     Raised when input is refused; carries a stable code and the field.
 
@@ -22,7 +24,33 @@ class CryptoError(MillgateError):
 
 
 class InvalidToken(MillgateError):
-    """Raised when a bearer token or API key does not verify (the reason is never told)."""
+    """Raised when a bearer token or API key does not verify.
+
+    ``description`` is the short reason sent in ``WWW-Authenticate`` (RFC 6750): only facts
+    the caller already holds (its token expired, names another audience, an unknown key),
+    never which user exists or what failed inside.
+    """
+
+    error: str | None = "invalid_token"
+    GENERIC = "the access token is not valid"
+
+    def __init__(self, description: str | None = None) -> None:
+        super().__init__(description or self.GENERIC)
+        self.description = description or self.GENERIC
+
+
+class MalformedCredentials(InvalidToken):
+    """Raised when the Authorization header is not a well-formed bearer credential."""
+
+    error = "invalid_request"
+    GENERIC = "malformed credentials"
+
+
+class NoBearerCredentials(InvalidToken):
+    """Raised when the Authorization header uses a scheme other than Bearer (no error code)."""
+
+    error = None
+    GENERIC = "bearer credentials required"
 
 
 class NotPermitted(MillgateError):

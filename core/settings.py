@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,14 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, gt=0)
     max_query_tokens: int = Field(default=2000, gt=0)
     max_aliases: int = Field(default=30, gt=0)
+    oidc_issuer: str = Field(
+        default="",
+        description="OpenID Provider issuers whose access tokens are accepted, comma-separated.",
+    )
+    oidc_audience: str = Field(default="", description="The `aud` those access tokens must carry.")
+    cors_origins: str = Field(
+        default="", description="Browser origins allowed to call the API, comma-separated."
+    )
     gc_young_threshold: int = Field(
         default=20_000,
         ge=0,
@@ -73,6 +82,30 @@ class Settings(BaseSettings):
                 raise ValueError(f"production mode needs explicit {wanted}")
         return self
 
+    @model_validator(mode="after")
+    def _oidc_and_cors(self) -> Settings:
+        for issuer in self.oidc_issuers:
+            if not secure_or_loopback_url(issuer, self.production):
+                raise ValueError(
+                    f"MILLGATE_OIDC_ISSUER {issuer!r} must be https:// (http:// only on "
+                    "loopback, outside production)"
+                )
+        if self.oidc_issuers and not self.oidc_audience:
+            raise ValueError("MILLGATE_OIDC_ISSUER needs MILLGATE_OIDC_AUDIENCE")
+        for origin in self.cors_origin_list:
+            parts = urlsplit(origin)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.path:
+                raise ValueError(f"MILLGATE_CORS_ORIGINS {origin!r} must be scheme://host[:port]")
+        return self
+
+    @property
+    def oidc_issuers(self) -> tuple[str, ...]:
+        return tuple(i.strip() for i in self.oidc_issuer.split(",") if i.strip())
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return tuple(o.strip() for o in self.cors_origins.split(",") if o.strip())
+
     @cached_property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -86,3 +119,14 @@ class Settings(BaseSettings):
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def secure_or_loopback_url(url: str, production: bool) -> bool:
+    """https://, or http:// to this machine outside production (a test's own provider)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return bool(parts.hostname)
+    return parts.scheme == "http" and not production and parts.hostname in LOOPBACK_HOSTS

@@ -21,6 +21,7 @@ from models.enums import (
 from models.exports import GatewayExport, WebhookDelivery
 from models.factories import BETTER_WORK, Factory, SelfAssessment, ServiceCycle
 from models.idempotency import IdempotencyRecord as IdempotencyRecord
+from models.identities import IdentityLink
 from models.organizations import ApiKey, Organization, User
 from models.reference import Country, Question
 
@@ -44,6 +45,7 @@ __all__ = [
     "Factory",
     "Finding",
     "GatewayExport",
+    "IdentityLink",
     "Organization",
     "OrganizationKind",
     "PolicyChange",

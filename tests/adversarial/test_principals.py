@@ -291,7 +291,7 @@ async def _status(api: Any, **headers: str) -> int:
     return int(response.status_code)
 
 
-async def test_unknown_malformed_and_mixed_credentials_get_401(
+async def test_unknown_malformed_and_mixed_credentials_are_refused(
     api: Any, world: DemoWorld, people: People
 ) -> None:
     real = world.host_api_key
@@ -309,13 +309,14 @@ async def test_unknown_malformed_and_mixed_credentials_get_401(
 
     assert await _status(api, **{"x-api-key": real}) == 200
     assert await _status(api, authorization=f"Bearer {real}") == 401
+    # Two credentials, or a bearer header without a token: malformed (RFC 6750 invalid_request).
     assert (
         await _status(api, authorization=f"Bearer {people.brand.token}", **{"x-api-key": real})
-        == 401
+        == 400
     )
     assert await _status(api, authorization=f"Basic {people.brand.token}") == 401
-    assert await _status(api, authorization="Bearer ") == 401
-    assert await _status(api, authorization="Bearer") == 401
+    assert await _status(api, authorization="Bearer ") == 400
+    assert await _status(api, authorization="Bearer") == 400
 
 
 async def test_a_revoked_api_key_stops_working_at_once(

@@ -1,8 +1,11 @@
-"""Credentials over HTTP: every bad token or key gets the same bare 401; good ones work.
+"""Credentials over HTTP: every bad token or key gets the same 401 body; good ones work.
 
-Given a brand user and a host with an API key, when a request carries a forged, stale,
-misaddressed or malformed credential, then the answer is exactly ``UNAUTHORIZED_BODY`` with
-status 401, whatever went wrong; with no credentials at all the caller is the anonymous public.
+Given a brand user and a host with an API key, when a request carries a forged, stale or
+misaddressed credential, then the answer is exactly ``UNAUTHORIZED_BODY`` with status 401 and
+an RFC 6750 challenge: ``invalid_token`` with a short reason only where the caller holds the
+fact already (expired, not yet valid, another audience or issuer, an unknown key), the same
+generic one for everything else. A malformed header is ``invalid_request`` (400), another
+scheme a bare challenge; with no credentials at all the caller is the anonymous public.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
 from api.ids import to_global_id
+from core import crypto
 from core.crypto import ApiKeyHasher, KeyMaterial, SigningKeys, TokenService
 from core.errors import InvalidToken
 from core.runtime import Runtime
@@ -49,10 +53,27 @@ def b64json(value: Any) -> str:
     return b64(json.dumps(value, separators=(",", ":")).encode())
 
 
-def assert_unauthorized(response: httpx.Response) -> None:
+GENERIC = InvalidToken.GENERIC
+BARE_CHALLENGE = 'Bearer realm="millgate"'
+MALFORMED_BODY = {"errors": [{"message": "malformed credentials",
+                              "extensions": {"code": "BAD_REQUEST"}}]}
+
+
+def challenge(error: str, description: str) -> str:
+    return f'Bearer realm="millgate", error="{error}", error_description="{description}"'
+
+
+def assert_unauthorized(response: httpx.Response, description: str = GENERIC) -> None:
     assert response.status_code == 401, response.text
     assert response.json() == UNAUTHORIZED_BODY
-    assert "www-authenticate" not in response.headers
+    assert response.headers["www-authenticate"] == challenge("invalid_token", description)
+
+
+def assert_malformed(response: httpx.Response) -> None:
+    assert response.status_code == 400, response.text
+    assert response.json() == MALFORMED_BODY
+    assert response.headers["www-authenticate"] == challenge(
+        "invalid_request", "malformed credentials")
 
 
 @dataclass
@@ -231,15 +252,34 @@ FORGED: dict[str, Callable[[Runtime, World], str]] = {
 }
 
 
-@pytest.mark.parametrize("make_token", FORGED.values(), ids=FORGED.keys())
-async def test_forged_or_misaddressed_token_is_refused(api: Any, world: World,
-                                                       make_token: Callable[[Runtime, World], str]
-                                                       ) -> None:
-    token = make_token(api.runtime, world)
+# The reasons a caller is told; every other forged token reads GENERIC, like a bad signature.
+TOLD = {
+    "unknown-kid": crypto.UNKNOWN_KEY,
+    "real-key-unknown-kid": crypto.UNKNOWN_KEY,
+    "wrong-audience": crypto.WRONG_AUDIENCE,
+    "wrong-issuer": crypto.WRONG_ISSUER,
+    "expired": crypto.EXPIRED,
+    "not-yet-valid": crypto.NOT_YET_VALID,
+    "nbf-in-future": crypto.NOT_YET_VALID,
+}
+
+
+@pytest.mark.parametrize("name", FORGED.keys())
+async def test_forged_or_misaddressed_token_is_refused(api: Any, world: World, name: str) -> None:
+    token = FORGED[name](api.runtime, world)
 
     response = await api.post(VIEWER, token=token)
 
-    assert_unauthorized(response)
+    assert_unauthorized(response, TOLD.get(name, GENERIC))
+
+
+async def test_an_unknown_user_reads_like_a_bad_signature(api: Any, world: World) -> None:
+    """Which user ids exist is not told: a signed token of nobody reads as a forged one."""
+    nobody = await api.post(VIEWER, token=_nonexistent_user(api.runtime, world))
+    forged = await api.post(VIEWER, token=_other_key_same_kid(api.runtime, world))
+
+    assert (nobody.status_code, nobody.headers, nobody.content) == (
+        forged.status_code, forged.headers, forged.content)
 
 
 async def test_tampered_sub_does_not_verify_even_though_the_original_does(api: Any,
@@ -289,12 +329,22 @@ async def test_token_of_a_deleted_user_is_refused(api: Any, session: AsyncSessio
 # --- malformed headers --------------------------------------------------------------------
 
 
-MALFORMED_AUTHORIZATION = {
+# Not a bearer credential at all (RFC 6750 3.1: "Bearer" 1*SP b64token): 400 invalid_request.
+MALFORMED_BEARER = {
     "bearer-alone": "Bearer",
     "bearer-space": "Bearer ",
     "bearer-spaces": "Bearer     ",
+    "bad-base64": "Bearer !!!.@@@.###",
+    "inner-space": "Bearer abc def",
+}
+# Another scheme, or none: 401 with the bare challenge, no error code (RFC 6750 3.1).
+OTHER_SCHEME = {
     "basic-scheme": "Basic dXNlcjpwYXNz",
     "token-without-scheme": "eyJhbGciOiJFZERTQSJ9.e30.sig",
+    "tab-separated": "Bearer\teyJhbGciOiJFZERTQSJ9.e30.sig",
+}
+# A bearer token that is no JWS of ours: 401 invalid_token, the generic reason.
+MALFORMED_AUTHORIZATION = {
     "one-segment": "Bearer abc",
     "two-segments": "Bearer abc.def",
     "empty-segments": "Bearer ..",
@@ -303,10 +353,8 @@ MALFORMED_AUTHORIZATION = {
     "header-a-list": f"Bearer {b64json(['EdDSA'])}.{b64json({})}.AAAA",
     "header-a-string": f"Bearer {b64json('EdDSA')}.{b64json({})}.AAAA",
     "kid-a-number": f"Bearer {b64json({'alg': 'EdDSA', 'kid': 7})}.{b64json({})}.AAAA",
-    "bad-base64": "Bearer !!!.@@@.###",
     "huge": "Bearer " + "A" * 20000 + "." + "B" * 20000 + ".C",
     "jwe-shaped": "Bearer a.b.c.d.e",
-    "tab-separated": "Bearer\teyJhbGciOiJFZERTQSJ9.e30.sig",
 }
 
 
@@ -319,8 +367,28 @@ async def test_malformed_authorization_header_is_refused(api: Any, world: World,
     assert_unauthorized(response)
 
 
+@pytest.mark.parametrize("value", MALFORMED_BEARER.values(), ids=MALFORMED_BEARER.keys())
+async def test_malformed_bearer_header_is_an_invalid_request(api: Any, world: World,
+                                                             value: str) -> None:
+    response = await api.post(VIEWER, headers={"authorization": value})
+
+    assert_malformed(response)
+
+
+@pytest.mark.parametrize("value", OTHER_SCHEME.values(), ids=OTHER_SCHEME.keys())
+async def test_another_scheme_gets_the_bare_challenge(api: Any, world: World, value: str) -> None:
+    response = await api.post(VIEWER, headers={"authorization": value})
+
+    assert response.status_code == 401
+    assert response.json() == UNAUTHORIZED_BODY
+    assert response.headers["www-authenticate"] == BARE_CHALLENGE
+
+
 async def test_empty_authorization_header_is_refused(api: Any, world: World) -> None:
-    assert_unauthorized(await api.post(VIEWER, headers={"authorization": ""}))
+    response = await api.post(VIEWER, headers={"authorization": ""})
+
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == BARE_CHALLENGE
 
 
 async def test_valid_signature_over_a_garbage_payload_is_refused(api: Any, world: World) -> None:
@@ -341,7 +409,9 @@ async def test_both_token_and_api_key_are_refused(api: Any, world: World,
 
     response = await api.post(VIEWER, token=api.token(world.user), api_key=secret)
 
-    assert_unauthorized(response)
+    assert response.status_code == 400
+    assert response.headers["www-authenticate"] == challenge(
+        "invalid_request", "send either a bearer token or an API key")
 
 
 # --- the good path, and key rotation ---------------------------------------------------------
@@ -406,7 +476,7 @@ async def test_rotation_over_http_accepts_tokens_of_both_keys(api: Any, rotated_
         "email": world.other.email}
     assert json.loads(base64.urlsafe_b64decode(new_token.split(".")[0] + "=="))["kid"] == (
         "sig-rotated")
-    assert_unauthorized(await api.post(VIEWER, token=new_token))  # not rotated yet
+    assert_unauthorized(await api.post(VIEWER, token=new_token), crypto.UNKNOWN_KEY)  # not rotated
 
 
 async def test_jwks_lists_public_keys_only(rotated_api: Any) -> None:

@@ -1,0 +1,1 @@
+"""Pure ASGI middleware of the app, one module each, added in ``create_app``."""
