@@ -288,7 +288,7 @@ class ProviderKeySet:
                 continue
             try:
                 key = _import_public_key(jwk)
-            except (JoseError, ValueError, TypeError):
+            except (JoseError, ValueError, TypeError, KeyError):
                 continue
             self._keys[jwk["kid"]] = (key, algorithms)
 
@@ -302,10 +302,10 @@ class ProviderKeySet:
 def _import_public_key(jwk: Mapping[str, Any]) -> ProviderKey:
     public = {k: v for k, v in jwk.items() if k in ("kty", "crv", "x", "y", "n", "e", "kid")}
     if jwk["kty"] == "RSA":
-        rsa = RSAKey.import_key(public)
-        if rsa.raw_value.key_size < _MIN_RSA_BITS:
+        # Checked before import, which would only warn about a short modulus.
+        if int.from_bytes(_unb64(str(jwk["n"])), "big").bit_length() < _MIN_RSA_BITS:
             raise ValueError("RSA key too short")
-        return rsa
+        return RSAKey.import_key(public)
     if jwk["kty"] == "EC":
         return ECKey.import_key(public)
     return OKPKey.import_key(public)
