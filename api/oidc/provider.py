@@ -70,7 +70,6 @@ class Provider:
         self._keys: ProviderKeySet | None = None
         self._fetched_at = float("-inf")
         self._lock = asyncio.Lock()  # one fetch at a time; the others wait for its keys
-        self.jwks_fetches = 0
 
     async def keys_for(self, kid: str) -> ProviderKeySet:
         """The provider's keys, fetched again if ``kid`` is unknown (at most once a minute)
@@ -114,7 +113,6 @@ class Provider:
 
     async def _fetch_keys(self) -> ProviderKeySet:
         metadata = await self.metadata()
-        self.jwks_fetches += 1
         keys = ProviderKeySet(await self._get_json(metadata.jwks_uri))
         if not len(keys):
             raise ProviderUnavailable(f"{self.issuer} serves no usable signing key")
