@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
 from api.oidc import OpenIdProviders
+from api.oidc.accounts import link_by_email
 from api.oidc.provider import Provider
 from core import crypto
 from core.crypto import ProviderKeySet, verify_provider_token
@@ -414,3 +415,19 @@ async def test_a_user_linked_at_a_provider_is_not_linked_to_a_second_subject_the
 
     rows = (await session.execute(text("SELECT subject FROM identity_link"))).scalars().all()
     assert rows == ["person-1"]
+
+
+async def test_a_first_link_that_loses_a_race_answers_the_winner(
+    session: AsyncSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """Two first sign-ins at once: the second insert breaks the unique (issuer, subject);
+    the link the first one wrote is the answer, and nothing else is written."""
+    brand = await make_org(session, m.OrganizationKind.BRAND)
+    winner = await make_user(session, brand, m.Role.BRAND_VIEWER)
+    other = await make_user(session, brand, m.Role.BRAND_VIEWER)
+    session.add(m.IdentityLink(user_id=winner.id, issuer=ISSUER, subject="person-1"))
+    await session.commit()
+
+    assert await link_by_email(sessionmaker, ISSUER, "person-1", other.email) == winner.id
+    rows = (await session.execute(text("SELECT user_id FROM identity_link"))).scalars().all()
+    assert rows == [winner.id]
