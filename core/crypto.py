@@ -237,10 +237,10 @@ ProviderKey = RSAKey | ECKey | OKPKey
 
 
 def token_header(token: str) -> dict[str, Any]:
-    """The protected header of a compact JWS, unverified; MalformedCredentials if none."""
+    """The protected header of a compact JWS, unverified; :class:`InvalidToken` if none."""
     try:
         header = json.loads(_unb64(token.split(".", 1)[0]))
-    except (ValueError, UnicodeDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: JSON nested too deep
         raise InvalidToken() from error
     if not isinstance(header, dict) or token.count(".") != 2:
         raise InvalidToken()
@@ -251,7 +251,7 @@ def unverified_issuer(token: str) -> str | None:
     """The ``iss`` a token claims, to route it to its verifier; trusted for nothing else."""
     try:
         claims = json.loads(_unb64(token.split(".")[1]))
-    except (ValueError, IndexError, UnicodeDecodeError):
+    except (ValueError, IndexError, RecursionError):
         return None
     issuer = claims.get("iss") if isinstance(claims, dict) else None
     return issuer if isinstance(issuer, str) else None

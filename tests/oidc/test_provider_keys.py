@@ -431,3 +431,15 @@ async def test_a_first_link_that_loses_a_race_answers_the_winner(
     assert await link_by_email(sessionmaker, ISSUER, "person-1", other.email) == winner.id
     rows = (await session.execute(text("SELECT user_id FROM identity_link"))).scalars().all()
     assert rows == [winner.id]
+
+
+@pytest.mark.parametrize("part", [0, 1], ids=["header", "payload"])
+def test_json_nested_too_deep_in_a_token_is_refused_not_a_crash(ec: ECKey, part: int) -> None:
+    deep = base64.urlsafe_b64encode(b"[" * 100_000).rstrip(b"=").decode()
+    parts = sign(ec).split(".")
+    parts[part] = deep
+    token = ".".join(parts)
+
+    assert crypto.unverified_issuer(token) == (ISSUER if part == 0 else None)
+    with pytest.raises(InvalidToken):
+        verify_provider_token(token, _keys(ec), issuer=ISSUER, audience=AUDIENCE)
