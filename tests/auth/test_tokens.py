@@ -355,6 +355,8 @@ MALFORMED_AUTHORIZATION = {
     "kid-a-number": f"Bearer {b64json({'alg': 'EdDSA', 'kid': 7})}.{b64json({})}.AAAA",
     "huge": "Bearer " + "A" * 20000 + "." + "B" * 20000 + ".C",
     "jwe-shaped": "Bearer a.b.c.d.e",
+    # once a 500: json.loads raised RecursionError, which nothing caught
+    "header-nested-too-deep": f"Bearer {b64(b'[' * 5000)}.{b64json({})}.AAAA",
 }
 
 
