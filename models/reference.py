@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, enum_column
+from models.base import Base, UtcDateTime, enum_column, utcnow
 from models.enums import ComplianceCluster
 
 
@@ -28,13 +28,15 @@ class Question(Base):
 
     __tablename__ = "question"
     __table_args__ = (
-        UniqueConstraint("country_code", "overlay_version", "code"),
+        UniqueConstraint("country_code", "tool_version", "overlay_version", "code"),
         CheckConstraint("step IS NULL OR step IN (1, 2, 3)", name="step"),
         CheckConstraint("caf_ref IS NOT NULL OR step IS NULL", name="bw_questions_have_no_step"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     country_code: Mapped[str] = mapped_column(ForeignKey("country.code"), index=True)
+    # The CAF tool version (e.g. "CAF 1.4") and the country's overlay version it belongs to.
+    tool_version: Mapped[str] = mapped_column(String(40))
     overlay_version: Mapped[str] = mapped_column(String(40))
     code: Mapped[str] = mapped_column(String(40))
     cluster: Mapped[ComplianceCluster | None] = mapped_column(
@@ -46,3 +48,20 @@ class Question(Base):
     step: Mapped[int | None] = mapped_column(Integer)
     public_reporting: Mapped[bool] = mapped_column(Boolean, default=False)
     zero_tolerance: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CatalogueVersion(Base):
+    """One loaded catalogue of a country; the latest loaded (highest id) is the current one.
+
+    Versions are immutable once loaded: answers and findings recorded under an older one keep
+    the questions they were recorded against.
+    """
+
+    __tablename__ = "catalogue_version"
+    __table_args__ = (UniqueConstraint("country_code", "tool_version", "overlay_version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    country_code: Mapped[str] = mapped_column(ForeignKey("country.code"), index=True)
+    tool_version: Mapped[str] = mapped_column(String(40))
+    overlay_version: Mapped[str] = mapped_column(String(40))
+    loaded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
