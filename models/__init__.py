@@ -22,7 +22,7 @@ from models.exports import GatewayExport, WebhookDelivery
 from models.factories import BETTER_WORK, Factory, SelfAssessment, ServiceCycle
 from models.idempotency import IdempotencyRecord as IdempotencyRecord
 from models.organizations import ApiKey, Organization, User
-from models.reference import CatalogueVersion, Country, Question
+from models.reference import Country, Question
 
 __all__ = [
     "BETTER_WORK",
@@ -36,7 +36,6 @@ __all__ = [
     "AssessmentStatus",
     "AuditEntry",
     "Base",
-    "CatalogueVersion",
     "ComplianceCluster",
     "ConsentGrant",
     "Country",

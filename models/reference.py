@@ -7,8 +7,10 @@ import datetime as dt
 from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, UtcDateTime, enum_column, utcnow
+from models.base import Base, enum_column
 from models.enums import ComplianceCluster
+
+FIRST_TOOL_VERSION = "CAF 1.4"  # of the questions seeded before catalogues were versioned
 
 
 class Country(Base):
@@ -35,8 +37,10 @@ class Question(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     country_code: Mapped[str] = mapped_column(ForeignKey("country.code"), index=True)
-    # The CAF tool version (e.g. "CAF 1.4") and the country's overlay version it belongs to.
-    tool_version: Mapped[str] = mapped_column(String(40))
+    # The CAF tool version and the country's overlay version: one catalogue version. Versions
+    # are added, never changed; a country's current one is its most recently loaded (highest
+    # id), so answers and findings recorded under an older one keep their questions.
+    tool_version: Mapped[str] = mapped_column(String(40), default=FIRST_TOOL_VERSION)
     overlay_version: Mapped[str] = mapped_column(String(40))
     code: Mapped[str] = mapped_column(String(40))
     cluster: Mapped[ComplianceCluster | None] = mapped_column(
@@ -48,20 +52,3 @@ class Question(Base):
     step: Mapped[int | None] = mapped_column(Integer)
     public_reporting: Mapped[bool] = mapped_column(Boolean, default=False)
     zero_tolerance: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class CatalogueVersion(Base):
-    """One loaded catalogue of a country; the latest loaded (highest id) is the current one.
-
-    Versions are immutable once loaded: answers and findings recorded under an older one keep
-    the questions they were recorded against.
-    """
-
-    __tablename__ = "catalogue_version"
-    __table_args__ = (UniqueConstraint("country_code", "tool_version", "overlay_version"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    country_code: Mapped[str] = mapped_column(ForeignKey("country.code"), index=True)
-    tool_version: Mapped[str] = mapped_column(String(40))
-    overlay_version: Mapped[str] = mapped_column(String(40))
-    loaded_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

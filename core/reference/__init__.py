@@ -71,8 +71,15 @@ class Catalogue:
         return self.step_of_section[section]
 
 
-def _get(entry: Any, key: str, kind: type | tuple[type, ...], where: str, *, null: bool = False,
-         default: Any = ...) -> Any:
+def _get(
+    entry: Any,
+    key: str,
+    kind: type | tuple[type, ...],
+    where: str,
+    *,
+    null: bool = False,
+    default: Any = ...,
+) -> Any:
     if not isinstance(entry, dict):
         raise CatalogueError(f"{where}: must be an object")
     if key not in entry:
@@ -136,9 +143,10 @@ def _question(entry: Any, where: str, catalogue: Catalogue) -> QuestionRef:
         raise CatalogueError(f"{where}: 'code' is longer than 40 characters")
     cluster = _cluster(_get(entry, "cluster", str, where, null=True), where)
     point = _get(entry, "compliancePoint", str, where)
-    if cluster is not None and point not in catalogue.compliance_points[cluster]:
-        raise CatalogueError(f"{where}: {point!r} is not a compliance point of {cluster.value}")
     caf_ref = _get(entry, "cafRef", str, where, null=True)
+    # Better Work's own questions (no CAF reference) may name points of their own.
+    if caf_ref and cluster is not None and point not in catalogue.compliance_points[cluster]:
+        raise CatalogueError(f"{where}: {point!r} is not a compliance point of {cluster.value}")
     try:
         catalogue.step_of(caf_ref)
     except ValueError as error:

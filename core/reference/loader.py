@@ -13,7 +13,8 @@ Rules:
   exists is left as it is: its roll-out date is the platform's to change.
 - A catalogue version (country, tool version, overlay version) is added once and never
   changed: loading the same questions again changes nothing, loading other questions under a
-  loaded version is refused. Findings and answers keep the version they were recorded under.
+  loaded version is refused. The newest loaded version (highest question ids) is a country's
+  current one; findings and answers keep the version they were recorded under.
 - A rolled-out country whose new overlay version is loaded moves to it.
 
 Example:
@@ -23,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -55,17 +55,15 @@ question = sa.table(
     sa.column("public_reporting", sa.Boolean),
     sa.column("zero_tolerance", sa.Boolean),
 )
-catalogue_version = sa.table(
-    "catalogue_version",
-    sa.column("id", sa.Integer),
-    sa.column("country_code", sa.String),
-    sa.column("tool_version", sa.String),
-    sa.column("overlay_version", sa.String),
-    sa.column("loaded_at", sa.DateTime(timezone=True)),
+_COMPARED = (
+    "code",
+    "cluster",
+    "compliance_point",
+    "caf_ref",
+    "step",
+    "public_reporting",
+    "zero_tolerance",
 )
-
-_COMPARED = ("code", "cluster", "compliance_point", "caf_ref", "step", "public_reporting",
-             "zero_tolerance")
 
 
 @dataclass
@@ -132,7 +130,6 @@ def load_reference(conn: Connection, ref: Catalogue, *, with_world: bool = True)
     """Adds what of ``ref`` the database lacks (see the module docstring); raises
     CatalogueError, having written nothing the caller's transaction keeps, on a clash."""
     report = LoadReport(countries_added=_load_countries(conn, ref, with_world))
-    now = dt.datetime.now(dt.UTC)
     for entry in ref.countries:
         label = f"{entry.code} {ref.tool_version} / {entry.overlay_version}"
         version = (
@@ -155,22 +152,6 @@ def load_reference(conn: Connection, ref: Catalogue, *, with_world: bool = True)
         else:
             conn.execute(question.insert(), wanted)
             report.versions_added.append(label)
-        known = conn.scalar(
-            select(catalogue_version.c.id).where(
-                catalogue_version.c.country_code == entry.code,
-                catalogue_version.c.tool_version == ref.tool_version,
-                catalogue_version.c.overlay_version == entry.overlay_version,
-            )
-        )
-        if known is None:
-            conn.execute(
-                catalogue_version.insert().values(
-                    country_code=entry.code,
-                    tool_version=ref.tool_version,
-                    overlay_version=entry.overlay_version,
-                    loaded_at=now,
-                )
-            )
             # A country whose overlay is signed off follows its newest loaded overlay.
             conn.execute(
                 country.update()

@@ -1,12 +1,11 @@
-"""reference data: versioned question catalogue, countries and catalogue loaded with the schema
+"""reference data: versioned question catalogue; countries and catalogue loaded with the schema
 
 Revision ID: 0003_h1
 Revises: 0002
 Create Date: 2026-12-07 04:30:00
 
 Questions gain the CAF tool version they belong to ('CAF 1.4' for those already seeded),
-each loaded (country, tool version, overlay version) is recorded in catalogue_version, and
-every database then holds the ISO 3166-1 countries and the shipped catalogue: reference data
+and every database then holds the ISO 3166-1 countries and the shipped catalogue: reference data
 belongs to the schema, not to the demo. Running the upgrade again adds nothing.
 """
 
@@ -38,33 +37,11 @@ def upgrade() -> None:
     with op.batch_alter_table('question', schema=None) as batch_op:
         batch_op.alter_column('tool_version', server_default=None)
 
-    op.create_table('catalogue_version',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('country_code', sa.String(length=2), nullable=False),
-    sa.Column('tool_version', sa.String(length=40), nullable=False),
-    sa.Column('overlay_version', sa.String(length=40), nullable=False),
-    sa.Column('loaded_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['country_code'], ['country.code'], name=op.f('fk_catalogue_version_country_code_country')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_catalogue_version')),
-    sa.UniqueConstraint('country_code', 'tool_version', 'overlay_version', name=op.f('uq_catalogue_version_country_code_tool_version_overlay_version'))
-    )
-    with op.batch_alter_table('catalogue_version', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_catalogue_version_country_code'), ['country_code'], unique=False)
-
-    # Catalogues seeded before this revision (by the demo) become versions of their own.
-    op.execute(
-        "INSERT INTO catalogue_version (country_code, tool_version, overlay_version, loaded_at)"
-        " SELECT DISTINCT country_code, tool_version, overlay_version, CURRENT_TIMESTAMP"
-        " FROM question"
-    )
     load_reference(op.get_bind(), catalogue())
 
 
 def downgrade() -> None:
     # The reference rows stay: organisations and factories refer to the countries.
-    with op.batch_alter_table('catalogue_version', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_catalogue_version_country_code'))
-    op.drop_table('catalogue_version')
     # Only the first tool version fits the older unique constraint.
     op.execute("DELETE FROM question WHERE tool_version <> 'CAF 1.4'")
     with op.batch_alter_table('question', schema=None) as batch_op:
