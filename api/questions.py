@@ -69,8 +69,11 @@ async def question_page(
         row = await session.scalar(ctx.scope.countries().where(m.Country.code == code))
         if row is None:
             return []
+        # A tool version asked for names its own newest catalogue, whatever the overlay the
+        # country has moved to since: self-assessments under it are still being filled in.
+        overlay = row.overlay_version if tool_version is None else None
         stmt = ctx.scope.current_questions(
-            code, tool_version=tool_version, overlay_version=row.overlay_version
+            code, tool_version=tool_version, overlay_version=overlay
         ).order_by(m.Question.id)
         if args.after is not None:
             stmt = stmt.where(m.Question.id > args.after[0])

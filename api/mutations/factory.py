@@ -217,14 +217,11 @@ async def _register(ctx: Context, data: RegisterSlcpInput) -> m.Factory:
 async def _catalogue_codes(
     ctx: Context, factory: m.Factory, step: int, tool_version: str
 ) -> set[str]:
-    """The step's questions in the country's newest catalogue of ``tool_version``."""
-    country = await ctx.session.scalar(
-        ctx.scope.countries().where(m.Country.code == factory.country_code)
+    """The step's questions in the country's newest catalogue of ``tool_version`` (as the
+    ``questions`` query serves it)."""
+    stmt = ctx.scope.current_questions(factory.country_code, tool_version=tool_version).where(
+        m.Question.step == step
     )
-    assert country is not None
-    stmt = ctx.scope.current_questions(
-        factory.country_code, tool_version=tool_version, overlay_version=country.overlay_version
-    ).where(m.Question.step == step)
     return {q.code for q in (await ctx.session.scalars(stmt)).all()}
 
 

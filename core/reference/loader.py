@@ -126,9 +126,15 @@ def _load_countries(conn: Connection, ref: Catalogue, with_world: bool) -> int:
     return len(added)
 
 
-def load_reference(conn: Connection, ref: Catalogue, *, with_world: bool = True) -> LoadReport:
-    """Adds what of ``ref`` the database lacks (see the module docstring); raises
-    CatalogueError, having written nothing the caller's transaction keeps, on a clash."""
+def load_reference(
+    conn: Connection, ref: Catalogue, *, with_world: bool = True, strict: bool = True
+) -> LoadReport:
+    """Adds what of ``ref`` the database lacks (see the module docstring).
+
+    A loaded version whose questions differ from ``ref``'s raises CatalogueError (the caller
+    rolls back) when ``strict``; otherwise it is kept as it is, as the migration keeps the
+    catalogue a database was seeded with before versions existed.
+    """
     report = LoadReport(countries_added=_load_countries(conn, ref, with_world))
     for entry in ref.countries:
         label = f"{entry.code} {ref.tool_version} / {entry.overlay_version}"
@@ -142,7 +148,8 @@ def load_reference(conn: Connection, ref: Catalogue, *, with_world: bool = True)
             select(*(question.c[name] for name in _COMPARED)).where(*version)
         ).all()
         if stored:
-            if {tuple(r) for r in stored} != {tuple(w[n] for n in _COMPARED) for w in wanted}:
+            same = {tuple(r) for r in stored} == {tuple(w[n] for n in _COMPARED) for w in wanted}
+            if strict and not same:
                 raise CatalogueError(
                     f"countries ({entry.code}): catalogue {ref.tool_version} / overlay "
                     f"{entry.overlay_version} is loaded with other questions; a changed "

@@ -37,7 +37,8 @@ def upgrade() -> None:
     with op.batch_alter_table('question', schema=None) as batch_op:
         batch_op.alter_column('tool_version', server_default=None)
 
-    load_reference(op.get_bind(), catalogue())
+    # A catalogue seeded before versions existed is kept as it was (strict=False).
+    load_reference(op.get_bind(), catalogue(), strict=False)
 
 
 def downgrade() -> None:
