@@ -178,7 +178,7 @@ async def installed(database: str, tmp_path: Path) -> AsyncIterator[tuple[Instal
     drain: asyncio.Task[bytes] | None = None
     try:
         assert server.stderr is not None
-        seen = []
+        seen: list[bytes] = []
         while (
             "Application startup complete" not in (line := await server.stderr.readline()).decode()
         ):
