@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import models as m
 from core.demo import seed_reference
 from core.reference import catalogue, parse
 from core.reference.loader import load_reference
+from tests.builders import make_org, make_user
 from tests.test_cli import millgate, said
 
 SHIPPED = Path(__file__).resolve().parents[2] / "core" / "reference" / "catalogue.json"
@@ -265,3 +267,25 @@ async def test_a_malformed_country_is_a_bad_argument(api: Any, reference: None) 
     body = (await api.post(QUESTIONS, {"country": "I1"})).json()
 
     assert body["errors"][0]["extensions"]["code"] == "BAD_ARGUMENT"
+
+
+SET_ROLLOUT = """mutation($i: SetCountryRolloutInput!) { setCountryRollout(input: $i) {
+  country { code slcpRolloutOn overlayVersion } errors { code } } }"""
+
+
+async def test_a_country_rolled_out_takes_its_newest_overlay(
+    api: Any, reference: None, session: AsyncSession
+) -> None:
+    platform = await make_org(session, m.OrganizationKind.PLATFORM)
+    admin = await make_user(session, platform, m.Role.PLATFORM_ADMIN)
+    await session.commit()
+    await api.reload_policy()
+
+    data = await api.gql(
+        SET_ROLLOUT, {"i": {"code": "KH", "slcpRolloutOn": "2026-01-05"}}, token=api.token(admin)
+    )
+
+    assert data["setCountryRollout"] == {
+        "country": {"code": "KH", "slcpRolloutOn": "2026-01-05", "overlayVersion": "2021.1"},
+        "errors": [],
+    }
