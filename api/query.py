@@ -17,6 +17,7 @@ from api.ids import from_global_id, pk_of, to_global_id
 from api.node import Node
 from api.organizations import ApiKey, Organization, User, Viewer, load_organization
 from api.pagination import PageInfo, cursor_of, page_args
+from api.questions import Question, question_page
 from api.self_assessments import SelfAssessment
 from api.statistics import ClusterStatistic, PublicFinding, ZeroToleranceCase
 from authz.paging import count
@@ -176,6 +177,19 @@ class Query:
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> list[EnrolledFactory]:
         return await gateway.enrolled_factories(info, first, after)
+
+    @strawberry.field(
+        description="Anyone: a country's current question catalogue (of toolVersion if given)."
+    )
+    async def questions(
+        self,
+        info: Info[Context, None],
+        country: str,
+        tool_version: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> list[Question]:
+        return await question_page(info, country, tool_version, first, after)
 
     @strawberry.field(description="Platform admins: organisations.")
     async def organizations(self, info: Info[Context, None]) -> list[Organization]:

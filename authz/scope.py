@@ -379,3 +379,42 @@ class Scope:
     def questions(self) -> Select[m.Question]:
         """Reference data: public."""
         return scoped(select(m.Question), "questions")
+
+    def current_questions(
+        self,
+        country_code: str,
+        *,
+        tool_version: str | None = None,
+        overlay_version: str | None = None,
+    ) -> Select[m.Question]:
+        """Reference data: public. The questions of a country's current catalogue version.
+
+        Versions are only ever added, so the newest one (of ``tool_version`` and
+        ``overlay_version`` when given) is the one holding the highest question id.
+        """
+        return scoped(current_catalogue(country_code, tool_version, overlay_version), "questions")
+
+
+def current_catalogue(
+    country_code: str, tool_version: str | None = None, overlay_version: str | None = None
+) -> Select[m.Question]:
+    """The questions of a country's newest catalogue version (unmarked: callers mark it)."""
+    newest = select(m.Question.tool_version, m.Question.overlay_version).where(
+        m.Question.country_code == country_code
+    )
+    if tool_version is not None:
+        newest = newest.where(m.Question.tool_version == tool_version)
+    if overlay_version is not None:
+        newest = newest.where(m.Question.overlay_version == overlay_version)
+    version = newest.order_by(m.Question.id.desc()).limit(1).subquery("newest_version")
+    return (
+        select(m.Question)
+        .join(
+            version,
+            and_(
+                m.Question.tool_version == version.c.tool_version,
+                m.Question.overlay_version == version.c.overlay_version,
+            ),
+        )
+        .where(m.Question.country_code == country_code)
+    )

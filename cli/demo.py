@@ -11,7 +11,7 @@ import typer
 
 from cli.db import database_url
 from core import migrate
-from core.demo import KEYED_HOST, DemoWorld, is_empty, seed_demo, seed_reference
+from core.demo import KEYED_HOST, DemoWorld, is_empty, seed_demo
 from core.runtime import Runtime
 from core.settings import Settings
 
@@ -24,7 +24,6 @@ async def _seed(settings: Settings) -> DemoWorld | None:
         async with runtime.sessionmaker() as session:
             if not await is_empty(session):
                 return None
-            await seed_reference(session)
             world = await seed_demo(session, runtime.keys)
             await session.commit()
             return world

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, db, demo, exports, serve, tokens
+from cli import audit, catalogue, db, demo, exports, keys, serve, tokens
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -12,9 +12,11 @@ app = typer.Typer(
     help="Millgate: consent-bound sharing of compliance data.",
 )
 app.add_typer(audit.app, name="audit")
+app.add_typer(catalogue.app, name="catalogue")
 app.add_typer(db.app, name="db")
 app.add_typer(demo.app, name="demo")
 app.add_typer(exports.app, name="exports")
+app.add_typer(keys.app, name="keys")
 app.add_typer(tokens.app, name="token")
 serve.register(app)
 tokens.register(app)

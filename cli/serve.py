@@ -22,7 +22,6 @@ async def _seed_demo(runtime: Runtime) -> dict[m.Role, str] | None:
     async with runtime.sessionmaker() as session:
         if not await demo.is_empty(session):
             return None
-        await demo.seed_reference(session)
         world = await demo.seed_demo(session, runtime.keys)
         await session.commit()
     tokens = await tokens_for_emails(runtime, dict(world.emails))

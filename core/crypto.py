@@ -69,6 +69,29 @@ def _write_secret(path: Path, content: str) -> None:
         handle.write(content)
 
 
+def _replace_secret(path: Path, content: str) -> None:
+    """Writes ``content`` over ``path`` atomically: a 0600 file beside it, renamed over it.
+
+    A process killed midway leaves the old file or the new one, never half of one.
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)  # the rename itself survives a crash
+    finally:
+        os.close(folder)
+
+
 # --- field encryption -------------------------------------------------------------------
 
 
@@ -97,6 +120,39 @@ class FieldCipher:
     def new_key_file(path: Path) -> None:
         kid = f"k{int(time.time())}"
         _write_secret(path, json.dumps({"current": kid, "keys": {kid: _b64(os.urandom(32))}}))
+
+    @staticmethod
+    def rotate_key_file(path: Path) -> tuple[str, bool]:
+        """Adds a new key to the ring at ``path`` and makes it current, unless a rotation is
+        already under way there; returns (current kid, whether it was added).
+
+        The file marks the rotation (``"rewrapPending": true``) until
+        :meth:`finish_rotation`, so a re-encryption killed midway resumes under the same key.
+        Older keys stay in the ring: values under them keep decrypting.
+        """
+        data = json.loads(path.read_text())
+        if data.get("rewrapPending"):
+            return str(data["current"]), False
+        kid = f"k{int(time.time())}{secrets.token_hex(2)}"
+        data["keys"][kid] = _b64(os.urandom(32))
+        data["current"] = kid
+        data["rewrapPending"] = True
+        _replace_secret(path, json.dumps(data))
+        return kid, True
+
+    @staticmethod
+    def finish_rotation(path: Path) -> None:
+        data = json.loads(path.read_text())
+        data.pop("rewrapPending", None)
+        _replace_secret(path, json.dumps(data))
+
+    @staticmethod
+    def kid_of(stored: str) -> str:
+        return stored.partition(".")[0]
+
+    def rewrap(self, stored: str, purpose: str) -> str:
+        """The same value encrypted under the current key."""
+        return self.encrypt(self.decrypt(stored, purpose), purpose)
 
     def encrypt(self, plaintext: str, purpose: str) -> str:
         nonce = os.urandom(12)
@@ -146,6 +202,28 @@ class SigningKeys:
     def new_key_file(path: Path) -> None:
         key = OKPKey.generate_key("Ed25519", parameters={"kid": f"sig-{secrets.token_hex(4)}"})
         _write_secret(path, json.dumps({"keys": [key.as_dict(private=True)]}))
+
+    @staticmethod
+    def add_key_to_file(path: Path) -> str:
+        """Appends a new key to the set at ``path``: it signs from the next start; the older
+        ones keep verifying (and stay in the JWKS) until removed. Returns its kid."""
+        data = json.loads(path.read_text())
+        key = OKPKey.generate_key("Ed25519", parameters={"kid": f"sig-{secrets.token_hex(4)}"})
+        data["keys"].append(key.as_dict(private=True))
+        _replace_secret(path, json.dumps(data))
+        return str(key.kid)
+
+    @staticmethod
+    def remove_key_from_file(path: Path, kid: str) -> None:
+        """Removes a retired key; the signing (last) key cannot be removed."""
+        data = json.loads(path.read_text())
+        kids = [k.get("kid") for k in data["keys"]]
+        if kid not in kids:
+            raise CryptoError(f"no signing key {kid!r} in {path}")
+        if kids[-1] == kid:
+            raise CryptoError(f"{kid!r} is the key that signs; add a new one first")
+        data["keys"] = [k for k in data["keys"] if k.get("kid") != kid]
+        _replace_secret(path, json.dumps(data))
 
     @property
     def current(self) -> OKPKey:

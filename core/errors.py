@@ -1,6 +1,7 @@
 """Millgate's domain exceptions.
 
     MillgateError
+    ├── CatalogueError     Raised when a catalogue file is malformed or clashes with a loaded one.
     ├── CryptoError        Raised when a key is missing or a value fails authentication.
     ├── InvalidToken       Raised when a bearer token or API key does not verify.
     │   ├── MalformedCredentials  Raised when the Authorization header is not a bearer credential.
@@ -17,6 +18,10 @@ from __future__ import annotations
 
 class MillgateError(Exception):
     """Raised for any failure Millgate itself detects."""
+
+
+class CatalogueError(MillgateError):
+    """Raised when a catalogue file is malformed or clashes with a version already loaded."""
 
 
 class CryptoError(MillgateError):

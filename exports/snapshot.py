@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
 from authz.guard import system_read
+from authz.scope import current_catalogue
 from core.errors import MillgateError
 
 
@@ -66,10 +67,8 @@ async def load_snapshot(session: AsyncSession, cycle_id: int) -> CycleSnapshot:
     of_assessment = (
         select(m.Finding).where(m.Finding.assessment_id == assessment.id).order_by(m.Finding.id)
     )
-    catalogue = select(m.Question).where(
-        m.Question.country_code == country.code,
-        m.Question.overlay_version == country.overlay_version,
-        m.Question.caf_ref.is_not(None),
+    catalogue = current_catalogue(country.code, overlay_version=country.overlay_version).where(
+        m.Question.caf_ref.is_not(None)
     )
     self_assessments = await session.scalars(system_read(submitted, "exports: self-assessments"))
     findings = await session.scalars(system_read(of_assessment, "exports: findings"))

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, enum_column
 from models.enums import ComplianceCluster
 
+FIRST_TOOL_VERSION = "CAF 1.4"  # of the questions seeded before catalogues were versioned
+
 
 class Country(Base):
     __tablename__ = "country"
@@ -28,13 +30,17 @@ class Question(Base):
 
     __tablename__ = "question"
     __table_args__ = (
-        UniqueConstraint("country_code", "overlay_version", "code"),
+        UniqueConstraint("country_code", "tool_version", "overlay_version", "code"),
         CheckConstraint("step IS NULL OR step IN (1, 2, 3)", name="step"),
         CheckConstraint("caf_ref IS NOT NULL OR step IS NULL", name="bw_questions_have_no_step"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     country_code: Mapped[str] = mapped_column(ForeignKey("country.code"), index=True)
+    # The CAF tool version and the country's overlay version: one catalogue version. Versions
+    # are added, never changed; a country's current one is its most recently loaded (highest
+    # id), so answers and findings recorded under an older one keep their questions.
+    tool_version: Mapped[str] = mapped_column(String(40), default=FIRST_TOOL_VERSION)
     overlay_version: Mapped[str] = mapped_column(String(40))
     code: Mapped[str] = mapped_column(String(40))
     cluster: Mapped[ComplianceCluster | None] = mapped_column(

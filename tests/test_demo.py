@@ -64,7 +64,8 @@ async def test_is_empty_reads_as_the_system_and_sees_the_seed(
 async def test_countries_roll_out_as_the_faq_says(world: DemoWorld, session: AsyncSession) -> None:
     countries = {c.code: c for c in await rows(session, m.Country)}
 
-    assert {code: c.slcp_rollout_on for code, c in countries.items()} == {
+    assert len(countries) == 249  # every ISO 3166-1 country; Better Work runs in five
+    assert {code: c.slcp_rollout_on for code, c in countries.items() if c.betterwork_programme} == {
         "ID": dt.date(2021, 5, 31),
         "BD": dt.date(2021, 5, 31),
         "VN": dt.date(2021, 6, 30),

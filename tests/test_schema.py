@@ -80,6 +80,9 @@ QUERY_ACCESS = {
     "ASSESSMENT grantees, the platform (rule 15)",
     "enrolledFactories": "HOST and the platform (rule 17)",
     "organizations": "the platform; anyone else its own organisation",
+    # Reference data, not factory data: the same catalogue for every caller, naming no
+    # factory, shown by frontends before sign-in (as countries are public).
+    "questions": "anyone, anonymous included: the catalogue is reference data",
 }
 
 MUTATION_ACCESS = {
@@ -188,6 +191,9 @@ ZERO_TOLERANCE = (
 )
 ENROLLED = "{ enrolledFactories(first: 100) { name } }"
 ORGANIZATIONS = "{ organizations { id } }"
+QUESTIONS = """
+query($country: String!) { questions(country: $country, first: 100) { code cafRef step } }
+"""
 
 QUERY_PROBES = {
     "node": Probe(NODE, _every_node, lambda data, anon, own: data["node"] is None),
@@ -233,6 +239,8 @@ QUERY_PROBES = {
         _once,
         lambda data, anon, own: data["organizations"] == [{"id": own}],
     ),
+    # Public reference data: the stranger gets exactly what the anonymous public gets.
+    "questions": Probe(QUESTIONS, _each_country, lambda data, anon, own: data == anon),
 }
 
 

@@ -195,6 +195,10 @@ async def _set_rollout(ctx: Context, data: SetCountryRolloutInput) -> m.Country:
     if row is None:
         raise UserInputError("NOT_FOUND", "no such country", "code")
     row.slcp_rollout_on = data.slcp_rollout_on
+    if data.slcp_rollout_on is not None and row.overlay_version is None:
+        # The overlay signed off is the newest loaded for the country: exports name it.
+        newest = await ctx.session.scalar(ctx.scope.current_questions(code).limit(1))
+        row.overlay_version = None if newest is None else newest.overlay_version
     await ctx.session.flush()
     await audit.append(
         ctx.session,

@@ -214,16 +214,14 @@ async def _register(ctx: Context, data: RegisterSlcpInput) -> m.Factory:
     return factory
 
 
-async def _catalogue_codes(ctx: Context, factory: m.Factory, step: int) -> set[str]:
-    country = await ctx.session.scalar(
-        ctx.scope.countries().where(m.Country.code == factory.country_code)
+async def _catalogue_codes(
+    ctx: Context, factory: m.Factory, step: int, tool_version: str
+) -> set[str]:
+    """The step's questions in the country's newest catalogue of ``tool_version`` (as the
+    ``questions`` query serves it)."""
+    stmt = ctx.scope.current_questions(factory.country_code, tool_version=tool_version).where(
+        m.Question.step == step
     )
-    assert country is not None
-    stmt = ctx.scope.questions().where(
-        m.Question.country_code == factory.country_code, m.Question.step == step
-    )
-    if country.overlay_version is not None:
-        stmt = stmt.where(m.Question.overlay_version == country.overlay_version)
     return {q.code for q in (await ctx.session.scalars(stmt)).all()}
 
 
@@ -270,7 +268,7 @@ async def _submit(ctx: Context, data: SubmitSelfAssessmentInput) -> tuple[m.Self
         raise UserInputError(
             INVALID, "answers must be a non-empty object keyed by question code", "answers"
         )
-    codes = await _catalogue_codes(ctx, factory, data.step)
+    codes = await _catalogue_codes(ctx, factory, data.step, tool_version)
     for code in answers:
         if code not in codes:
             raise UserInputError(

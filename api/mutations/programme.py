@@ -123,9 +123,9 @@ async def _questions(ctx: Context, factory: m.Factory) -> dict[str, m.Question]:
         ctx.scope.countries().where(m.Country.code == factory.country_code)
     )
     assert country is not None
-    stmt = ctx.scope.questions().where(m.Question.country_code == factory.country_code)
-    if country.overlay_version is not None:
-        stmt = stmt.where(m.Question.overlay_version == country.overlay_version)
+    stmt = ctx.scope.current_questions(
+        factory.country_code, overlay_version=country.overlay_version
+    )
     return {q.code: q for q in (await ctx.session.scalars(stmt)).all()}
 
 

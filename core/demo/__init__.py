@@ -1,11 +1,11 @@
 """A small, realistic world to try Millgate with, drawn from the Better Work / SLCP FAQ.
 
-``seed_reference`` adds the countries and question catalogues; ``seed_demo`` adds the
-organisations, users, a dozen factories with their cycles, self-assessments, assessments
-and findings, and consent grants in every state. Neither commits. Example:
+``seed_demo`` adds the organisations, users, a dozen factories with their cycles,
+self-assessments, assessments and findings, and consent grants in every state, over the
+countries and catalogue that the migrations load (``seed_reference`` loads the same into a
+database built with ``create_all``). Neither commits. Example:
 
     if await is_empty(session):
-        await seed_reference(session)
         world = await seed_demo(session, runtime.keys)
         await session.commit()
 """

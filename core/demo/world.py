@@ -209,8 +209,9 @@ async def seed_demo(
 ) -> DemoWorld:
     """Adds the demo world to ``session`` and flushes; the caller commits.
 
-    Needs the reference data (:func:`core.demo.seed_reference`) in the same database. Reads
-    nothing. ``today`` (default: the real date) places the one cycle whose release is ahead.
+    Needs the reference data (loaded by the migrations, or by
+    :func:`core.demo.seed_reference`). Reads nothing. ``today`` (default: the real date)
+    places the one cycle whose release is ahead.
     """
     today = today or dt.date.today()
     seeder = _Seeder(session, keys, today)

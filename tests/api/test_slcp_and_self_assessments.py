@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from importlib import resources
 from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.demo import DemoWorld
+from core.reference import parse
+from core.reference.loader import load_reference
 from tests.api.support import (
     DONG_NAI,
     KAMPONG,
@@ -42,6 +46,9 @@ SELF_ASSESSMENTS = "query($id: ID!) { factory(id: $id) { selfAssessments { cycle
 ELIGIBILITY = "query($id: ID!) { factory(id: $id) { gatewayEligibility(cycle: 2) { reasons } } }"
 
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
+SHIPPED_CATALOGUE = json.loads(
+    resources.files("core.reference").joinpath("catalogue.json").read_text(encoding="utf-8")
+)
 
 
 def register_input(
@@ -357,3 +364,26 @@ async def test_a_step_being_filled_in_can_be_submitted(
     # then it is submitted (it was not, so "this step was submitted" is not the answer)
     assert data["submitSelfAssessment"]["errors"] == []
     assert data["submitSelfAssessment"]["selfAssessment"]["submittedAt"].startswith(TODAY)
+
+
+async def test_each_tool_version_is_checked_against_its_own_catalogue(
+    api: Any, world: DemoWorld, session: AsyncSession, manager: Any
+) -> None:
+    # given a CAF 1.5 catalogue loaded for Indonesia, without AB.01.1 and with AB.09.1
+    newer = json.loads(json.dumps(SHIPPED_CATALOGUE))
+    newer["toolVersion"] = "CAF 1.5"
+    newer["countries"] = [c for c in newer["countries"] if c["code"] == "ID"]
+    ab = next(q for q in newer["questions"] if q["code"] == "AB.01.1")
+    newer["questions"].remove(ab)
+    newer["questions"].append({**ab, "code": "AB.09.1", "cafRef": "AB-09-01"})
+    await session.run_sync(lambda s: load_reference(s.connection(), parse(newer)))
+    await session.commit()
+
+    # when the factory answers AB.01.1 under each tool version
+    under_new = await api.gql(SUBMIT, submit_input(world, toolVersion="CAF 1.5"), **manager.auth)
+    under_old = await api.gql(SUBMIT, submit_input(world), **manager.auth)
+
+    # then CAF 1.5 does not know it, and CAF 1.4 (answers still being filled in) does
+    assert [e["code"] for e in under_new["submitSelfAssessment"]["errors"]] == ["UNKNOWN_QUESTION"]
+    assert under_old["submitSelfAssessment"]["errors"] == []
+    assert under_old["submitSelfAssessment"]["selfAssessment"]["toolVersion"] == "CAF 1.4"
