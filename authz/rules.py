@@ -25,6 +25,7 @@ IN_COUNTRY = "in_country"
 FACTORY_RELATIONS = (OWNER, ASSESSMENT, SELF_ASSESSMENT)
 ATOMS = (*FACTORY_RELATIONS, IN_COUNTRY)
 
+
 @dataclass(frozen=True, slots=True)
 class Shape:
     kind: m.OrganizationKind | None

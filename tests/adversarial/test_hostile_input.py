@@ -35,6 +35,7 @@ HOSTILE = [
     "\\u0022; eval('1')",
 ]
 
+
 def assert_no_policy_state() -> None:
     """The model alone: no `p` line, no `g` section, nothing any input could have added."""
     model = ENFORCER.casbin.get_model()

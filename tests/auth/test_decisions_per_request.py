@@ -121,8 +121,11 @@ async def test_given_a_grant_committed_on_a_then_b_s_next_field_rule_follows_it_
     # when the manager grants the host on A (SELF_ASSESSMENT: the host's `slcp` rule, 7)
     granted = await api.gql(
         GRANT,
-        {"factory": factory, "grantee": gid("Organization", world.host.id),
-         "scopes": ["SELF_ASSESSMENT"]},
+        {
+            "factory": factory,
+            "grantee": gid("Organization", world.host.id),
+            "scopes": ["SELF_ASSESSMENT"],
+        },
         token=world.tokens["manager"],
     )
     assert granted["grantConsent"]["errors"] == []
@@ -152,9 +155,7 @@ async def test_given_an_enrolment_on_a_then_its_manager_writes_through_b_at_once
         token=world.tokens["admin"],
     )
     assert created["createUser"]["errors"] == []
-    user_pk = int(
-        await _scalar(api, "SELECT id FROM app_user WHERE email = 'first@new-mill.test'")
-    )
+    user_pk = int(await _scalar(api, "SELECT id FROM app_user WHERE email = 'first@new-mill.test'"))
     token = other_app.runtime.token_service.issue(user_pk, 600)
 
     # when the new manager's first write goes to B: the owner rule (3) on B's own read
@@ -198,7 +199,8 @@ async def test_given_grants_in_every_state_when_read_for_a_decision_then_only_ac
     await make_grant(session, factories[3], brand, scopes=(m.DataScope.SELF_ASSESSMENT,))
     await session.commit()
     principal = Principal(
-        organization_id=brand.id, organization_kind=m.OrganizationKind.BRAND,
+        organization_id=brand.id,
+        organization_kind=m.OrganizationKind.BRAND,
         role=m.Role.BRAND_VIEWER,
     )
 
@@ -209,8 +211,12 @@ async def test_given_grants_in_every_state_when_read_for_a_decision_then_only_ac
         factories[3].id: frozenset({"SELF_ASSESSMENT"}),
     }
     reads = [
-        allows(principal, "assessment", "read",
-               factory_relation(principal, f, found.get(f.id, NO_GRANTS)))
+        allows(
+            principal,
+            "assessment",
+            "read",
+            factory_relation(principal, f, found.get(f.id, NO_GRANTS)),
+        )
         for f in factories
     ]
     assert reads == [True, False, False, False]
@@ -221,8 +227,11 @@ def test_given_ten_thousand_grants_decided_then_the_enforcer_does_not_grow() -> 
     # the table of answers holds one entry per distinct shape of facts, not per grant.
     fresh = Enforcer()
     for n in range(10_000):
-        brand = Principal(organization_id=n + 1, organization_kind=m.OrganizationKind.BRAND,
-                          role=m.Role.BRAND_VIEWER)
+        brand = Principal(
+            organization_id=n + 1,
+            organization_kind=m.OrganizationKind.BRAND,
+            role=m.Role.BRAND_VIEWER,
+        )
         grants = frozenset() if n % 3 == 0 else frozenset({"ASSESSMENT"})
         rel = factory_relation(brand, _Row(organization_id=10**6 + n, country_code="ID"), grants)
         fresh.decide(Subject.of(brand), brand.role_name, rel, "assessment", "read")

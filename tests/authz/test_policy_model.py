@@ -48,9 +48,7 @@ SUBJECTS = {
 }
 ROLES = [*(role.value for role in m.Role), "ANONYMOUS"]
 SCOPE_SETS = [
-    frozenset(c)
-    for n in range(3)
-    for c in itertools.combinations((ASSESSMENT, SELF_ASSESSMENT), n)
+    frozenset(c) for n in range(3) for c in itertools.combinations((ASSESSMENT, SELF_ASSESSMENT), n)
 ]
 # Every relation a caller can stand in to a factory (or a country).
 RELATIONS = [
@@ -347,9 +345,7 @@ def test_given_a_grant_when_a_host_reads_slcp_then_allowed_and_refused_without()
     assert allows(host, "slcp", "read", _factory(of=host)) is False
 
 
-def test_given_factory_users_when_writing_consent_then_only_the_manager_of_that_factory() -> (
-    None
-):
+def test_given_factory_users_when_writing_consent_then_only_the_manager_of_that_factory() -> None:
     own = _factory(of=MANAGER)
     other = relation(MANAGER, organization_id=2, country="ID")
 
@@ -381,8 +377,9 @@ def test_given_many_callers_and_factories_when_deciding_then_the_table_stays_bou
     # depend on the facts' shape alone, so the enforcer remembers a handful of them.
     fresh = Enforcer()
     for brand_id, factory_id in itertools.product(range(1, 10_001, 97), range(1, 101)):
-        brand = Principal(organization_id=brand_id, organization_kind=K.BRAND,
-                          role=m.Role.BRAND_VIEWER)
+        brand = Principal(
+            organization_id=brand_id, organization_kind=K.BRAND, role=m.Role.BRAND_VIEWER
+        )
         grants = frozenset({ASSESSMENT}) if (brand_id + factory_id) % 3 else frozenset()
         rel = relation(brand, organization_id=100_000 + factory_id, country="ID", grants=grants)
         assert fresh.decide(Subject.of(brand), brand.role_name, rel, "assessment", "read") == (
