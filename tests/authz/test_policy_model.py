@@ -29,6 +29,7 @@ from authz.rules import (
     Shape,
     condition,
     decide,
+    needs_grants,
 )
 
 K = m.OrganizationKind
@@ -387,3 +388,23 @@ def test_given_many_callers_and_factories_when_deciding_then_the_table_stays_bou
         )
 
     assert fresh.remembered == 2
+
+
+HOST = Principal(organization_id=13, organization_kind=K.HOST, role=m.Role.HOST_INTEGRATION)
+
+
+@pytest.mark.parametrize(
+    ("caller", "obj", "act", "reads_grants"),
+    [
+        pytest.param(BRAND, "assessment", "read", True, id="brand-assessment"),
+        pytest.param(BRAND, "slcp", "read", False, id="brand-slcp-never-granted"),
+        pytest.param(HOST, "slcp", "read", True, id="host-slcp"),
+        pytest.param(MANAGER, "consent", "write", False, id="manager-write"),
+        pytest.param(ASSESSOR, "assessment", "write", False, id="assessor-write"),
+        pytest.param(Principal.anonymous(), "factory", "read", False, id="anonymous"),
+    ],
+)
+def test_given_a_decision_when_its_rule_cannot_turn_on_grants_then_none_are_read(
+    caller: Principal, obj: str, act: str, reads_grants: bool
+) -> None:
+    assert needs_grants(caller, obj, act) is reads_grants
