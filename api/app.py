@@ -13,7 +13,7 @@ import json
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 from graphql import (
     DocumentNode,
@@ -39,10 +39,8 @@ from api.ratelimit import RateLimiter, build_limiter, principal_key
 from api.responses import GraphQLResponse, encode, error_response, payload_of, too_many
 from api.schema import build_schema
 from api.sessions import StatementLock, StatementSession, close_session
-from authz.enforcer import PolicyEnforcer
 from authz.guard import install_guard
 from authz.principal import Principal
-from authz.sync import PolicyFollower
 from core.errors import InvalidToken
 from core.migrate import is_at_head
 from core.runtime import Runtime
@@ -66,7 +64,6 @@ def _being_cancelled() -> bool:
 def create_app(
     runtime: Runtime | None = None,
     *,
-    follow_policy: bool = True,
     rate_limiter: RateLimiter | None = None,
 ) -> Starlette:
     """The ASGI app. ``runtime`` defaults to one built from ``MILLGATE_*`` settings;
@@ -77,8 +74,6 @@ def create_app(
     documents = DocumentCache(max_tokens=settings.max_query_tokens)
     schema = build_schema(settings, documents)
     limiter = rate_limiter or build_limiter(settings)
-    enforcer = PolicyEnforcer()
-    follower = PolicyFollower(enforcer, runtime.engine, runtime.sessionmaker)
     # Request sessions: the runtime's settings, statements that run to their end.
     sessions = async_sessionmaker(
         runtime.engine, class_=StatementSession, expire_on_commit=False, autoflush=False
@@ -117,7 +112,6 @@ def create_app(
         principal: Principal,
         request_id: str,
         operation: Operation,
-        policy: PolicyEnforcer,
     ) -> ExecutionResult:
         query, variables, name = operation
         lock = StatementLock()
@@ -125,7 +119,6 @@ def create_app(
             session.statement_lock = lock
         ctx = Context(
             runtime=runtime,
-            enforcer=policy,
             principal=principal,
             session=session,
             request_id=request_id,
@@ -192,7 +185,7 @@ def create_app(
             principal = await authenticated(request, session, keep_transaction=query_on_postgres)
             if isinstance(principal, Response):
                 return principal
-            result = await execute(session, principal, request_id, operation, enforcer)
+            result = await execute(session, principal, request_id, operation)
         except Exception:
             log.exception("request %s failed", request_id)
             return error_response(500, "unexpected error", "INTERNAL")
@@ -237,8 +230,7 @@ def create_app(
                             media_type="application/json",
                             headers={**headers, idempotency.REPLAYED_HEADER: "true"},
                         )
-                deferred = cast(PolicyEnforcer, idempotency.DeferredEnforcer(enforcer))
-                result = await execute(session, principal, request_id, operation, deferred)
+                result = await execute(session, principal, request_id, operation)
                 if idempotency.failed_unexpectedly(result.errors or ()):
                     return error_response(
                         500,
@@ -264,14 +256,6 @@ def create_app(
                 "the request did not complete: retry with the same Idempotency-Key",
                 "UNAVAILABLE",
             )
-        try:
-            await follower.refresh()  # this process's enforcer, before the answer goes out
-        except Exception:
-            log.warning(
-                "policy catch-up after request %s failed; the follower retries",
-                request_id,
-                exc_info=True,
-            )
         return Response(body, status_code=status, media_type="application/json", headers=headers)
 
     async def healthz(_: Request) -> Response:
@@ -295,15 +279,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        if follow_policy:
-            await follower.start()
-        else:
-            async with runtime.sessionmaker() as session:
-                await enforcer.load(session)
         try:
             yield
         finally:
-            await follower.stop()
             await limiter.close()
 
     app = Starlette(
@@ -318,8 +296,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    app.state.enforcer = enforcer
-    app.state.follower = follower
     app.state.rate_limiter = limiter
     app.state.documents = documents
     return app

@@ -29,22 +29,16 @@ async def eligibility_of(ctx: Context, factory: m.Factory, cycle: int) -> Gatewa
     today = dt.datetime.now(dt.UTC).date()
     async with ctx.db() as session:
         facts = await cycle_facts(session, factory.id, cycle)
-        if facts is None:
-            return GatewayEligibility(
-                eligible=False, reasons=[NO_SUCH_CYCLE], gateway_release_on=None
-            )
-        unreleased = facts.assessed_on is not None and not (
-            facts.status == m.AssessmentStatus.RELEASED
-            and facts.released_on is not None
-            and facts.released_on <= today
-        )
-        if unreleased:
-            reads_drafts = await session.scalar(
-                ctx.scope.factory_ids("draft").where(m.Factory.id == factory.id)
-            )
-            if reads_drafts is None:
-                # Rule 5: nothing of an assessment before its release, not even its date.
-                facts = replace(facts, assessed_on=None, status=None, released_on=None)
+    if facts is None:
+        return GatewayEligibility(eligible=False, reasons=[NO_SUCH_CYCLE], gateway_release_on=None)
+    unreleased = facts.assessed_on is not None and not (
+        facts.status == m.AssessmentStatus.RELEASED
+        and facts.released_on is not None
+        and facts.released_on <= today
+    )
+    if unreleased and not await ctx.allows("draft", "read", factory):
+        # Rule 5: nothing of an assessment before its release, not even its date.
+        facts = replace(facts, assessed_on=None, status=None, released_on=None)
     result = gateway_eligibility(facts, today)
     ctx.record_access(factory.id, "gatewayEligibility")
     return GatewayEligibility(

@@ -59,7 +59,7 @@ class Factory(Node):
         description="Null for every caller that may not know SLCP participation (brands among them)."  # noqa: E501 - one line of contract text
     )
     async def slcp(self, info: Info[Context, None]) -> SlcpRegistration | None:
-        if not await info.context.loaders.slcp_visible.load(self.row.id):
+        if not await info.context.allows("slcp", "read", self.row):
             return None
         row = self.row
         if row.slcp_gateway_id is None or row.slcp_registered_on is None:
@@ -110,7 +110,7 @@ class Factory(Node):
     async def gateway_eligibility(
         self, info: Info[Context, None], cycle: int
     ) -> GatewayEligibility | None:
-        if not await info.context.loaders.slcp_visible.load(self.row.id):
+        if not await info.context.allows("slcp", "read", self.row):
             return None
         return await eligibility_of(info.context, self.row, cycle)
 

@@ -20,8 +20,8 @@ Concurrent requests with one key: on PostgreSQL a transaction-level advisory loc
 SQLite takes its one write lock up front (``BEGIN IMMEDIATE``). The unique (scope, key)
 constraint is the last guard.
 
-The mutations' policy changes reach this process's enforcer only after the outer commit
-(:class:`DeferredEnforcer`): a change that might still be rolled back is never applied.
+Decisions inside read their facts in the outer transaction: a mutation sees the grants an
+earlier savepoint of the same request wrote, and nothing leaves before the commit.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from sqlalchemy import delete, select, text  # noqa: TID251 - reads marked with 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 import models as m
-from authz.enforcer import PolicyEnforcer
 from authz.guard import system_read
 from authz.principal import Principal
 
@@ -193,25 +192,3 @@ def failed_unexpectedly(errors: Iterable[GraphQLError]) -> bool:
         error.path is not None and (error.extensions or {}).get("code") in _UNEXPECTED_CODES
         for error in errors
     )
-
-
-class DeferredEnforcer:
-    """Stands in for the process's enforcer during an outer transaction.
-
-    Decisions are the real enforcer's; the policy changes that ``run`` replays after each
-    savepoint are dropped, because they are not committed yet. The caller replays them on
-    the real enforcer after the outer commit.
-    """
-
-    def __init__(self, real: PolicyEnforcer) -> None:
-        self._real = real
-
-    @property
-    def revision(self) -> int:
-        return self._real.revision
-
-    def allows(self, *args: Any, **kwargs: Any) -> bool:
-        return self._real.allows(*args, **kwargs)
-
-    def apply(self, changes: Iterable[m.PolicyChange]) -> None:
-        """Not yet: see the class docstring."""

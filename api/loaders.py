@@ -18,6 +18,7 @@ from strawberry.dataloader import DataLoader
 
 import models as m
 from api.pagination import PageArgs
+from authz.facts import NO_GRANTS, grant_scopes
 from authz.paging import count_per_parent, first_per_parent
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ class Loaders:
         self.self_assessments = self._loader(self._self_assessments)
         self.grants = self._loader(self._grants)
         self.access_page = self._loader(self._access_pages)
-        self.slcp_visible = self._loader(self._slcp_visible)
+        self.grant_scopes = self._loader(self._grant_scopes)
         self.users_of = self._loader(self._users_of)
         self.api_keys_of = self._loader(self._api_keys_of)
 
@@ -115,11 +116,11 @@ class Loaders:
         stmt = self.ctx.scope.factories().where(m.Factory.id.in_(ids))
         return await self._by_id(stmt, ids, lambda f: f.id)
 
-    async def _slcp_visible(self, ids: list[int]) -> list[bool]:
-        """Rule 8 per factory, for a whole page in one statement."""
-        stmt = self.ctx.scope.factory_ids("slcp").where(m.Factory.id.in_(ids))
-        visible = {r[0] for r in await self._all(stmt)}
-        return [i in visible for i in ids]
+    async def _grant_scopes(self, ids: list[int]) -> list[frozenset[str]]:
+        """The caller's active grant scopes on each factory: a page's in one statement."""
+        async with self.ctx.db() as session:
+            found = await grant_scopes(session, self.ctx.scope, ids)
+        return [found.get(i, NO_GRANTS) for i in ids]
 
     async def _users_of(self, org_ids: list[int]) -> list[list[m.User]]:
         stmt = self.ctx.scope.users().where(m.User.organization_id.in_(org_ids)).order_by(m.User.id)

@@ -1,10 +1,10 @@
 """What ``policy.conf`` allows, restated as conditions the scoped query turns into SQL.
 
 For a principal's *shape* (organisation kind, role, whether it has a country, whether it is
-the labour inspectorate) and an (object, action), a probe asks the same matcher about a
+the labour inspectorate) and an (object, action), a probe asks the same enforcer about a
 hypothetical factory under every combination of relations the principal could have with it:
 owner, ASSESSMENT grant, SELF_ASSESSMENT grant, factory in the principal's country. The
-minimal combinations that the matcher allows become the condition: an OR of ANDs of
+minimal combinations that the model allows become the condition: an OR of ANDs of
 relations. So the rows a list returns and the answer of a point check come from one model.
 """
 
@@ -15,7 +15,7 @@ from functools import lru_cache
 from itertools import combinations
 
 import models as m
-from authz.enforcer import Matcher, standing_links
+from authz.enforcer import ENFORCER, Relation, Subject, allows
 from authz.principal import Principal
 
 OWNER = "owner"
@@ -24,11 +24,6 @@ SELF_ASSESSMENT = m.DataScope.SELF_ASSESSMENT.value
 IN_COUNTRY = "in_country"
 FACTORY_RELATIONS = (OWNER, ASSESSMENT, SELF_ASSESSMENT)
 ATOMS = (*FACTORY_RELATIONS, IN_COUNTRY)
-
-_PROBE_ORG = 1
-_PROBE_FACTORY = 1
-_HOME = "HOME"
-_ELSEWHERE = "ELSEWHERE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +61,6 @@ class Condition:
         return any(not clause for clause in self.clauses)
 
 
-_probe = Matcher()
-
-
 def _subsets() -> list[Clause]:
     return [frozenset(c) for n in range(len(ATOMS) + 1) for c in combinations(ATOMS, n)]
 
@@ -76,33 +68,29 @@ def _subsets() -> list[Clause]:
 @lru_cache(maxsize=4096)
 def condition(shape: Shape, obj: str, act: str) -> Condition:
     """The condition under which a principal of ``shape`` may ``act`` on ``obj`` of a factory."""
-    _probe.clear()
-    if shape.kind is not None:
-        _probe.add_links(
-            standing_links(
-                _PROBE_ORG, shape.kind, _HOME if shape.has_country else None, shape.inspectorate
-            )
-        )
-    subject = "anonymous" if shape.kind is None else f"org:{_PROBE_ORG}"
+    subject = Subject("" if shape.kind is None else shape.kind.value, shape.inspectorate)
     allowed: list[Clause] = []
     for clause in _subsets():  # smallest first, so supersets of an allowed clause are skipped
         if any(found <= clause for found in allowed):
             continue
-        links = [(subject, rel, f"factory:{_PROBE_FACTORY}") for rel in clause if rel != IN_COUNTRY]
-        _probe.add_links(links)
-        country = _HOME if IN_COUNTRY in clause else _ELSEWHERE
-        if _probe.check(
-            subject, shape.role, f"factory:{_PROBE_FACTORY}", f"country:{country}", obj, act
-        ):
+        rel = Relation(
+            owner=OWNER in clause,
+            grants=frozenset(clause & {ASSESSMENT, SELF_ASSESSMENT}),
+            in_country=IN_COUNTRY in clause and shape.has_country,  # none without a country
+        )
+        if ENFORCER.decide(subject, shape.role, rel, obj, act):
             allowed.append(clause)
-        _probe.remove_links(links)
     return Condition(tuple(allowed))
+
+
+def needs_grants(principal: Principal, obj: str, act: str) -> bool:
+    """Whether the rule for this caller can turn on its grants: if not, none are read."""
+    if principal.organization_id is None:
+        return False
+    clauses = condition(Shape.of(principal), obj, act).clauses
+    return any(clause & {ASSESSMENT, SELF_ASSESSMENT} for clause in clauses)
 
 
 def decide(principal: Principal, obj: str, act: str, *, in_country: bool) -> bool:
     """A decision that depends on no factory (statistics, exports, admin objects)."""
-    cond = condition(Shape.of(principal), obj, act)
-    return any(
-        not (clause - {IN_COUNTRY}) and (in_country or IN_COUNTRY not in clause)
-        for clause in cond.clauses
-    )
+    return allows(principal, obj, act, Relation(in_country=in_country))

@@ -1,20 +1,22 @@
-"""What authorization costs as grants grow: point checks, enforcer load, scoped list queries.
+"""What authorization costs as grants grow: point decisions, the enforcer's memory, queries.
 
 A synthetic world: 50,000 factories, 2,000 brands granting at random, and one big brand
 holding a tenth of the grants (at most 25,000). For each size (10^4 and 10^6 grants;
 ``--quick``: 10^4 and 10^5) it measures
 
-(a) a point decision, ``PolicyEnforcer.allows(...)``: µs per call, median over batches, for a
-    brand's read (half the requests on a granted factory, half not), a factory manager's
-    write, and pycasbin's generic ``enforce()`` on the same requests for reference; and the
-    first decision after a load (pycasbin's default role manager, before the flat one, built
-    the "*" domain there with a pairwise scan: seconds);
-(b) loading the links into an enforcer (``PolicyEnforcer.add`` of each, as ``load()`` does
-    after its reads): seconds, and memory (tracemalloc and RSS growth);
+(a) a point decision on facts in hand, ``authz.enforcer.allows(...)``: µs per call, median
+    over batches, for a brand's read (half the requests on a granted factory, half not) and
+    a factory manager's write; and pycasbin's own ``enforce()`` on the same requests, which
+    ``allows`` remembers by the shape of the facts;
+(b) the enforcer's memory after deciding on every grant of the world (one decision per
+    grant, each on its own brand and factory): tracemalloc and RSS growth, and the answers
+    it remembers. The enforcer keeps no grant: both stay flat as grants grow;
 (c) on PostgreSQL, with the grants in ``consent_grant`` (COPY; 10 % revoked, 5 % expired), the
-    scoped list query ``Scope(brand).factories()`` ordered by id with limit 100, and its
-    count, for a typical brand, the big brand and a brand with no grant: ms, median. The
-    database is a throwaway ``millgate_bench_<random>``, dropped at the end.
+    facts a point decision reads in its request (the caller's active grants on one factory,
+    and on a page of 100, through ``authz.facts.grant_scopes``), and the scoped list query
+    ``Scope(brand).factories()`` ordered by id with limit 100, and its count, for a typical
+    brand, the big brand and a brand with no grant: ms, median. The database is a throwaway
+    ``millgate_bench_<random>``, dropped at the end.
 
 Example:
     .venv/bin/python -m bench.authz_bench --quick
@@ -41,7 +43,8 @@ import asyncpg
 from sqlalchemy import or_, select, text
 
 import models as m
-from authz.enforcer import Link, PolicyEnforcer, factory_domain, org, standing_links
+from authz.enforcer import Enforcer, Relation, Subject, allows
+from authz.facts import factory_relation, grant_scopes
 from authz.guard import scoped
 from authz.paging import count
 from authz.principal import Principal
@@ -87,31 +90,33 @@ def make_world(factories: int, brands: int, size: int, seed: int) -> World:
     return world
 
 
-def grant_link(pair: tuple[int, int]) -> Link:
-    return (org(pair[0]), m.DataScope.ASSESSMENT.value, factory_domain(pair[1]))
+def brand_of(org_id: int) -> Principal:
+    return Principal(organization_id=org_id, organization_kind=m.OrganizationKind.BRAND,
+                     role=m.Role.BRAND_VIEWER)
 
 
-def standing(world: World) -> list[tuple[Link, str]]:
-    links = [
-        ((org(world.factory_org(f)), "owner", factory_domain(f)), f"factory:{f}")
-        for f in range(1, world.factories + 1)
-    ]
-    for brand in range(1, world.brands + 1):
-        links += [(link, org(brand)) for link in
-                  standing_links(brand, m.OrganizationKind.BRAND, None, False)]
-    return links
+def manager(world: World, factory_id: int) -> Principal:
+    return Principal(organization_id=world.factory_org(factory_id),
+                     organization_kind=m.OrganizationKind.FACTORY,
+                     role=m.Role.FACTORY_MANAGER, factory_id=factory_id)
 
 
-# --- (b) loading the links -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Row:
+    """The target row of a decision: what a request holds of the factory."""
+
+    organization_id: int
+    country_code: str
 
 
-def build(world: World, size: int) -> PolicyEnforcer:
-    enforcer = PolicyEnforcer()
-    for link, source in standing(world):
-        enforcer.add(link, source)
-    for i, pair in enumerate(world.grants[:size]):
-        enforcer.add(grant_link(pair), f"grant:{i + 1}")
-    return enforcer
+def row_of(world: World, factory_id: int) -> Row:
+    return Row(world.factory_org(factory_id), "ID" if factory_id % 3 else "VN")
+
+
+ASSESSMENT = frozenset({m.DataScope.ASSESSMENT.value})
+
+
+# --- (b) the enforcer's memory ---------------------------------------------------------------
 
 
 def rss_mb() -> float:
@@ -123,27 +128,36 @@ def rss_mb() -> float:
 
 
 @dataclass
-class Load:
-    seconds: float
+class Memory:
+    decisions: int
     traced_mb: float
     rss_mb: float
+    remembered: int
 
 
-def measure_load(world: World, size: int) -> tuple[PolicyEnforcer, Load]:
+def decide_every_grant(enforcer: Enforcer, world: World, size: int) -> int:
+    """One decision per grant, as the requests of its brand would ask them."""
+    allowed = 0
+    for brand_id, factory_id in world.grants[:size]:
+        caller = brand_of(brand_id)
+        rel = factory_relation(caller, row_of(world, factory_id), ASSESSMENT)
+        allowed += enforcer.decide(Subject.of(caller), caller.role_name, rel, "assessment",
+                                   "read")
+    assert allowed == size
+    return size
+
+
+def measure_memory(world: World, size: int) -> Memory:
     gc.collect()
     before = rss_mb()
-    start = time.perf_counter()
-    enforcer = build(world, size)
-    seconds = time.perf_counter() - start
-    grown = rss_mb() - before
-    # tracemalloc slows the build several times: a second, traced pass
-    gc.collect()
     tracemalloc.start()
-    traced_one = build(world, size)
-    traced = tracemalloc.get_traced_memory()[0] / 2**20
+    enforcer = Enforcer()
+    traced_before = tracemalloc.get_traced_memory()[0]
+    decisions = decide_every_grant(enforcer, world, size)
+    gc.collect()
+    traced = (tracemalloc.get_traced_memory()[0] - traced_before) / 2**20
     tracemalloc.stop()
-    del traced_one
-    return enforcer, Load(seconds, traced, grown)
+    return Memory(decisions, traced, rss_mb() - before, enforcer.remembered)
 
 
 # --- (a) point checks ------------------------------------------------------------------------
@@ -162,63 +176,59 @@ def per_call_us(call: Callable[[], Any], *, batch: int, batches: int) -> float:
 
 @dataclass
 class Checks:
-    first_check_s: float
     brand_read_us: float
     manager_write_us: float
     casbin_enforce_us: float
     hit_rate: float
 
 
-def measure_checks(enforcer: PolicyEnforcer, world: World, size: int, seed: int) -> Checks:
+Asked = tuple[Principal, Relation]
+
+
+def measure_checks(world: World, size: int, seed: int) -> Checks:
     rng = random.Random(seed + 1)
     granted = world.grants[:size]
-    requests: list[tuple[Principal, int]] = []
+    reads: list[Asked] = []
     for i in range(1000):
         if i % 2 == 0:
-            brand, factory = granted[rng.randrange(len(granted))]
-        else:
-            brand, factory = rng.randint(1, world.brands), rng.randint(1, world.factories)
-        requests.append((Principal(organization_id=brand,
-                                   organization_kind=m.OrganizationKind.BRAND,
-                                   role=m.Role.BRAND_VIEWER), factory))
-    managers = [
-        (Principal(organization_id=world.factory_org(f),
-                   organization_kind=m.OrganizationKind.FACTORY,
-                   role=m.Role.FACTORY_MANAGER, factory_id=f), f)
-        for f in rng.sample(range(1, world.factories + 1), 1000)
-    ]
-    start = time.perf_counter()
-    enforcer.allows(requests[0][0], "assessment", "read", factory_id=requests[0][1])
-    first = time.perf_counter() - start  # pycasbin builds a domain's role manager on first use
-    hits = sum(enforcer.allows(p, "assessment", "read", factory_id=f) for p, f in requests)
-    assert all(enforcer.allows(p, "consent", "write", factory_id=f) for p, f in managers)
+            brand_id, factory_id = granted[rng.randrange(len(granted))]
+            scopes = ASSESSMENT
+        else:  # a factory it was never granted
+            brand_id, factory_id = rng.randint(1, world.brands), rng.randint(1, world.factories)
+            scopes = frozenset()
+        caller = brand_of(brand_id)
+        reads.append((caller, factory_relation(caller, row_of(world, factory_id), scopes)))
+    writes: list[Asked] = []
+    for factory_id in rng.sample(range(1, world.factories + 1), 1000):
+        caller = manager(world, factory_id)
+        writes.append((caller, factory_relation(caller, row_of(world, factory_id))))
+    hits = sum(allows(p, "assessment", "read", rel) for p, rel in reads)
+    assert all(allows(p, "consent", "write", rel) for p, rel in writes)
 
-    def cycler(items: Sequence[tuple[Principal, int]], obj: str, act: str) -> Callable[[], bool]:
+    def cycler(items: Sequence[Asked], obj: str, act: str) -> Callable[[], bool]:
         state = {"i": 0}
 
         def call() -> bool:
-            principal, factory = items[state["i"] % len(items)]
+            principal, rel = items[state["i"] % len(items)]
             state["i"] += 1
-            return enforcer.allows(principal, obj, act, factory_id=factory)
+            return allows(principal, obj, act, rel)
 
         return call
 
-    generic = enforcer.matcher.casbin
-    rows = [(p.subject, p.role_name, factory_domain(f), "", "assessment", "read")
-            for p, f in requests]
+    generic = Enforcer()
+    rows = [(Subject.of(p), p.role_name, rel, "assessment", "read") for p, rel in reads]
     gstate = {"i": 0}
 
     def generic_call() -> bool:
         row = rows[gstate["i"] % len(rows)]
         gstate["i"] += 1
-        return bool(generic.enforce(*row))
+        return generic.enforce(*row)
 
     return Checks(
-        first_check_s=first,
-        brand_read_us=per_call_us(cycler(requests, "assessment", "read"), batch=1000, batches=101),
-        manager_write_us=per_call_us(cycler(managers, "consent", "write"), batch=1000, batches=51),
-        casbin_enforce_us=per_call_us(generic_call, batch=200, batches=21),
-        hit_rate=hits / len(requests),
+        brand_read_us=per_call_us(cycler(reads, "assessment", "read"), batch=1000, batches=101),
+        manager_write_us=per_call_us(cycler(writes, "consent", "write"), batch=1000, batches=51),
+        casbin_enforce_us=per_call_us(generic_call, batch=20, batches=11),
+        hit_rate=hits / len(reads),
     )
 
 
@@ -305,6 +315,8 @@ class ListTiming:
     count_ms: float
     merged_list_ms: float
     merged_count_ms: float
+    facts_one_ms: float
+    facts_page_ms: float
 
 
 def merged_factories(brand: int) -> Any:
@@ -329,6 +341,16 @@ async def median_ms(session: Any, stmt: Any, *, scalar: bool, runs: int = 15) ->
         times.append(time.perf_counter() - start)
         session.expunge_all()
     return statistics.median(times) * 1000, result
+
+
+async def facts_ms(session: Any, scope: Scope, factory_ids: list[int], runs: int = 15) -> float:
+    """The facts a point decision reads in its request: the caller's grants there."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        await grant_scopes(session, scope, factory_ids)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
 
 
 async def measure_lists(url: str, world: World, size: int) -> list[ListTiming]:
@@ -357,11 +379,15 @@ async def measure_lists(url: str, world: World, size: int) -> list[ListTiming]:
                 merged_list_ms, merged_rows = await median_ms(session, merged_page, scalar=False)
                 merged_count_ms, merged_visible = await median_ms(session, merged_total,
                                                                   scalar=True)
+                asked = [r.id for r in rows] or list(range(1, 101))
+                await grant_scopes(session, scope, asked[:1])
+                facts_one = await facts_ms(session, scope, asked[:1])
+                facts_page = await facts_ms(session, scope, asked[:100])
             assert len(rows) == min(100, visible)
             assert [r.id for r in rows] == [r.id for r in merged_rows]
             assert visible == merged_visible
             out.append(ListTiming(label, per_brand.get(brand, 0), int(visible), list_ms, count_ms,
-                                  merged_list_ms, merged_count_ms))
+                                  merged_list_ms, merged_count_ms, facts_one, facts_page))
     finally:
         await engine.dispose()
     return out
@@ -387,34 +413,30 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     sizes = [10**4, 10**5] if args.quick else [10**4, 10**6]
     world = make_world(args.factories, args.brands, max(sizes), args.seed)
-    standing_count = len(standing(world))
-    print(f"world: {args.factories:,} factories, {args.brands:,} brands, "
-          f"{standing_count:,} standing links; grants {' and '.join(map(fmt_size, sizes))}")
+    print(f"world: {args.factories:,} factories, {args.brands:,} brands; "
+          f"grants {' and '.join(map(fmt_size, sizes))}")
 
     if args.db_only:
         asyncio.run(_database_part(args.url, world, sizes, args.seed))
         return
-    print("\n(a) point checks and (b) enforcer load")
-    header = (f"{'grants':>7} {'links':>9} {'1st check':>10} {'brand read':>11} "
-              f"{'mgr write':>10} {'casbin enf.':>11} {'load':>8} {'per link':>9} {'traced':>8} "
-              f"{'RSS +':>8}")
+    print("\n(a) point decisions on facts in hand and (b) the enforcer's memory")
+    header = (f"{'grants':>7} {'brand read':>11} {'mgr write':>10} {'casbin enf.':>12} "
+              f"{'decisions':>10} {'remembered':>10} {'traced':>9} {'RSS +':>8}")
     print(header)
     print("-" * len(header))
     for size in sizes:
-        enforcer, load = measure_load(world, size)
-        checks = measure_checks(enforcer, world, size, args.seed)
-        links = enforcer.link_count
-        del enforcer
+        checks = measure_checks(world, size, args.seed)
+        memory = measure_memory(world, size)
         gc.collect()
-        print(f"{fmt_size(size):>7} {links:>9,} {checks.first_check_s * 1e6:>7.0f} µs "
-              f"{checks.brand_read_us:>8.2f} µs {checks.manager_write_us:>7.2f} µs "
-              f"{checks.casbin_enforce_us:>8.1f} µs {load.seconds:>6.2f} s "
-              f"{load.seconds / links * 1e6:>6.1f} µs {load.traced_mb:>5.0f} MB "
-              f"{load.rss_mb:>5.0f} MB")
-    print("1st check: the first allows() after the load; brand read: allows() for a brand, half "
-          "on a granted factory;\nmgr write: a factory manager's consent write; casbin enf.: "
-          "pycasbin's generic enforce() on the brand requests;\nload: PolicyEnforcer.add of "
-          "every link; traced: tracemalloc after the load; RSS +: growth of the process.")
+        print(f"{fmt_size(size):>7} {checks.brand_read_us:>8.2f} µs "
+              f"{checks.manager_write_us:>7.2f} µs {checks.casbin_enforce_us:>9.1f} µs "
+              f"{memory.decisions:>10,} {memory.remembered:>10} "
+              f"{memory.traced_mb * 1024:>6.1f} KB {memory.rss_mb:>5.1f} MB")
+    print("brand read: allows() for a brand, half on a granted factory; mgr write: a factory "
+          "manager's consent write;\ncasbin enf.: pycasbin's own enforce() on the brand "
+          "requests, which allows() remembers by the facts' shape;\ndecisions: one per grant "
+          "of the world; remembered: answers the enforcer holds after them; traced: tracemalloc\n"
+          "growth over those decisions; RSS +: growth of the process.")
 
     if args.no_db:
         return
@@ -430,6 +452,7 @@ async def _database_part(url: str, world: World, sizes: list[int], seed: int) ->
         await create_schema(bench_url)
         await copy_world(bench_url, world)
         header = (f"{'grants':>7} {'brand':>9} {'its grants':>10} {'visible':>8} "
+                  f"{'facts: one':>11} {'facts: 100':>11} "
                   f"{'page of 100':>12} {'count':>10} {'merged page':>12} {'merged cnt':>11} "
                   f"{'load':>8}")
         print(header)
@@ -442,9 +465,12 @@ async def _database_part(url: str, world: World, sizes: list[int], seed: int) ->
             loaded = size
             for i, row in enumerate(await measure_lists(bench_url, world, size)):
                 print(f"{fmt_size(size) if i == 0 else '':>7} {row.brand:>9} {row.grants:>10,} "
-                      f"{row.visible:>8,} {row.list_ms:>9.2f} ms {row.count_ms:>7.2f} ms "
+                      f"{row.visible:>8,} {row.facts_one_ms:>8.2f} ms {row.facts_page_ms:>8.2f} ms "
+                      f"{row.list_ms:>9.2f} ms {row.count_ms:>7.2f} ms "
                       f"{row.merged_list_ms:>9.2f} ms {row.merged_count_ms:>8.2f} ms "
                       f"{f'{load_s:.1f} s' if i == 0 else '':>8}")
+        print("facts: grant_scopes() for one factory and for a page of 100 (the facts of a "
+              "point decision), ms median of 15;")
         print("page / count: Scope(brand).factories() as released, through the ORM, ms median "
               "of 15; merged: the same rows\nwith one IN over both grant scopes (asserted equal); "
               "load: COPY of the grants added at that size")

@@ -345,8 +345,6 @@ async def _load_postgres(url: str, world: World) -> None:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT coalesce(max(id), 1) FROM {table}))"
             )
-        await conn.execute("INSERT INTO policy_revision (id, revision, changed_at) "
-                           "VALUES (1, 1, now()) ON CONFLICT (id) DO NOTHING")
         await conn.execute("ANALYZE")
     finally:
         await conn.close()
@@ -361,8 +359,6 @@ def _load_sqlite(url: str, world: World) -> None:
             marks = ", ".join("?" for _ in cols)
             db.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})",
                            (tuple(_sqlite_row(r)) for r in world.rows[table]))
-        db.execute("INSERT OR IGNORE INTO policy_revision (id, revision, changed_at) "
-                   "VALUES (1, 1, CURRENT_TIMESTAMP)")
         db.commit()
         db.execute("ANALYZE")
     finally:

@@ -92,7 +92,7 @@ async def _profile(
 
     runtime = Runtime.create(Settings(database_url=manifest.database_url,
                                       data_dir=Path(manifest.data_dir)))
-    app = create_app(runtime, follow_policy=False)
+    app = create_app(runtime)
     tune_for_serving(runtime.settings.gc_young_threshold)  # as api.main does for the server
     tokens = [runtime.token_service.issue(u, 3600) for u in manifest.brand_user_ids]
     body = BODIES[scenario]

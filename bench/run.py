@@ -338,7 +338,7 @@ async def count_statements(manifest: Manifest, driver: Driver) -> dict[str, int]
     from api.app import create_app
 
     runtime = driver.runtime
-    app = create_app(runtime, follow_policy=False)
+    app = create_app(runtime)
     counted = [0]
 
     def before(*_: Any) -> None:

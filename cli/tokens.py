@@ -8,9 +8,7 @@ import typer
 from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
 
 import models as m
-from authz.enforcer import org, standing_links
 from authz.guard import system_read
-from authz.sync import add, record
 from core import audit, migrate
 from core.runtime import Runtime
 from core.settings import Settings
@@ -73,13 +71,6 @@ async def _bootstrap(email: str) -> str:
                 )
                 session.add(platform)
                 await session.flush()
-                await record(
-                    session,
-                    [
-                        add(link, org(platform.id))
-                        for link in standing_links(platform.id, platform.kind, None, False)
-                    ],
-                )
                 await audit.append(
                     session,
                     None,

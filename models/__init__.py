@@ -6,7 +6,7 @@ Import as ``import models as m`` and write ``m.Factory`` beside the GraphQL ``Fa
 from models.assessments import GATEWAY_DELAY_DAYS, RELEASE_WITHIN_DAYS, Assessment, Finding
 from models.audit import AuditEntry
 from models.base import Base, utcnow
-from models.consent import AccessEvent, ConsentGrant, PolicyChange, PolicyRevision
+from models.consent import AccessEvent, ConsentGrant
 from models.enums import (
     ROLES_OF_KIND,
     AssessmentKind,
@@ -48,8 +48,6 @@ __all__ = [
     "IdentityLink",
     "Organization",
     "OrganizationKind",
-    "PolicyChange",
-    "PolicyRevision",
     "Provenance",
     "Question",
     "Role",

@@ -1,4 +1,4 @@
-"""Consent grants, the access log and the policy revision that other processes follow."""
+"""Consent grants and the access log."""
 
 from __future__ import annotations
 
@@ -71,38 +71,3 @@ class AccessEvent(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
     operation: Mapped[str] = mapped_column(String(120))
-
-
-class PolicyRevision(Base):
-    """A single row bumped in the same transaction as any change the enforcer must see."""
-
-    __tablename__ = "policy_revision"
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, default=1)
-    revision: Mapped[int] = mapped_column(BigInteger, default=0)
-    changed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
-
-
-class PolicyChange(Base):
-    """One role link added to or removed from the enforcer, at a policy revision.
-
-    Written in the transaction that changed the facts; other processes replay the rows past
-    the revision they hold (woken by NOTIFY on PostgreSQL, or by a poll).
-    """
-
-    __tablename__ = "policy_change"
-    __table_args__ = (
-        CheckConstraint("op IN ('add', 'remove')", name="op"),
-        Index("ix_policy_change_revision", "revision"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    revision: Mapped[int] = mapped_column(BigInteger)
-    op: Mapped[str] = mapped_column(String(8))
-    subject: Mapped[str] = mapped_column(String(64))
-    relation: Mapped[str] = mapped_column(String(64))
-    domain: Mapped[str] = mapped_column(String(64))
-    # The fact behind the link ("grant:17", "factory:3", "org:5"), so ends are exact.
-    source: Mapped[str] = mapped_column(String(64))
-    expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

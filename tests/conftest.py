@@ -170,17 +170,12 @@ class Api:
     def token(self, user: m.User) -> str:
         return self.runtime.token_service.issue(user.id, 600)
 
-    async def reload_policy(self) -> None:
-        """Builders write facts directly; let the enforcer read them again."""
-        async with self.runtime.sessionmaker() as session:
-            await self.app.state.enforcer.load(session)
-
 
 @pytest.fixture
 async def api(runtime: Runtime) -> AsyncIterator[Api]:
     from api.app import create_app
 
-    app = create_app(runtime, follow_policy=False)
+    app = create_app(runtime)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(

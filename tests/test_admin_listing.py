@@ -23,7 +23,6 @@ async def test_admin_lists_users_and_keys_and_a_member_sees_only_itself(api, ses
     _, prefix, digest = keys.api_keys.new_key()
     session.add(m.ApiKey(organization_id=host.id, prefix=prefix, secret_hmac=digest))
     await session.commit()
-    await api.reload_policy()
     host_id = to_global_id("Organization", host.id)
 
     as_admin = await api.gql(MEMBERS, {"id": host_id}, token=api.token(admin))
@@ -42,7 +41,6 @@ async def test_admin_lists_every_organization_with_its_members(api, session):
         await make_user(session, await make_org(session, m.OrganizationKind.BRAND),
                         m.Role.BRAND_VIEWER)
     await session.commit()
-    await api.reload_policy()
 
     data = await api.gql(ORGANIZATIONS, token=api.token(admin))
 

@@ -107,13 +107,13 @@ async def test_bootstrap_stores_the_email_in_lower_case(tmp_path: Path) -> None:
     assert query(tmp_path, "SELECT email FROM app_user") == [("admin@x.test",)]
 
 
-async def test_bootstrap_records_the_platform_in_the_policy_log(tmp_path: Path) -> None:
+async def test_bootstrap_creates_the_platform_once(tmp_path: Path) -> None:
     await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
     await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
 
-    changes = query(tmp_path, "SELECT op, relation, domain FROM policy_change")
+    platforms = query(tmp_path, "SELECT kind FROM organization WHERE kind = 'PLATFORM'")
 
-    assert changes == [("add", "platform", "*")]  # once: the second run finds the platform
+    assert platforms == [("PLATFORM",)]  # once: the second run finds the platform
 
 
 async def test_token_issue_prints_a_token_of_the_user(tmp_path: Path) -> None:

@@ -30,7 +30,6 @@ async def world(session):
 
 async def test_admin_sets_a_webhook_and_sees_the_secret_once(api, session, world):
     admin, host, _ = world
-    await api.reload_policy()
 
     out = await api.gql(
         SET_WEBHOOK,
@@ -57,7 +56,6 @@ async def test_admin_sets_a_webhook_and_sees_the_secret_once(api, session, world
 )
 async def test_non_public_or_plain_urls_are_refused_and_nothing_changes(api, session, world, url):
     admin, host, _ = world
-    await api.reload_policy()
 
     out = await api.gql(SET_WEBHOOK, {"org": to_global_id("Organization", host.id), "url": url},
                         token=api.token(admin))
@@ -72,7 +70,6 @@ async def test_non_public_or_plain_urls_are_refused_and_nothing_changes(api, ses
 
 async def test_a_brand_cannot_get_a_webhook(api, world):
     admin, _, brand = world
-    await api.reload_policy()
 
     out = await api.gql(SET_WEBHOOK, {"org": to_global_id("Organization", brand.id),
                                       "url": "https://hooks.example.com/"}, token=api.token(admin))

@@ -127,7 +127,7 @@ async def test_every_revision_steps_down_and_up_again(empty_url: str) -> None:
     assert await at_head(empty_url)
 
 
-async def test_rows_written_at_0001_survive_the_upgrade(empty_url: str) -> None:
+async def test_rows_written_at_0001_survive_the_upgrade_to_0002(empty_url: str) -> None:
     await upgrade(empty_url, "0001")
     engine = make_engine(empty_url)
     try:
@@ -139,12 +139,28 @@ async def test_rows_written_at_0001_survive_the_upgrade(empty_url: str) -> None:
     finally:
         await engine.dispose()
 
-    await upgrade(empty_url)
+    await upgrade(empty_url, "0002")
 
     def changes(conn: Connection) -> list[Any]:
         return list(conn.execute(text("SELECT revision, subject FROM policy_change")).all())
 
     assert [tuple(row) for row in await on(empty_url, changes)] == [(1, "org:1")]
+
+
+POLICY_LOG = {"policy_change", "policy_revision"}
+
+
+async def test_decisions_per_request_drop_the_policy_log_and_its_downgrade_restores_it(
+    empty_url: str,
+) -> None:
+    await upgrade(empty_url, "0002")
+    assert await on(empty_url, _tables) >= POLICY_LOG
+
+    await upgrade(empty_url, "0003_h6")
+    assert not POLICY_LOG & await on(empty_url, _tables)
+
+    await downgrade(empty_url, "0002")
+    assert await on(empty_url, _tables) >= POLICY_LOG
 
 
 def _cli(url: str, *args: str, answer: str = "") -> Any:

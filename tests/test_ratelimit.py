@@ -221,7 +221,7 @@ def test_whose_budget_a_request_spends() -> None:
 
 @asynccontextmanager
 async def _client(runtime: Runtime, limiter: RateLimiter) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(runtime, follow_policy=False, rate_limiter=limiter)
+    app = create_app(runtime, rate_limiter=limiter)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://millgate.test") as c:
@@ -297,7 +297,7 @@ async def test_the_settings_redis_url_makes_the_app_share_budgets(
         update={"redis_url": REDIS_URL, "rate_limit_per_minute": 1}
     )
     shared = Runtime(settings, runtime.engine, runtime.sessionmaker, runtime.keys)
-    app = create_app(shared, follow_policy=False)
+    app = create_app(shared)
     limiter = app.state.rate_limiter
     assert isinstance(limiter, RedisRateLimiter)
     limiter.prefix = prefix  # this test's keys only

@@ -258,7 +258,6 @@ async def stranger(world: DemoWorld, session: AsyncSession, api: Any) -> dict[st
     brand = await make_org(session, m.OrganizationKind.BRAND, name="Newcomer Brand")
     user = await make_user(session, brand, m.Role.BRAND_VIEWER)
     await session.commit()
-    await api.reload_policy()
     return {"token": api.token(user), "organization": gid("Organization", brand.id)}
 
 

@@ -30,7 +30,6 @@ async def test_brand_sees_granted_factory_only(api, session, keys):
     await make_grant(session, granted, brand)
     user = await make_user(session, brand, m.Role.BRAND_VIEWER)
     await session.commit()
-    await api.reload_policy()
 
     data = await api.gql(FACTORIES, token=api.token(user))
 
@@ -57,7 +56,6 @@ async def test_a_bare_count_reads_no_factory_and_logs_nothing(api, session, keys
                      role=m.Role.FACTORY_MANAGER)
     session.add(manager)
     await session.commit()
-    await api.reload_policy()
     own = {"id": to_global_id("Factory", factory.id)}
 
     counted = await api.gql(COUNT_ONLY, token=api.token(reader))

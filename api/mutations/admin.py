@@ -22,8 +22,6 @@ from api.errors import UserError, not_found
 from api.ids import pk_of
 from api.mutations.base import INVALID, check_text, country_code, payload_errors, require, run
 from api.organizations import ApiKey, Country, Organization, OrganizationKind, Role, User
-from authz import sync
-from authz.enforcer import org, standing_links
 from core import audit
 from core.crypto import WEBHOOK_SECRET_PURPOSE, validate_host_public_jwk
 from core.errors import CryptoError, UserInputError
@@ -153,7 +151,7 @@ async def _organization(ctx: Context, global_id: str, field: str) -> m.Organizat
 
 
 async def _create_org(ctx: Context, data: CreateOrganizationInput) -> m.Organization:
-    require(ctx, "admin")
+    await require(ctx, "admin")
     name = check_text(data.name, "name")
     kind = m.OrganizationKind(data.kind)
     if kind in (m.OrganizationKind.FACTORY, m.OrganizationKind.PLATFORM):
@@ -175,9 +173,6 @@ async def _create_org(ctx: Context, data: CreateOrganizationInput) -> m.Organiza
     row = m.Organization(name=name, kind=kind, country_code=code, labour_inspectorate=inspectorate)
     ctx.session.add(row)
     await ctx.session.flush()
-    links = standing_links(row.id, kind, code, inspectorate)
-    if links:
-        await sync.record(ctx.session, [sync.add(link, org(row.id)) for link in links])
     await audit.append(
         ctx.session,
         ctx.principal,
@@ -189,7 +184,7 @@ async def _create_org(ctx: Context, data: CreateOrganizationInput) -> m.Organiza
 
 
 async def _set_rollout(ctx: Context, data: SetCountryRolloutInput) -> m.Country:
-    require(ctx, "admin")
+    await require(ctx, "admin")
     code = country_code(data.code, "code")
     row = await ctx.session.scalar(ctx.scope.countries().where(m.Country.code == code))
     if row is None:
@@ -213,7 +208,7 @@ async def _set_rollout(ctx: Context, data: SetCountryRolloutInput) -> m.Country:
 
 
 async def _create_user(ctx: Context, data: CreateUserInput) -> m.User:
-    require(ctx, "admin")
+    await require(ctx, "admin")
     org = await _organization(ctx, data.organization_id, "organizationId")
     email = data.email.strip().lower()
     if len(email) > 320 or not EMAIL.match(email):  # 320: RFC 5321 and app_user.email
@@ -238,7 +233,7 @@ async def _create_user(ctx: Context, data: CreateUserInput) -> m.User:
 
 
 async def _disable_user(ctx: Context, data: DisableUserInput) -> m.User:
-    require(ctx, "admin")
+    await require(ctx, "admin")
     pk = pk_of(data.user_id, "User")
     row = None if pk is None else await ctx.session.scalar(ctx.scope.users().where(m.User.id == pk))
     if row is None:
@@ -251,7 +246,7 @@ async def _disable_user(ctx: Context, data: DisableUserInput) -> m.User:
 
 
 async def _issue_key(ctx: Context, data: IssueApiKeyInput) -> tuple[m.ApiKey, str]:
-    require(ctx, "admin")
+    await require(ctx, "admin")
     org = await _organization(ctx, data.organization_id, "organizationId")
     if org.kind != m.OrganizationKind.HOST:
         raise UserInputError(INVALID, "API keys are for host integrations", "organizationId")
@@ -275,7 +270,7 @@ async def _issue_key(ctx: Context, data: IssueApiKeyInput) -> tuple[m.ApiKey, st
 
 
 async def _revoke_key(ctx: Context, data: RevokeApiKeyInput) -> m.ApiKey:
-    require(ctx, "admin")
+    await require(ctx, "admin")
     pk = pk_of(data.api_key_id, "ApiKey")
     row = (
         None
@@ -293,7 +288,7 @@ async def _revoke_key(ctx: Context, data: RevokeApiKeyInput) -> m.ApiKey:
 
 
 async def _host_key(ctx: Context, data: RegisterHostKeyInput) -> m.Organization:
-    require(ctx, "admin")
+    await require(ctx, "admin")
     org = await _organization(ctx, data.organization_id, "organizationId")
     if org.kind != m.OrganizationKind.HOST:
         raise UserInputError(INVALID, "only hosts receive exports", "organizationId")
@@ -316,7 +311,7 @@ async def _host_key(ctx: Context, data: RegisterHostKeyInput) -> m.Organization:
 async def _host_webhook(
     ctx: Context, data: SetHostWebhookInput
 ) -> tuple[m.Organization, str | None]:
-    require(ctx, "admin")
+    await require(ctx, "admin")
     org = await _organization(ctx, data.organization_id, "organizationId")
     if org.kind != m.OrganizationKind.HOST:
         raise UserInputError(INVALID, "only hosts receive exports", "organizationId")

@@ -1,9 +1,8 @@
 """One transaction per mutation: typed errors for expected failures, nothing half-written.
 
 A mutation body raises :class:`UserInputError` for anything the caller got wrong; the runner
-rolls the transaction back and returns the error in the payload. On success it commits,
-then replays the policy changes the body recorded so this process's enforcer is current
-before the mutation returns (other processes follow through :mod:`authz.sync`).
+rolls the transaction back and returns the error in the payload. On success it commits;
+there is nothing else to bring up to date: every decision reads its facts afresh.
 """
 
 from __future__ import annotations
@@ -17,7 +16,9 @@ from sqlalchemy.exc import IntegrityError
 import models as m
 from api.context import Context
 from api.errors import FORBIDDEN, not_found
-from authz.sync import catch_up
+from authz.enforcer import allows, relation
+from authz.facts import NO_GRANTS, factory_relation, grant_scopes
+from authz.rules import needs_grants
 from core.errors import UserInputError
 
 T = TypeVar("T")
@@ -41,12 +42,10 @@ async def run(ctx: Context, body: Callable[[], Awaitable[T]]) -> T | UserInputEr
         except BaseException:
             await session.rollback()
             raise
-        await catch_up(ctx.enforcer, session)
-        await session.commit()
     return result
 
 
-def require(
+async def require(
     ctx: Context,
     obj: str,
     act: str = "write",
@@ -54,14 +53,18 @@ def require(
     factory: m.Factory | None = None,
     country: str | None = None,
 ) -> None:
-    """A point decision by the enforcer; raises FORBIDDEN for a visible target."""
-    if not ctx.enforcer.allows(
-        ctx.principal,
-        obj,
-        act,
-        factory_id=factory.id if factory else None,
-        country=factory.country_code if factory else country,
-    ):
+    """A point decision on the facts of this request: the principal, the target row, and
+    (where the rule can turn on them) the caller's grants on it, read in the mutation's own
+    transaction. Raises FORBIDDEN for a visible target."""
+    if factory is None:
+        rel = relation(ctx.principal, country=country)
+    else:
+        grants = NO_GRANTS
+        if needs_grants(ctx.principal, obj, act):
+            found = await grant_scopes(ctx.session, ctx.scope, [factory.id])
+            grants = found.get(factory.id, NO_GRANTS)
+        rel = factory_relation(ctx.principal, factory, grants)
+    if not allows(ctx.principal, obj, act, rel):
         raise UserInputError(FORBIDDEN, "not allowed for this caller", None)
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 
 import strawberry
-from sqlalchemy import func
+from sqlalchemy import func, update
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -26,8 +26,6 @@ from api.mutations.base import (
     visible_factory,
 )
 from api.self_assessments import SelfAssessment
-from authz import sync
-from authz.enforcer import grant_links, grant_source
 from authz.scope import active_grant
 from core import audit
 from core.crypto import ANSWERS_PURPOSE
@@ -91,10 +89,21 @@ class SelfAssessmentPayload:
     errors: list[UserError]
 
 
+async def _lock_factory(ctx: Context, factory_id: int) -> None:
+    """Holds the factory's row (PostgreSQL) or the database's write lock (SQLite) until the
+    transaction ends, so that a check-then-insert on its grants cannot race another."""
+    await ctx.session.execute(
+        update(m.Factory)
+        .where(m.Factory.id == factory_id)
+        .values(name=m.Factory.name)
+        .execution_options(synchronize_session=False)
+    )
+
+
 async def _grant(ctx: Context, data: GrantConsentInput) -> m.ConsentGrant:
     session = ctx.session
     factory = await visible_factory(ctx, pk_of(data.factory_id, "Factory"), "factoryId")
-    require(ctx, "consent", factory=factory)
+    await require(ctx, "consent", factory=factory)
     grantee_pk = pk_of(data.grantee_id, "Organization")
     grantee = None
     if grantee_pk is not None:
@@ -123,7 +132,7 @@ async def _grant(ctx: Context, data: GrantConsentInput) -> m.ConsentGrant:
         granted_by_user_id=ctx.principal.user_id,
         expires_at=data.expires_at,
     )
-    await sync.record(session, [])  # the policy write lock: the check below cannot race
+    await _lock_factory(ctx, factory.id)  # two grants at once cannot both pass the check below
     existing = await session.scalar(
         ctx.scope.grants()
         .where(
@@ -141,10 +150,6 @@ async def _grant(ctx: Context, data: GrantConsentInput) -> m.ConsentGrant:
         )
     session.add(grant)
     await session.flush()
-    source = grant_source(grant)
-    await sync.record(
-        session, [sync.add(link, source, grant.expires_at) for link in grant_links(grant)]
-    )
     await audit.append(
         session,
         ctx.principal,
@@ -169,12 +174,10 @@ async def _revoke(ctx: Context, data: RevokeConsentInput) -> m.ConsentGrant:
     if grant is None:
         raise not_found("grant", "grantId")
     factory = await visible_factory(ctx, grant.factory_id, "grantId")
-    require(ctx, "consent", factory=factory)
+    await require(ctx, "consent", factory=factory)
     now = m.utcnow()
     if not grant.active_at(now):
         raise UserInputError("NOT_ACTIVE", "the grant is already revoked or expired", "grantId")
-    source = grant_source(grant)
-    await sync.record(session, [sync.remove(link, source) for link in grant_links(grant)])
     grant.revoked_at = now
     grant.revoked_by_user_id = ctx.principal.user_id
     await session.flush()
@@ -187,7 +190,7 @@ async def _revoke(ctx: Context, data: RevokeConsentInput) -> m.ConsentGrant:
 async def _register(ctx: Context, data: RegisterSlcpInput) -> m.Factory:
     session = ctx.session
     factory = await visible_factory(ctx, pk_of(data.factory_id, "Factory"), "factoryId")
-    require(ctx, "slcp", factory=factory)
+    await require(ctx, "slcp", factory=factory)
     gateway_id = data.gateway_id.strip()
     if not GATEWAY_ID.match(gateway_id):
         raise UserInputError(INVALID, "3-64 letters, digits, '-' or '_'", "gatewayId")
@@ -257,7 +260,7 @@ async def _submit(ctx: Context, data: SubmitSelfAssessmentInput) -> tuple[m.Self
             "importedFrom",
         )
     factory = await visible_factory(ctx, pk_of(data.factory_id, "Factory"), "factoryId")
-    require(ctx, "self_assessment", factory=factory)
+    await require(ctx, "self_assessment", factory=factory)
     if data.step not in (1, 2, 3):
         raise UserInputError(INVALID, "step must be 1, 2 or 3", "step")
     tool_version = check_text(data.tool_version, "toolVersion", max_len=40)

@@ -26,8 +26,6 @@ from api.mutations.base import (
     visible_factory,
 )
 from api.mutations.factory import IMPORT_NOT_ACCEPTED, FactoryPayload, open_cycle
-from authz import sync
-from authz.enforcer import factory_domain, org
 from core import audit
 from core.crypto import DETAIL_PURPOSE
 from core.errors import UserInputError
@@ -94,7 +92,7 @@ async def _enroll(ctx: Context, data: EnrollFactoryInput) -> m.Factory:
     country = await session.scalar(ctx.scope.countries().where(m.Country.code == code))
     if country is None:
         raise UserInputError("NOT_FOUND", "no such country", "country")
-    require(ctx, "factory", country=code)
+    await require(ctx, "factory", country=code)
     if data.enrolled_on > today() + dt.timedelta(days=366):
         raise UserInputError(INVALID, "enrolledOn is too far in the future", "enrolledOn")
     organization = m.Organization(name=name, kind=m.OrganizationKind.FACTORY)
@@ -105,8 +103,6 @@ async def _enroll(ctx: Context, data: EnrollFactoryInput) -> m.Factory:
     )
     session.add(factory)
     await session.flush()
-    owner = (org(organization.id), "owner", factory_domain(factory.id))
-    await sync.record(session, [sync.add(owner, f"factory:{factory.id}")])
     await audit.append(
         session,
         ctx.principal,
@@ -136,7 +132,7 @@ async def _record(ctx: Context, data: RecordAssessmentInput) -> AssessmentRow:
             IMPORT_NOT_ACCEPTED, "data of other verifiers is not imported (Q29)", "verifierBody"
         )
     factory = await visible_factory(ctx, pk_of(data.factory_id, "Factory"), "factoryId")
-    require(ctx, "assessment", factory=factory)
+    await require(ctx, "assessment", factory=factory)
     if data.assessed_on > today():
         raise UserInputError(INVALID, "assessedOn cannot be in the future", "assessedOn")
     if factory.enrolled_on is not None and data.assessed_on < factory.enrolled_on:
@@ -247,9 +243,9 @@ async def _release(ctx: Context, data: ReleaseAssessmentInput) -> AssessmentRow:
     late = data.released_on > assessment.latest_release_on()
     # The override is for late releases only: an on-time release is the programme's.
     if data.override_deadline and late:
-        require(ctx, "late_release", country=factory.country_code)
+        await require(ctx, "late_release", country=factory.country_code)
     else:
-        require(ctx, "assessment", factory=factory)
+        await require(ctx, "assessment", factory=factory)
     if assessment.status == m.AssessmentStatus.RELEASED:
         raise UserInputError(
             "ALREADY_RELEASED", "the assessment is already released", "assessmentId"

@@ -121,7 +121,7 @@ async def production(db: AsyncEngine, database_url: str, tmp_path: Path) -> Asyn
         api_key_pepper_file=folder / "api-key-pepper",
     )
     runtime = Runtime(settings=settings, engine=db, sessionmaker=make_sessionmaker(db), keys=keys)
-    app = create_app(runtime, follow_policy=False)
+    app = create_app(runtime)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="https://millgate.test") as c:

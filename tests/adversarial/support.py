@@ -81,7 +81,6 @@ async def seed_world(session: AsyncSession, keys: KeyMaterial, api: Any) -> Demo
     await seed_reference(session)
     world = await seed_demo(session, keys)
     await session.commit()
-    await api.reload_policy()
     return world
 
 

@@ -21,7 +21,7 @@ LEAKS = re.compile(
     r"|psycopg|Traceback|File \"|\.py\b|line \d+,"
     r"|consent_grant|audit_entry|app_user|access_event|policy_change|policy_revision"
     r"|service_cycle|gateway_export|webhook_delivery|idempotency_record|\bfinding\.\w+|factory\.id"
-    r"|r\.sub|r\.obj|r\.act|p\.eft|\bg\(|matchers|casbin|org:\d|factory:\d|country:[A-Z]{2}"
+    r"|r\.sub|r\.rel|r\.obj|r\.act|p\.eft|\bg\(|matchers|casbin|org:\d|factory:\d|country:[A-Z]{2}"
     r"|millgate_scope|UnscopedRead|KeyError|TypeError|ValueError|AttributeError|Exception",
     re.IGNORECASE,
 )

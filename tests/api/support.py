@@ -46,7 +46,6 @@ COUNTED_TABLES = (
     "self_assessment",
     "consent_grant",
     "country",
-    "policy_change",
     "audit_entry",
 )
 

@@ -93,7 +93,6 @@ async def bigger_world(world: DemoWorld, session: AsyncSession, keys: KeyMateria
             await make_finding(session, assessment, keys, cluster=cluster, detail=f"note {i}")
         await make_grant(session, factory, northwind)
     await session.commit()
-    await api.reload_policy()
     return len(world.factory_ids) + EXTRA_FACTORIES
 
 

@@ -78,7 +78,6 @@ async def five_in_child_labour(
     draft = await make_assessment(session, await make_factory(session, "ID"))
     await make_finding(session, draft, keys, non_compliant=True)
     await session.commit()
-    await api.reload_policy()
 
 
 async def test_statistics_show_a_cell_of_five_factories(

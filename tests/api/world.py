@@ -23,7 +23,7 @@ _SNAPSHOTS: dict[str, _Snapshot] = {}  # by backend, for the whole test run
 
 
 async def demo_world(session: AsyncSession, keys: KeyMaterial, api: Any, backend: str) -> DemoWorld:
-    """The demo world, committed, with the app's enforcer loaded from it.
+    """The demo world, committed.
 
     Seeded by `core.demo` once per backend; later tests get a row-for-row copy of that seed
     (the database is emptied after every test), which takes a tenth of the time.
@@ -38,7 +38,6 @@ async def demo_world(session: AsyncSession, keys: KeyMaterial, api: Any, backend
     else:
         await _restore_rows(api.runtime.engine, snapshot.rows)
         seeded_world = snapshot.world
-    await api.reload_policy()
     return seeded_world
 
 

@@ -94,7 +94,6 @@ async def world(session: AsyncSession, api: Any) -> World:
     other = await make_user(session, brand, m.Role.BRAND_VIEWER)
     admin = await make_user(session, platform, m.Role.PLATFORM_ADMIN)
     await session.commit()
-    await api.reload_policy()
     return World(user=user, other=other, brand=brand, host=host, admin=admin)
 
 
@@ -460,7 +459,7 @@ async def rotated_api(runtime: Runtime, keys: KeyMaterial) -> AsyncIterator[Any]
                           signing=SigningKeys([keys.signing.current, newer]))
     rt = Runtime(settings=runtime.settings, engine=runtime.engine,
                  sessionmaker=runtime.sessionmaker, keys=rotated)
-    app = create_app(rt, follow_policy=False)
+    app = create_app(rt)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://millgate.test") as c:

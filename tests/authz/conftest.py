@@ -38,7 +38,7 @@ async def module_api(
     runtime = Runtime(
         settings=settings, engine=engine, sessionmaker=make_sessionmaker(engine), keys=keys
     )
-    app = create_app(runtime, follow_policy=False)
+    app = create_app(runtime)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

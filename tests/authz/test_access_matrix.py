@@ -307,7 +307,6 @@ async def matrix(module_api: Api, keys: Any) -> Matrix:
     async with module_api.runtime.sessionmaker() as session:
         world = await build_matrix_world(session, keys)
         await session.commit()
-    await module_api.reload_policy()
     return Matrix(module_api, world)
 
 

@@ -386,7 +386,6 @@ async def world(module_api: Api) -> World:
     async with module_api.runtime.sessionmaker() as session:
         built = await build_mutation_world(session)
         await session.commit()
-    await module_api.reload_policy()
     return World(module_api, built)
 
 

@@ -25,7 +25,6 @@ NOT_AUTHORIZATION = {"releaseAssessment of a released one": "ALREADY_RELEASED"}
 async def _given_the_world(api: Api, session: AsyncSession) -> MutationWorld:
     world = await build_mutation_world(session)
     await session.commit()
-    await api.reload_policy()
     return world
 
 

@@ -76,7 +76,7 @@ async def fuzz(api: Any, session: AsyncSession, keys: KeyMaterial) -> AsyncItera
     await mark_rows(session, keys)
     await run_once(api.runtime.sessionmaker, keys)
 
-    app = create_app(api.runtime, follow_policy=False, rate_limiter=MemoryRateLimiter(10**9))
+    app = create_app(api.runtime, rate_limiter=MemoryRateLimiter(10**9))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://fuzz.test") as client:

@@ -68,7 +68,7 @@ def st_app(seeded: DemoWorld, database_url: str, keys: KeyMaterial, tmp_path: Pa
     settings_ = Settings(database_url=database_url, data_dir=tmp_path)
     engine = make_engine(database_url, poolclass=NullPool)
     runtime = Runtime(settings_, engine, make_sessionmaker(engine), keys)
-    return create_app(runtime, follow_policy=False, rate_limiter=MemoryRateLimiter(10**9))
+    return create_app(runtime, rate_limiter=MemoryRateLimiter(10**9))
 
 
 @pytest.fixture

@@ -141,9 +141,9 @@ async def pair(
 
     users, ids = await _world(session, keys)
     monkeypatch.setenv("MILLGATE_FAST_EXECUTOR", "false")
-    standard_app = create_app(runtime, follow_policy=False)
+    standard_app = create_app(runtime)
     monkeypatch.setenv("MILLGATE_FAST_EXECUTOR", "true")
-    fast_app = create_app(runtime, follow_policy=False)
+    fast_app = create_app(runtime)
     tokens: dict[str, str | None] = {
         role: runtime.token_service.issue(user.id, 600) for role, user in users.items()
     }
