@@ -33,7 +33,7 @@ def client_for(runtime: Runtime) -> AppClient:
 
         settings = Settings(**{**runtime.settings.model_dump(), "cors_origins": origins})
         rt = Runtime(settings, runtime.engine, runtime.sessionmaker, runtime.keys)
-        app = create_app(rt, follow_policy=False)
+        app = create_app(rt)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://m.test") as c:

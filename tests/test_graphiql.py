@@ -25,7 +25,7 @@ async def _client(runtime: Runtime, **overrides: Any) -> AsyncIterator[httpx.Asy
 
     settings = Settings(**{**runtime.settings.model_dump(), **overrides})
     app = create_app(
-        Runtime(settings, runtime.engine, runtime.sessionmaker, runtime.keys), follow_policy=False
+        Runtime(settings, runtime.engine, runtime.sessionmaker, runtime.keys)
     )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -85,7 +85,7 @@ def installed(tmp_path: Path) -> Path:
 
 async def serving(data_dir: Path) -> Any:
     runtime = Runtime.create(Settings(data_dir=data_dir, database_url=""))
-    app = create_app(runtime, follow_policy=False)
+    app = create_app(runtime)
     return runtime, app
 
 

@@ -117,7 +117,7 @@ async def oidc_api(oidc_runtime: Runtime) -> AsyncIterator[Api]:
     """The app trusting the test provider, over in-process HTTP."""
     from api.app import create_app
 
-    app = create_app(oidc_runtime, follow_policy=False)
+    app = create_app(oidc_runtime)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://millgate.test") as c:

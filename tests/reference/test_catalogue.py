@@ -279,7 +279,6 @@ async def test_a_country_rolled_out_takes_its_newest_overlay(
     platform = await make_org(session, m.OrganizationKind.PLATFORM)
     admin = await make_user(session, platform, m.Role.PLATFORM_ADMIN)
     await session.commit()
-    await api.reload_policy()
 
     data = await api.gql(
         SET_ROLLOUT, {"i": {"code": "KH", "slcpRolloutOn": "2026-01-05"}}, token=api.token(admin)
