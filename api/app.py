@@ -32,6 +32,7 @@ from api import idempotency
 from api.auth import authenticate
 from api.context import Context
 from api.documents import DocumentCache, expanded_size
+from api.middleware.body_limit import BodyLimitMiddleware
 from api.ratelimit import RateLimiter, build_limiter, principal_key
 from api.responses import GraphQLResponse, encode, error_response, payload_of, too_many
 from api.schema import build_schema
@@ -145,9 +146,7 @@ def create_app(
             return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return error_response(415, "send application/json", "UNSUPPORTED_MEDIA_TYPE")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return error_response(413, "request too large", "TOO_LARGE")
+        body = await request.body()  # at most MAX_BODY bytes: BodyLimitMiddleware
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):  # nesting too deep is no JSON we take either
@@ -311,6 +310,7 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimitMiddleware, max_body=MAX_BODY)
     app.state.runtime = runtime
     app.state.enforcer = enforcer
     app.state.follower = follower
