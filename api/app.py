@@ -18,6 +18,7 @@ from typing import Any, cast
 from graphql import (
     DocumentNode,
     GraphQLError,
+    OperationType,
 )
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,6 +34,7 @@ from api.auth import authenticate
 from api.context import Context
 from api.documents import DocumentCache, expanded_size
 from api.middleware.body_limit import BodyLimitMiddleware
+from api.operations import OperationNotChosen, operation_to_run
 from api.ratelimit import RateLimiter, build_limiter, principal_key
 from api.responses import GraphQLResponse, encode, error_response, payload_of, too_many
 from api.schema import build_schema
@@ -140,6 +142,11 @@ def create_app(
 
     async def graphql(request: Request) -> Response:
         request_id = uuid.uuid4().hex[:16]
+        response = await answer(request, request_id)
+        response.headers.setdefault("x-request-id", request_id)  # refusals and 500s too
+        return response
+
+    async def answer(request: Request, request_id: str) -> Response:
         if request.method == "GET":
             if settings.production or request.query_params:
                 return error_response(405, "use POST with a JSON body", "METHOD_NOT_ALLOWED")
@@ -164,6 +171,8 @@ def create_app(
             or not isinstance(name, str | None)
         ):
             return error_response(400, "query must be a string, variables an object", "BAD_REQUEST")
+        if not query.strip():
+            return error_response(400, "query must not be empty", "BAD_REQUEST")
         operation: Operation = (query, variables, name)
         try:
             # Cached: strawberry then takes this document instead of parsing the text again.
@@ -172,7 +181,12 @@ def create_app(
             document = None  # the schema answers with the syntax error
         if document is not None and expanded_size(document) > settings.max_query_tokens * 5:
             return error_response(400, "the query expands to too many fields", "QUERY_TOO_COMPLEX")
-        mutation = document is not None and idempotency.is_mutation(document, name)
+        mutation = False
+        if document is not None:
+            try:
+                mutation = operation_to_run(document, name).operation == OperationType.MUTATION
+            except OperationNotChosen as error:
+                return error_response(400, error.message, error.code)
         raw_key = request.headers.get(idempotency.HEADER)
         if raw_key is not None:
             try:
