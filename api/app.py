@@ -32,10 +32,10 @@ from strawberry.types import ExecutionResult
 from api import idempotency
 from api.auth import authenticate
 from api.context import Context
-from api.documents import DocumentCache, expanded_size
+from api.documents import DocumentRefused, document_cache
 from api.middleware.body_limit import BodyLimitMiddleware
 from api.operations import OperationNotChosen, operation_to_run
-from api.ratelimit import RateLimiter, build_limiter, principal_key
+from api.ratelimit import RateLimiter, build_limiter, principal_key, request_cost
 from api.responses import GraphQLResponse, encode, error_response, payload_of, too_many
 from api.schema import build_schema
 from api.sessions import StatementLock, StatementSession, close_session
@@ -74,7 +74,7 @@ def create_app(
     runtime = runtime or Runtime.create(Settings())
     settings = runtime.settings
     # The documents this app's requests parse and validate: its own, under its settings.
-    documents = DocumentCache(max_tokens=settings.max_query_tokens)
+    documents = document_cache(settings)
     schema = build_schema(settings, documents)
     limiter = rate_limiter or build_limiter(settings)
     enforcer = PolicyEnforcer()
@@ -86,9 +86,10 @@ def create_app(
     install_guard()
 
     async def authenticated(
-        request: Request, session: AsyncSession, *, keep_transaction: bool = False
+        request: Request, session: AsyncSession, cost: int, *, keep_transaction: bool = False
     ) -> Principal | Response:
-        """The caller, or the response that refuses it (401, or 429 past its budget).
+        """The caller, or the response that refuses it (401, or 429 past its budget, of which
+        the request spends ``cost``).
 
         ``keep_transaction`` (a query on PostgreSQL) goes on in the authentication's
         transaction: ending it would cost a rollback, a second connection checkout with its
@@ -106,7 +107,7 @@ def create_app(
             return error_response(401, "unauthorized", "UNAUTHENTICATED")
         if not keep_transaction:
             await session.rollback()  # a mutation's transaction starts after authentication
-        decision = await limiter.hit(principal_key(principal, client_ip))
+        decision = await limiter.hit(principal_key(principal, client_ip), cost)
         if not decision.allowed:
             return too_many(decision)
         return principal
@@ -176,11 +177,13 @@ def create_app(
         operation: Operation = (query, variables, name)
         try:
             # Cached: strawberry then takes this document instead of parsing the text again.
-            document: DocumentNode | None = documents.parse(query)
+            admitted = documents.admit(query)
+        except DocumentRefused as refusal:  # too costly to validate
+            return error_response(400, refusal.message, refusal.code)
         except GraphQLError:
-            document = None  # the schema answers with the syntax error
-        if document is not None and expanded_size(document) > settings.max_query_tokens * 5:
-            return error_response(400, "the query expands to too many fields", "QUERY_TOO_COMPLEX")
+            admitted = None  # the schema answers with the syntax error
+        document: DocumentNode | None = admitted.document if admitted else None
+        cost = request_cost(admitted.cost or 0 if admitted else 0)
         mutation = False
         if document is not None:
             try:
@@ -194,11 +197,13 @@ def create_app(
             except idempotency.BadKey as error:
                 return error_response(400, str(error), "BAD_REQUEST")
             if mutation:
-                return await idempotent(request, request_id, key, operation)
+                return await idempotent(request, request_id, key, operation, cost)
         session = sessions()
         query_on_postgres = not settings.is_sqlite and document is not None and not mutation
         try:
-            principal = await authenticated(request, session, keep_transaction=query_on_postgres)
+            principal = await authenticated(
+                request, session, cost, keep_transaction=query_on_postgres
+            )
             if isinstance(principal, Response):
                 return principal
             result = await execute(session, principal, request_id, operation, enforcer)
@@ -216,7 +221,7 @@ def create_app(
         return GraphQLResponse(payload, status_code=status, headers={"x-request-id": request_id})
 
     async def idempotent(
-        request: Request, request_id: str, key: str, operation: Operation
+        request: Request, request_id: str, key: str, operation: Operation, cost: int
     ) -> Response:
         """A mutation with an Idempotency-Key: see :mod:`api.idempotency`."""
         request_fingerprint = idempotency.fingerprint(*operation)
@@ -226,7 +231,7 @@ def create_app(
                 conn,
                 session,
             ):
-                principal = await authenticated(request, session)
+                principal = await authenticated(request, session, cost)
                 if isinstance(principal, Response):
                     return principal
                 scope = idempotency.scope_of(principal)

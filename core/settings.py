@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, gt=0)
     max_query_tokens: int = Field(default=2000, gt=0)
     max_aliases: int = Field(default=30, gt=0)
+    max_validation_cost: int = Field(
+        default=5_000, gt=0, description="Pairs of fields validation may compare (api.documents)."
+    )
     gc_young_threshold: int = Field(
         default=20_000,
         ge=0,

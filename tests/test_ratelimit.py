@@ -25,6 +25,7 @@ from api.ratelimit import (
     RedisRateLimiter,
     build_limiter,
     principal_key,
+    request_cost,
 )
 from authz.principal import Principal
 from core.db import make_engine
@@ -34,6 +35,8 @@ from tests.builders import make_org, make_user
 
 REDIS_URL = os.environ.get("MILLGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 VIEWER = "{ viewer { role } }"
+# 23 fields of one name: 1 + 23 * 23 = 530 pairs for validation to compare, two units.
+COSTLY = "{ viewer { " + "role " * 23 + "} }"
 
 
 class Clock:
@@ -216,6 +219,32 @@ def test_whose_budget_a_request_spends() -> None:
     assert principal_key(Principal.anonymous(), "203.0.113.1") == "ip:203.0.113.1"
 
 
+async def test_a_request_spends_its_cost_of_the_budget(
+    make_limiter: Callable[[int], RateLimiter],
+) -> None:
+    limiter = make_limiter(10)
+
+    passed = [await limiter.hit("user:1", cost=4) for _ in range(2)]
+    refused = await limiter.hit("user:1", cost=4)
+    cheap = await limiter.hit("user:1")
+
+    assert [d.allowed for d in passed] == [True, True]
+    assert [d.remaining for d in passed] == [6, 2]
+    assert not refused.allowed
+    assert cheap.allowed and cheap.remaining == 1
+
+
+async def test_a_cost_past_the_whole_budget_spends_the_whole_budget() -> None:
+    limiter = MemoryRateLimiter(3, clock=Clock())
+
+    assert (await limiter.hit("user:1", cost=50)).allowed
+    assert not (await limiter.hit("user:1")).allowed
+
+
+def test_a_request_costs_one_and_one_more_per_unit_of_validation() -> None:
+    assert [request_cost(c) for c in (0, 31, 499, 500, 5_000)] == [1, 1, 1, 2, 11]
+
+
 # --- the HTTP endpoint ------------------------------------------------------------------
 
 
@@ -243,6 +272,17 @@ async def test_http_answers_429_with_retry_after_past_the_budget(
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) >= 1
     assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+async def test_a_costly_document_spends_more_of_the_budget(
+    runtime: Runtime, make_limiter: Callable[[int], RateLimiter]
+) -> None:
+    async with _client(runtime, make_limiter(3)) as client:
+        costly = await client.post("/graphql", json={"query": COSTLY})
+        refused = await client.post("/graphql", json={"query": COSTLY})
+
+    assert costly.status_code == 200 and "errors" not in costly.json()
+    assert refused.status_code == 429
 
 
 async def test_each_principal_has_its_own_budget(
