@@ -35,7 +35,13 @@ from api.context import Context
 from api.documents import DocumentRefused, document_cache
 from api.middleware.body_limit import BodyLimitMiddleware
 from api.operations import OperationNotChosen, operation_to_run
-from api.ratelimit import RateLimiter, build_limiter, principal_key, request_cost
+from api.ratelimit import (
+    RateLimiter,
+    RecentRefusals,
+    build_limiter,
+    principal_key,
+    request_cost,
+)
 from api.responses import GraphQLResponse, encode, error_response, payload_of, too_many
 from api.schema import build_schema
 from api.sessions import StatementLock, StatementSession, close_session
@@ -77,6 +83,7 @@ def create_app(
     documents = document_cache(settings)
     schema = build_schema(settings, documents)
     limiter = rate_limiter or build_limiter(settings)
+    refusals = RecentRefusals()  # anonymous addresses out of budget: refused before parsing
     enforcer = PolicyEnforcer()
     follower = PolicyFollower(enforcer, runtime.engine, runtime.sessionmaker)
     # Request sessions: the runtime's settings, statements that run to their end.
@@ -107,7 +114,9 @@ def create_app(
             return error_response(401, "unauthorized", "UNAUTHENTICATED")
         if not keep_transaction:
             await session.rollback()  # a mutation's transaction starts after authentication
-        decision = await limiter.hit(principal_key(principal, client_ip), cost)
+        key = principal_key(principal, client_ip)
+        decision = await limiter.hit(key, cost)
+        refusals.note(key, decision)
         if not decision.allowed:
             return too_many(decision)
         return principal
@@ -175,15 +184,24 @@ def create_app(
         if not query.strip():
             return error_response(400, "query must not be empty", "BAD_REQUEST")
         operation: Operation = (query, variables, name)
+        address = f"ip:{request.client.host if request.client else 'unknown'}"
+        anonymous = "authorization" not in request.headers and "x-api-key" not in request.headers
+        earlier = refusals.refused(address) if anonymous else None
+        if earlier is not None:
+            return too_many(earlier)
         try:
             # Cached: strawberry then takes this document instead of parsing the text again.
             admitted = documents.admit(query)
-        except DocumentRefused as refusal:  # too costly to validate
+        except DocumentRefused as refusal:  # too costly to validate: the address pays for it
+            decision = await limiter.hit(address, request_cost(refusal.cost, len(query)))
+            refusals.note(address, decision)
+            if not decision.allowed:
+                return too_many(decision)
             return error_response(400, refusal.message, refusal.code)
         except GraphQLError:
             admitted = None  # the schema answers with the syntax error
         document: DocumentNode | None = admitted.document if admitted else None
-        cost = request_cost(admitted.cost or 0 if admitted else 0)
+        cost = request_cost(admitted.cost or 0 if admitted else 0, len(query))
         mutation = False
         if document is not None:
             try:

@@ -55,9 +55,10 @@ QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 class DocumentRefused(Exception):
     """Raised by :meth:`DocumentCache.admit` when a document would cost too much to validate."""
 
-    def __init__(self, message: str, code: str = QUERY_TOO_COMPLEX) -> None:
+    def __init__(self, message: str, cost: int, code: str = QUERY_TOO_COMPLEX) -> None:
         super().__init__(message)
         self.message = message
+        self.cost = cost  # at least this: what the caller is charged for it
         self.code = code
 
 
@@ -164,10 +165,10 @@ class DocumentCache:
 
     def _cost(self, document: DocumentNode) -> int:
         if expanded_size(document) > self.max_expanded:
-            raise DocumentRefused("the query expands to too many fields")
+            raise DocumentRefused("the query expands to too many fields", self.max_cost + 1)
         cost = validation_cost(document, stop_above=self.max_cost)
         if cost > self.max_cost:
-            raise DocumentRefused("the query repeats too many fields to be checked")
+            raise DocumentRefused("the query repeats too many fields to be checked", cost)
         return cost
 
     def remember_errors(self, query: str, errors: list[GraphQLError]) -> None:

@@ -2,9 +2,10 @@
 
 The budget is a token bucket kept as GCRA (one "theoretical arrival time" per caller):
 ``per_minute`` requests a minute, of which all may come at once, refilled evenly. A request
-spends :func:`request_cost` of them: one, and one more for every ``VALIDATION_COST_PER_UNIT``
-pairs of fields its document makes validation compare (:func:`api.documents.validation_cost`),
-so a caller sending costly documents gets through proportionally fewer. The
+spends :func:`request_cost` of them: one, one more for every ``VALIDATION_COST_PER_UNIT``
+pairs of fields its document makes validation compare (:func:`api.documents.validation_cost`)
+and one more for every ``LENGTH_PER_UNIT`` characters of query to parse, so a caller sending
+costly documents gets through proportionally fewer, refused ones included. The
 state is shared between processes through Redis when ``MILLGATE_REDIS_URL`` is set (one
 Lua script on the Redis clock, so processes on other hosts agree) and kept in memory
 otherwise. When Redis cannot be reached the process falls back to its own memory for a
@@ -36,8 +37,10 @@ PERIOD_SECONDS = 60.0
 REDIS_PREFIX = "millgate:rl:"
 # After a Redis failure, use memory for this long before trying Redis again.
 REDIS_BACKOFF_SECONDS = 5.0
-# Pairs of fields compared by validation that cost as much CPU as a light request (~0.5 ms).
-VALIDATION_COST_PER_UNIT = 500
+# Pairs of fields compared by validation, and characters parsed, that cost about as much CPU
+# as a light request's GraphQL work.
+VALIDATION_COST_PER_UNIT = 100
+LENGTH_PER_UNIT = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,9 +69,43 @@ def principal_key(principal: Principal, client_ip: str) -> str:
     return f"ip:{client_ip}"
 
 
-def request_cost(validation_cost: int) -> int:
-    """What a request spends of its budget, given its document's validation cost."""
-    return 1 + max(0, validation_cost) // VALIDATION_COST_PER_UNIT
+def request_cost(validation_cost: int, length: int = 0) -> int:
+    """What a request spends of its budget, given its document's validation cost and the
+    length of its query text."""
+    return (
+        1 + max(0, validation_cost) // VALIDATION_COST_PER_UNIT + max(0, length) // LENGTH_PER_UNIT
+    )
+
+
+class RecentRefusals:
+    """This process's memory of callers refused until a moment: a caller known to be out
+    of budget is refused again before its query is parsed, which a flood of new texts would
+    otherwise pay for on every request. Bounded; an entry ends when its wait does.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_keys: int = 10_000):
+        self._clock = clock
+        self._max_keys = max_keys
+        self._until: dict[str, float] = {}
+
+    def note(self, key: str, decision: Decision) -> None:
+        if decision.allowed:
+            return
+        self._until.pop(key, None)
+        self._until[key] = self._clock() + decision.retry_after
+        while len(self._until) > self._max_keys:
+            del self._until[next(iter(self._until))]  # the oldest first
+
+    def refused(self, key: str) -> Decision | None:
+        """The refusal still running for ``key``, or None."""
+        until = self._until.get(key)
+        if until is None:
+            return None
+        wait = until - self._clock()
+        if wait <= 0:
+            del self._until[key]
+            return None
+        return Decision(False, wait, 0)
 
 
 def _gcra(

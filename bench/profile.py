@@ -138,9 +138,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parts = breakdown(session.root_frame())
     client = parts.pop("client (httpx, not server)", 0.0)
     total = sum(parts.values())
-    from api.fastpath import fast_executor_enabled
+    from core.settings import Settings
 
-    executor = "fast" if fast_executor_enabled() else "standard"
+    executor = "fast" if Settings().fast_executor else "standard"
     print(f"{args.scenario} page, {args.factories} factories, in-process, one request at a time, "
           f"executor={executor}")
     print(f"wall time per request (no profiler): median {statistics.median(timings) * 1000:.1f} ms,"

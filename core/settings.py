@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     max_validation_cost: int = Field(
         default=5_000, gt=0, description="Pairs of fields validation may compare (api.documents)."
     )
+    fast_executor: bool = Field(
+        default=True, description="The fast GraphQL executor (api.fastpath); same answers."
+    )
     gc_young_threshold: int = Field(
         default=20_000,
         ge=0,

@@ -28,7 +28,6 @@ so data and errors come out exactly as the standard executor gives them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from functools import partial
 from operator import attrgetter
@@ -50,12 +49,11 @@ from graphql.pyutils import Path, Undefined
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api.fastpath import metrics
 from api.fastpath.projection import BASIC as _BASIC
 from api.fastpath.projection import RESOLVER as _RESOLVER
 from api.fastpath.projection import TYPENAME as _TYPENAME
 from api.fastpath.projection import Projector
-
-ENV = "MILLGATE_FAST_EXECUTOR"
 
 # (executor, field group, path, value, position context, info maker) -> completed value
 Completer = Callable[[Any, Any, Path, Any, Any, Callable[[], GraphQLResolveInfo[Any]]], Any]
@@ -63,14 +61,10 @@ Completer = Callable[[Any, Any, Path, Any, Any, Callable[[], GraphQLResolveInfo[
 _PLAIN = (str, int, float, bool)  # never awaitable, never an exception
 
 
-def fast_executor_enabled() -> bool:
-    """The setting: on unless ``MILLGATE_FAST_EXECUTOR`` is false, 0, no or off."""
-    return os.environ.get(ENV, "true").strip().lower() not in ("false", "0", "no", "off")
-
-
-def executor_class() -> type[StrawberryGraphQLCoreExecutionContext] | None:
-    """The executor the schema should use: :class:`FastExecutor`, or None for the standard."""
-    return FastExecutor if fast_executor_enabled() else None
+def executor_class(enabled: bool) -> type[StrawberryGraphQLCoreExecutionContext] | None:
+    """The executor the schema should use: :class:`FastExecutor` when ``enabled`` (the
+    setting ``fast_executor``), else None for the standard one."""
+    return FastExecutor if enabled else None
 
 
 def _is_strawberry_is_type_of(fn: Any) -> bool:
@@ -271,8 +265,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             if project is not None:
                 try:
                     return project(result)
-                except Exception:  # noqa: S110 - Fallback or a failing read: the standard way
-                    pass
+                except Exception:  # Fallback or a failing read: the standard way
+                    metrics.OBJECT.inc()
             return ex.collect_and_execute_subfields(return_type, group, path, result, pc)
 
         return complete
@@ -299,8 +293,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             if project is not None:
                 try:
                     return project(result)
-                except Exception:  # noqa: S110 - Fallback or a failing read: the standard way
-                    pass
+                except Exception:  # Fallback or a failing read: the standard way
+                    metrics.LIST.inc()
             return ex._complete_items(item_type, item, group, path, result, pc, info)
 
         return complete
@@ -376,6 +370,7 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             done = self._run_inline(inline, parent_type, source_value, path, position_context)
             if done is not None:
                 return done
+            metrics.INLINE.inc()
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []

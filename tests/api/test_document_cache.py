@@ -107,13 +107,16 @@ async def test_a_selection_repeating_a_field_is_refused_unvalidated_and_remember
     # when it is sent twice
     responses = [await api.post(repeated, **manager.auth) for _ in range(2)]
 
-    # then both are refused before validation, and the second is not even parsed again
-    assert [r.status_code for r in responses] == [400, 400]
+    # then the first is refused before validation, at a cost that spends the address's whole
+    # budget, and the second is not even parsed again
+    assert [r.status_code for r in responses] == [400, 429]
     assert error_codes(responses[0].json()) == ["QUERY_TOO_COMPLEX"]
-    assert responses[0].content == responses[1].content
     assert responses[0].headers.get("x-request-id")
     assert calls == {"app parse": 1}
     assert repeated not in _cache(api)  # only the text's hash is kept
+    with pytest.raises(documents.DocumentRefused):
+        _cache(api).admit(repeated)
+    assert calls == {"app parse": 1}
 
 
 @pytest.mark.parametrize(
