@@ -125,15 +125,22 @@ async def _seed(url: str, keys: KeyMaterial) -> dict[str, int]:
         timed = await make_org(session, m.OrganizationKind.BRAND, name="Brand Timed")
         grant = await make_grant(session, factory, brand, scopes=(m.DataScope.ASSESSMENT,))
         factory_org = await session.get(
-            m.Organization, factory.organization_id,
+            m.Organization,
+            factory.organization_id,
             execution_options=system_options("test: the factory's own organisation"),
         )
         assert factory_org is not None
         manager = await make_user(session, factory_org, m.Role.FACTORY_MANAGER)
         brand_user = await make_user(session, brand, m.Role.BRAND_VIEWER)
         await session.commit()
-        ids = dict(factory_id=factory.id, brand_id=brand.id, timed_brand_id=timed.id,
-                   grant_id=grant.id, manager_id=manager.id, brand_user_id=brand_user.id)
+        ids = dict(
+            factory_id=factory.id,
+            brand_id=brand.id,
+            timed_brand_id=timed.id,
+            grant_id=grant.id,
+            manager_id=manager.id,
+            brand_user_id=brand_user.id,
+        )
     await engine.dispose()
     return ids
 
@@ -157,13 +164,31 @@ def _start(world: World) -> Server:
         "MILLGATE_DATABASE_URL": world.url,
         "MILLGATE_DATA_DIR": str(world.data_dir),
     }
-    for unset in ("MILLGATE_FIELD_KEYS_FILE", "MILLGATE_SIGNING_KEYS_FILE",
-                  "MILLGATE_API_KEY_PEPPER_FILE", "MILLGATE_PRODUCTION", "MILLGATE_REDIS_URL"):
+    for unset in (
+        "MILLGATE_FIELD_KEYS_FILE",
+        "MILLGATE_SIGNING_KEYS_FILE",
+        "MILLGATE_API_KEY_PEPPER_FILE",
+        "MILLGATE_PRODUCTION",
+        "MILLGATE_REDIS_URL",
+    ):
         env.pop(unset, None)
     process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     return Server(base=f"http://127.0.0.1:{port}", process=process)
 
@@ -203,18 +228,23 @@ def servers(world: World) -> Iterator[tuple[Server, Server]]:
                 server.process.stderr.close()
 
 
-async def gql(base: str, query: str, variables: dict[str, Any] | None = None, *,
-              token: str) -> dict[str, Any]:
+async def gql(
+    base: str, query: str, variables: dict[str, Any] | None = None, *, token: str
+) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        response = await client.post("/graphql", json={"query": query, "variables": variables},
-                                      headers={"authorization": f"Bearer {token}"})
+        response = await client.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"authorization": f"Bearer {token}"},
+        )
     body = response.json()
     assert response.status_code == 200 and "errors" not in body, body
     return body["data"]  # type: ignore[no-any-return]
 
 
-async def test_revocation_on_a_holds_at_once_on_b(world: World,
-                                                  servers: tuple[Server, Server]) -> None:
+async def test_revocation_on_a_holds_at_once_on_b(
+    world: World, servers: tuple[Server, Server]
+) -> None:
     a, b = servers
     brand, manager = world.token(world.brand_user_id), world.token(world.manager_id)
     factory_id = str(to_global_id("Factory", world.factory_id))
@@ -222,8 +252,9 @@ async def test_revocation_on_a_holds_at_once_on_b(world: World,
     assert seen["factories"]["totalCount"] == 1
     assert seen["factories"]["edges"][0]["node"]["assessments"]["totalCount"] == 1
 
-    revoked = await gql(a.base, REVOKE, {"id": str(to_global_id("ConsentGrant", world.grant_id))},
-                        token=manager)
+    revoked = await gql(
+        a.base, REVOKE, {"id": str(to_global_id("ConsentGrant", world.grant_id))}, token=manager
+    )
     assert revoked["revokeConsent"]["errors"] == []
     assert revoked["revokeConsent"]["grant"]["active"] is False
 
@@ -232,9 +263,15 @@ async def test_revocation_on_a_holds_at_once_on_b(world: World,
     assert (await gql(b.base, FACTORY, {"id": factory_id}, token=brand))["factory"] is None
 
     # And back: a new grant made on B is read through A at once.
-    granted = await gql(b.base, GRANT, {
-        "factory": factory_id, "grantee": str(to_global_id("Organization", world.brand_id)),
-    }, token=manager)
+    granted = await gql(
+        b.base,
+        GRANT,
+        {
+            "factory": factory_id,
+            "grantee": str(to_global_id("Organization", world.brand_id)),
+        },
+        token=manager,
+    )
     assert granted["grantConsent"]["errors"] == []
     assert (await gql(a.base, FACTORIES, token=brand))["factories"]["totalCount"] == 1
 
@@ -273,13 +310,20 @@ async def timing(world: World, request: pytest.FixtureRequest) -> AsyncIterator[
     from api.app import create_app
 
     engine_a, engine_b = make_engine(world.url), make_engine(world.url)
-    runtime = Runtime(settings=Settings(database_url=world.url, data_dir=world.data_dir),
-                      engine=engine_a, sessionmaker=make_sessionmaker(engine_a), keys=world.keys)
+    runtime = Runtime(
+        settings=Settings(database_url=world.url, data_dir=world.data_dir),
+        engine=engine_a,
+        sessionmaker=make_sessionmaker(engine_a),
+        keys=world.keys,
+    )
     app = create_app(runtime, follow_policy=True)
     follower_cls = PollOnlyFollower if request.param == "poll" else PolicyFollower
     follower_b = follower_cls(PolicyEnforcer(), engine_b, make_sessionmaker(engine_b))
-    principal = Principal(organization_id=world.timed_brand_id,
-                          organization_kind=m.OrganizationKind.BRAND, role=m.Role.BRAND_VIEWER)
+    principal = Principal(
+        organization_id=world.timed_brand_id,
+        organization_kind=m.OrganizationKind.BRAND,
+        role=m.Role.BRAND_VIEWER,
+    )
     try:
         async with app.router.lifespan_context(app):
             await follower_b.start()
@@ -318,26 +362,29 @@ def commits() -> Iterator[list[float]]:
 
 
 async def _post(t: Timing, query: str, variables: dict[str, Any], token: str) -> dict[str, Any]:
-    response = await t.client.post("/graphql", json={"query": query, "variables": variables},
-                                   headers={"authorization": f"Bearer {token}"})
+    response = await t.client.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"authorization": f"Bearer {token}"},
+    )
     body = response.json()
     assert response.status_code == 200 and "errors" not in body, body
     return body["data"]  # type: ignore[no-any-return]
 
 
 @pytest.mark.parametrize("timing", ["notify", "poll"], indirect=True)
-async def test_revocation_reaches_the_other_enforcer_in_time(world: World, timing: Timing,
-                                                             commits: list[float],
-                                                             request: pytest.FixtureRequest
-                                                             ) -> None:
+async def test_revocation_reaches_the_other_enforcer_in_time(
+    world: World, timing: Timing, commits: list[float], request: pytest.FixtureRequest
+) -> None:
     manager = world.token(world.manager_id)
     factory = str(to_global_id("Factory", world.factory_id))
     grantee = str(to_global_id("Organization", world.timed_brand_id))
     enforcer_b = timing.follower_b.enforcer
 
     def b_allows() -> bool:
-        return enforcer_b.allows(timing.principal, "assessment", "read",
-                                 factory_id=world.factory_id)
+        return enforcer_b.allows(
+            timing.principal, "assessment", "read", factory_id=world.factory_id
+        )
 
     delays: list[float] = []
     for round_ in range(ROUNDS):
@@ -348,17 +395,21 @@ async def test_revocation_reaches_the_other_enforcer_in_time(world: World, timin
 
         commits.clear()
         flipped = asyncio.create_task(_until(lambda: not b_allows()))
-        revoked = await _post(timing, REVOKE, {"id": granted["grantConsent"]["grant"]["id"]},
-                              manager)
+        revoked = await _post(
+            timing, REVOKE, {"id": granted["grantConsent"]["grant"]["id"]}, manager
+        )
         assert revoked["revokeConsent"]["errors"] == []
-        assert not timing.app.state.enforcer.allows(timing.principal, "assessment", "read",
-                                                    factory_id=world.factory_id)
+        assert not timing.app.state.enforcer.allows(
+            timing.principal, "assessment", "read", factory_id=world.factory_id
+        )
         delays.append(await flipped - commits[0])  # from the revocation's commit
 
     mode = request.node.callspec.params["timing"]
-    print(f"\nrevocation commit on A -> enforcer of B denies, {mode}: "
-          f"median {statistics.median(delays) * 1000:.1f} ms, max {max(delays) * 1000:.1f} ms "
-          f"(rounds: {', '.join(f'{d * 1000:.1f}' for d in delays)} ms)")
+    print(
+        f"\nrevocation commit on A -> enforcer of B denies, {mode}: "
+        f"median {statistics.median(delays) * 1000:.1f} ms, max {max(delays) * 1000:.1f} ms "
+        f"(rounds: {', '.join(f'{d * 1000:.1f}' for d in delays)} ms)"
+    )
     assert max(delays) <= MAX_DELAY_S
     if mode == "notify":
         assert statistics.median(delays) < 0.25  # NOTIFY woke B, not its poll

@@ -124,14 +124,27 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                 # What strawberry's basic resolver returns: default_resolver(source, name).
                 default, attr = definition.default_resolver, definition.python_name
                 read = attrgetter(attr) if default is getattr else partial(_read, default, attr)
-                steps.append((name, _BASIC, read, named.coerce_output_value,
-                              is_non_null_type(field_def.type), group, spec))
+                steps.append(
+                    (
+                        name,
+                        _BASIC,
+                        read,
+                        named.coerce_output_value,
+                        is_non_null_type(field_def.type),
+                        group,
+                        spec,
+                    )
+                )
             else:
                 steps.append((name, _RESOLVER, None, None, False, group, spec))
         return steps
 
     def _run_inline(
-        self, steps: list[Any], parent_type: GraphQLObjectType, source: Any, path: Path | None,
+        self,
+        steps: list[Any],
+        parent_type: GraphQLObjectType,
+        source: Any,
+        path: Path | None,
         position_context: Any,
     ) -> Any:
         """One object's fields; None (nothing run) when a leaf is anything but plain, so
@@ -171,8 +184,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         try:
             for name, _kind, _read, _coerce, _non_null, group, spec in later:
                 result = self._run_field(
-                    spec, parent_type, source, group, Path(path, name, type_name),
-                    position_context)
+                    spec, parent_type, source, group, Path(path, name, type_name), position_context
+                )
                 results[name] = result
                 if is_awaitable(result):
                     awaitable_fields.append(name)
@@ -302,7 +315,13 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
     # -- execution ----------------------------------------------------------------------
 
     def _complete_items(
-        self, item_type: Any, item: Completer, group: Any, path: Path, items: Any, pc: Any,
+        self,
+        item_type: Any,
+        item: Completer,
+        group: Any,
+        path: Path,
+        items: Any,
+        pc: Any,
         info: Callable[[], GraphQLResolveInfo[Any]],
     ) -> Any:
         """``complete_iterable_value`` for a list or tuple (no @stream in this schema)."""
@@ -314,8 +333,11 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             for index, value in enumerate(items):
                 item_path = Path(path, index, None)
                 if is_awaitable(value):
-                    append(self.complete_awaitable_list_item_value(
-                        value, item_type, group, info(), item_path, pc))
+                    append(
+                        self.complete_awaitable_list_item_value(
+                            value, item_type, group, info(), item_path, pc
+                        )
+                    )
                     awaitable_indices.append(index)
                     continue
                 try:
@@ -342,7 +364,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                 completed_results[index] = await completed_results[index]
             else:
                 awaited = await gather_with_cancel(
-                    *(completed_results[i] for i in awaitable_indices))
+                    *(completed_results[i] for i in awaitable_indices)
+                )
                 for index, sub_result in zip(awaitable_indices, awaited, strict=True):
                     completed_results[index] = sub_result
             return completed_results
@@ -380,12 +403,14 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                 field_path = Path(path, response_name, type_name)
                 if spec is None:
                     result = self.execute_field(
-                        parent_type, source_value, group, field_path, position_context)
+                        parent_type, source_value, group, field_path, position_context
+                    )
                 elif spec[0] == _TYPENAME:
                     result = type_name
                 else:
                     result = self._run_field(
-                        spec, parent_type, source_value, group, field_path, position_context)
+                        spec, parent_type, source_value, group, field_path, position_context
+                    )
                 if result is not Undefined:
                     results[response_name] = result
                     if is_awaitable(result):
@@ -399,7 +424,12 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         return _gather_fields(results, awaitable_fields)
 
     def _run_field(
-        self, spec: Any, parent_type: GraphQLObjectType, source: Any, group: Any, path: Path,
+        self,
+        spec: Any,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        group: Any,
+        path: Path,
         position_context: Any,
     ) -> Any:
         """``execute_field`` for a field without arguments, its info built only if needed."""
@@ -416,7 +446,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             result = resolve(source, None) if kind == _BASIC else resolve(source, info())
             if self.is_awaitable(result):
                 return self.complete_awaitable_value(
-                    return_type, group, info(), path, result, position_context)
+                    return_type, group, info(), path, result, position_context
+                )
             completed = complete(self, group, path, result, position_context, info)
             if self.is_awaitable(completed):
                 return self._await_field(completed, return_type, group, path)
