@@ -14,8 +14,8 @@ cache per schema, never a module-level one shared by apps with other settings.
 Validation is what a hostile text makes costly: OverlappingFieldsCanBeMerged compares every
 pair of fields that share a response name, so 600 ``role`` fields in one selection (~1,200
 tokens, well inside the token limit) took 0.2 to 0.5 s of CPU. Hence, before validation,
-:meth:`DocumentCache.admit` bounds a document's :func:`validation_cost` (computed on the
-parsed AST in time bounded by the budget itself) and its :func:`expanded_size`, and
+:meth:`DocumentCache.admit` bounds a document's validation cost and expanded size (see
+:mod:`api.document_cost`: measured on the parsed AST, in time bounded by the budget), and
 remembers a refusal by the text's hash (a few bytes each, bounded), so that sending the same
 text again costs one hash. A document that passed the bounds but failed validation keeps its
 errors on its entry: sent again, it is answered with copies of them, not validated again.
@@ -24,7 +24,8 @@ What is never kept: syntax errors (raised again by the next parse: parsing is li
 bounded by ``max_tokens``) and texts longer than ``max_query_length``. Remembered validation
 errors are handed out as fresh copies: GraphQLError objects are changed downstream, by
 :mod:`api.error_codes` and error masking. The app parses before it authenticates, so the
-cache's bounds are what hold back a flood of distinct texts. Authorization is not the
+cache's bounds (and the rate limit, charged by cost) are what hold back a flood of distinct
+texts. Authorization is not the
 cache's business: a cached document still runs every resolver for whoever sends it.
 """
 
@@ -36,17 +37,12 @@ from collections.abc import Iterator
 
 from graphql import (
     DocumentNode,
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    SelectionSetNode,
     parse,
 )
 from strawberry.extensions import SchemaExtension
 
+from api.document_cost import expanded_size, validation_cost
 from core.settings import Settings
 
 QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
@@ -260,93 +256,4 @@ def _copy(error: GraphQLError) -> GraphQLError:
         path=error.path,
         original_error=error.original_error,
         extensions=error.extensions,
-    )
-
-
-def validation_cost(document: DocumentNode, *, stop_above: int | None = None) -> int:
-    """What validating ``document`` costs, in pairs of fields compared: the sum, over every
-    group of fields that validation merges (same response name in the same selection, with
-    fragments expanded, and their sub-selections merged in turn), of the group's size squared.
-
-    OverlappingFieldsCanBeMerged compares the fields of a group pairwise, so this bounds its
-    work from above; a document without repeated fields costs its number of fields. Fragment
-    definitions count on their own too (validation visits them even when unused). The walk
-    stops once the sum passes ``stop_above``, so it costs no more than the budget it checks.
-    """
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    pending: list[list[SelectionSetNode]] = [
-        [d.selection_set]
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode | FragmentDefinitionNode)
-    ]
-    total = 0
-    while pending:
-        counts: dict[str, int] = {}
-        merged: dict[str, list[SelectionSetNode]] = {}
-        for selection_set in pending.pop():
-            _group(selection_set, fragments, frozenset(), counts, merged)
-        total += sum(n * n for n in counts.values())
-        if stop_above is not None and total > stop_above:
-            return total
-        pending.extend(merged.values())
-    return total
-
-
-def _group(
-    selection_set: SelectionSetNode,
-    fragments: dict[str, FragmentDefinitionNode],
-    visiting: frozenset[str],
-    counts: dict[str, int],
-    merged: dict[str, list[SelectionSetNode]],
-) -> None:
-    """Counts the fields of a selection by response name, fragments expanded, and gathers
-    the sub-selections that validation merges under each name."""
-    for selection in selection_set.selections:
-        if isinstance(selection, FieldNode):
-            key = (selection.alias or selection.name).value
-            counts[key] = counts.get(key, 0) + 1
-            if selection.selection_set is not None:
-                merged.setdefault(key, []).append(selection.selection_set)
-        elif isinstance(selection, InlineFragmentNode):
-            _group(selection.selection_set, fragments, visiting, counts, merged)
-        elif isinstance(selection, FragmentSpreadNode):
-            name = selection.name.value
-            if name in fragments and name not in visiting:
-                _group(fragments[name].selection_set, fragments, visiting | {name}, counts, merged)
-
-
-def expanded_size(document: DocumentNode) -> int:
-    """The number of fields the document selects with every fragment spread expanded.
-
-    Counted with one memo per fragment, so it takes linear time where a naive walk (as the
-    depth and alias limiters do) takes time exponential in the nesting of fragments that
-    spread each other twice: 20 such fragments, some 200 tokens, stall a process.
-    """
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    memo: dict[str, int] = {}
-
-    def size(selection_set: SelectionSetNode | None, visiting: frozenset[str]) -> int:
-        total = 0
-        for selection in selection_set.selections if selection_set else ():
-            if isinstance(selection, FieldNode):
-                total += 1 + size(selection.selection_set, visiting)
-            elif isinstance(selection, InlineFragmentNode):
-                total += size(selection.selection_set, visiting)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in visiting or name not in fragments:
-                    continue  # a cycle or an unknown fragment: validation refuses both
-                if name not in memo:
-                    memo[name] = size(fragments[name].selection_set, visiting | {name})
-                total += memo[name]
-        return total
-
-    return sum(
-        size(d.selection_set, frozenset())
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode)
     )

@@ -13,6 +13,7 @@ import strawberry.schema.schema as strawberry_schema
 from graphql import DocumentNode, GraphQLError, parse
 
 import api.documents as documents
+from api.document_cost import validation_cost
 from api.documents import DocumentCache
 from api.responses import encode
 from tests.api.support import error_codes, gid
@@ -136,7 +137,7 @@ async def test_a_selection_repeating_a_field_is_refused_unvalidated_and_remember
     ],
 )
 def test_validation_cost_counts_the_pairs_validation_compares(document: str, cost: int) -> None:
-    assert documents.validation_cost(parse(document)) == cost
+    assert validation_cost(parse(document)) == cost
 
 
 def test_the_cache_refuses_past_its_cost_budget_and_remembers_by_hash_alone() -> None:
