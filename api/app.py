@@ -18,10 +18,12 @@ from typing import Any
 from graphql import (
     DocumentNode,
     GraphQLError,
+    OperationType,
 )
-from sqlalchemy import text
+from sqlalchemy import text  # noqa: TID251 - the readiness probe (SELECT 1) reads no rows
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -31,11 +33,19 @@ from api import idempotency
 from api.auth import authenticate
 from api.challenge import refused
 from api.context import Context
-from api.documents import DocumentCache, expanded_size
+from api.documents import DocumentRefused, document_cache
 from api.graphiql import graphiql_assets, graphiql_page
+from api.middleware.body_limit import BodyLimitMiddleware
 from api.middleware.cors import cors_middleware
 from api.oidc import OpenIdProviders
-from api.ratelimit import RateLimiter, build_limiter, principal_key
+from api.operations import OperationNotChosen, operation_to_run
+from api.ratelimit import (
+    RateLimiter,
+    RecentRefusals,
+    build_limiter,
+    principal_key,
+    request_cost,
+)
 from api.responses import GraphQLResponse, encode, error_response, payload_of, too_many
 from api.schema import build_schema
 from api.sessions import StatementLock, StatementSession, close_session
@@ -71,9 +81,10 @@ def create_app(
     runtime = runtime or Runtime.create(Settings())
     settings = runtime.settings
     # The documents this app's requests parse and validate: its own, under its settings.
-    documents = DocumentCache(max_tokens=settings.max_query_tokens)
+    documents = document_cache(settings)
     schema = build_schema(settings, documents)
     limiter = rate_limiter or build_limiter(settings)
+    refusals = RecentRefusals()  # anonymous addresses out of budget: refused before parsing
     # Request sessions: the runtime's settings, statements that run to their end.
     sessions = async_sessionmaker(
         runtime.engine, class_=StatementSession, expire_on_commit=False, autoflush=False
@@ -82,9 +93,10 @@ def create_app(
     providers = OpenIdProviders.from_settings(settings, runtime.sessionmaker)
 
     async def authenticated(
-        request: Request, session: AsyncSession, *, keep_transaction: bool = False
+        request: Request, session: AsyncSession, cost: int, *, keep_transaction: bool = False
     ) -> Principal | Response:
-        """The caller, or the response that refuses it (401, or 429 past its budget).
+        """The caller, or the response that refuses it (401, or 429 past its budget, of which
+        the request spends ``cost``).
 
         ``keep_transaction`` (a query on PostgreSQL) goes on in the authentication's
         transaction: ending it would cost a rollback, a second connection checkout with its
@@ -102,7 +114,9 @@ def create_app(
             return refused(error)
         if not keep_transaction:
             await session.rollback()  # a mutation's transaction starts after authentication
-        decision = await limiter.hit(principal_key(principal, client_ip))
+        key = principal_key(principal, client_ip)
+        decision = await limiter.hit(key, cost)
+        refusals.note(key, decision)
         if not decision.allowed:
             return too_many(decision)
         return principal
@@ -136,15 +150,18 @@ def create_app(
 
     async def graphql(request: Request) -> Response:
         request_id = uuid.uuid4().hex[:16]
+        response = await answer(request, request_id)
+        response.headers.setdefault("x-request-id", request_id)  # refusals and 500s too
+        return response
+
+    async def answer(request: Request, request_id: str) -> Response:
         if request.method == "GET":
             if settings.production or request.query_params:
                 return error_response(405, "use POST with a JSON body", "METHOD_NOT_ALLOWED")
             return graphiql_page()
         if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return error_response(415, "send application/json", "UNSUPPORTED_MEDIA_TYPE")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return error_response(413, "request too large", "TOO_LARGE")
+        body = await request.body()  # at most MAX_BODY bytes: BodyLimitMiddleware
         try:
             data = json.loads(body)
         except (ValueError, RecursionError):  # nesting too deep is no JSON we take either
@@ -162,15 +179,33 @@ def create_app(
             or not isinstance(name, str | None)
         ):
             return error_response(400, "query must be a string, variables an object", "BAD_REQUEST")
+        if not query.strip():
+            return error_response(400, "query must not be empty", "BAD_REQUEST")
         operation: Operation = (query, variables, name)
+        address = f"ip:{request.client.host if request.client else 'unknown'}"
+        anonymous = "authorization" not in request.headers and "x-api-key" not in request.headers
+        earlier = refusals.refused(address) if anonymous else None
+        if earlier is not None:
+            return too_many(earlier)
         try:
             # Cached: strawberry then takes this document instead of parsing the text again.
-            document: DocumentNode | None = documents.parse(query)
+            admitted = documents.admit(query)
+        except DocumentRefused as refusal:  # too costly to validate: the address pays for it
+            decision = await limiter.hit(address, request_cost(refusal.cost, len(query)))
+            refusals.note(address, decision)
+            if not decision.allowed:
+                return too_many(decision)
+            return error_response(400, refusal.message, refusal.code)
         except GraphQLError:
-            document = None  # the schema answers with the syntax error
-        if document is not None and expanded_size(document) > settings.max_query_tokens * 5:
-            return error_response(400, "the query expands to too many fields", "QUERY_TOO_COMPLEX")
-        mutation = document is not None and idempotency.is_mutation(document, name)
+            admitted = None  # the schema answers with the syntax error
+        document: DocumentNode | None = admitted.document if admitted else None
+        cost = request_cost(admitted.cost or 0 if admitted else 0, len(query))
+        mutation = False
+        if document is not None:
+            try:
+                mutation = operation_to_run(document, name).operation == OperationType.MUTATION
+            except OperationNotChosen as error:
+                return error_response(400, error.message, error.code)
         raw_key = request.headers.get(idempotency.HEADER)
         if raw_key is not None:
             try:
@@ -178,11 +213,13 @@ def create_app(
             except idempotency.BadKey as error:
                 return error_response(400, str(error), "BAD_REQUEST")
             if mutation:
-                return await idempotent(request, request_id, key, operation)
+                return await idempotent(request, request_id, key, operation, cost)
         session = sessions()
         query_on_postgres = not settings.is_sqlite and document is not None and not mutation
         try:
-            principal = await authenticated(request, session, keep_transaction=query_on_postgres)
+            principal = await authenticated(
+                request, session, cost, keep_transaction=query_on_postgres
+            )
             if isinstance(principal, Response):
                 return principal
             result = await execute(session, principal, request_id, operation)
@@ -200,7 +237,7 @@ def create_app(
         return GraphQLResponse(payload, status_code=status, headers={"x-request-id": request_id})
 
     async def idempotent(
-        request: Request, request_id: str, key: str, operation: Operation
+        request: Request, request_id: str, key: str, operation: Operation, cost: int
     ) -> Response:
         """A mutation with an Idempotency-Key: see :mod:`api.idempotency`."""
         request_fingerprint = idempotency.fingerprint(*operation)
@@ -210,7 +247,7 @@ def create_app(
                 conn,
                 session,
             ):
-                principal = await authenticated(request, session)
+                principal = await authenticated(request, session, cost)
                 if isinstance(principal, Response):
                     return principal
                 scope = idempotency.scope_of(principal)
@@ -292,7 +329,8 @@ def create_app(
             Route("/.well-known/jwks.json", jwks),
             *graphiql_assets(settings.production),
         ],
-        middleware=[*cors_middleware(settings)],
+        # CORS outermost, so that every refusal (413 included) carries its headers.
+        middleware=[*cors_middleware(settings), Middleware(BodyLimitMiddleware, max_body=MAX_BODY)],
         lifespan=lifespan,
     )
     app.state.runtime = runtime

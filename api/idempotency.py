@@ -35,7 +35,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import DocumentNode, GraphQLError, OperationType, get_operation_ast
+from graphql import GraphQLError
 from sqlalchemy import delete, select, text  # noqa: TID251 - reads marked with system_read
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -60,12 +60,6 @@ def parse_key(value: str) -> str:
     if not _KEY.match(key):
         raise BadKey("Idempotency-Key must be 1 to 200 visible ASCII characters")
     return key
-
-
-def is_mutation(document: DocumentNode, operation_name: str | None) -> bool:
-    """True when the operation that would run is a mutation."""
-    operation = get_operation_ast(document, operation_name)
-    return operation is not None and operation.operation == OperationType.MUTATION
 
 
 def fingerprint(query: str, variables: dict[str, Any] | None, operation: str | None) -> str:

@@ -1,7 +1,11 @@
 """Abuse limits: a request budget per principal, anonymous callers by client IP.
 
 The budget is a token bucket kept as GCRA (one "theoretical arrival time" per caller):
-``per_minute`` requests a minute, of which all may come at once, refilled evenly. The
+``per_minute`` requests a minute, of which all may come at once, refilled evenly. A request
+spends :func:`request_cost` of them: one, one more for every ``VALIDATION_COST_PER_UNIT``
+pairs of fields its document makes validation compare (:func:`api.documents.validation_cost`)
+and one more for every ``LENGTH_PER_UNIT`` characters of query to parse, so a caller sending
+costly documents gets through proportionally fewer, refused ones included. The
 state is shared between processes through Redis when ``MILLGATE_REDIS_URL`` is set (one
 Lua script on the Redis clock, so processes on other hosts agree) and kept in memory
 otherwise. When Redis cannot be reached the process falls back to its own memory for a
@@ -10,7 +14,7 @@ outage, and one process's own budget still bounds a flood.
 
 Example:
     limiter = build_limiter(settings)
-    decision = await limiter.hit(principal_key(principal, "203.0.113.7"))
+    decision = await limiter.hit(principal_key(principal, "203.0.113.7"), cost=3)
     if not decision.allowed:
         ...  # 429, Retry-After: decision.retry_after_header
 """
@@ -33,6 +37,10 @@ PERIOD_SECONDS = 60.0
 REDIS_PREFIX = "millgate:rl:"
 # After a Redis failure, use memory for this long before trying Redis again.
 REDIS_BACKOFF_SECONDS = 5.0
+# Pairs of fields compared by validation, and characters parsed, that cost about as much CPU
+# as a light request's GraphQL work.
+VALIDATION_COST_PER_UNIT = 100
+LENGTH_PER_UNIT = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +55,7 @@ class Decision:
 
 
 class RateLimiter(Protocol):
-    async def hit(self, key: str) -> Decision: ...
+    async def hit(self, key: str, cost: int = 1) -> Decision: ...
 
     async def close(self) -> None: ...
 
@@ -61,9 +69,51 @@ def principal_key(principal: Principal, client_ip: str) -> str:
     return f"ip:{client_ip}"
 
 
-def _gcra(tat: float, now: float, interval: float, period: float) -> tuple[Decision, float]:
-    """One request at ``now``: the decision and the new arrival time (unchanged if refused)."""
-    new_tat = max(tat, now) + interval
+def request_cost(validation_cost: int, length: int = 0) -> int:
+    """What a request spends of its budget, given its document's validation cost and the
+    length of its query text."""
+    return (
+        1 + max(0, validation_cost) // VALIDATION_COST_PER_UNIT + max(0, length) // LENGTH_PER_UNIT
+    )
+
+
+class RecentRefusals:
+    """This process's memory of callers refused until a moment: a caller known to be out
+    of budget is refused again before its query is parsed, which a flood of new texts would
+    otherwise pay for on every request. Bounded; an entry ends when its wait does.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, max_keys: int = 10_000):
+        self._clock = clock
+        self._max_keys = max_keys
+        self._until: dict[str, float] = {}
+
+    def note(self, key: str, decision: Decision) -> None:
+        if decision.allowed:
+            return
+        self._until.pop(key, None)
+        self._until[key] = self._clock() + decision.retry_after
+        while len(self._until) > self._max_keys:
+            del self._until[next(iter(self._until))]  # the oldest first
+
+    def refused(self, key: str) -> Decision | None:
+        """The refusal still running for ``key``, or None."""
+        until = self._until.get(key)
+        if until is None:
+            return None
+        wait = until - self._clock()
+        if wait <= 0:
+            del self._until[key]
+            return None
+        return Decision(False, wait, 0)
+
+
+def _gcra(
+    tat: float, now: float, interval: float, period: float, cost: int = 1
+) -> tuple[Decision, float]:
+    """A request of ``cost`` at ``now``: the decision and the new arrival time (unchanged if
+    refused)."""
+    new_tat = max(tat, now) + interval * cost
     ahead = new_tat - now
     if ahead > period:
         return Decision(False, ahead - period, 0), tat
@@ -88,13 +138,19 @@ class MemoryRateLimiter:
         self._max_keys = max_keys
         self._tat: dict[str, float] = {}
 
-    async def hit(self, key: str) -> Decision:
+    async def hit(self, key: str, cost: int = 1) -> Decision:
         now = self._clock()
-        decision, tat = _gcra(self._tat.get(key, now), now, self._interval, PERIOD_SECONDS)
+        decision, tat = _gcra(
+            self._tat.get(key, now), now, self._interval, PERIOD_SECONDS, self._units(cost)
+        )
         self._tat[key] = tat
         if len(self._tat) > self._max_keys:
             self._prune(now)
         return decision
+
+    def _units(self, cost: int) -> int:
+        # At most a full bucket: a request that could never pass would be refused forever.
+        return min(max(1, cost), self.per_minute)
 
     def _prune(self, now: float) -> None:
         # A bucket whose arrival time has passed is full again: the same as no entry.
@@ -107,11 +163,12 @@ class MemoryRateLimiter:
         self._tat.clear()
 
 
-# KEYS[1] the caller's key; ARGV: period and interval in microseconds. Returns
+# KEYS[1] the caller's key; ARGV: period and interval in microseconds, cost. Returns
 # {allowed, retry_after_us, remaining}. TIME is the Redis server's clock (Redis >= 5).
 _GCRA_LUA = """
 local period = tonumber(ARGV[1])
-local interval = tonumber(ARGV[2])
+local unit = tonumber(ARGV[2])
+local interval = unit * tonumber(ARGV[3] or '1')
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -122,7 +179,7 @@ if ahead > period then
   return {0, ahead - period, 0}
 end
 redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil(ahead / 1000) + 1)
-return {1, 0, math.floor((period - ahead) / interval)}
+return {1, 0, math.floor((period - ahead) / unit)}
 """
 
 
@@ -160,13 +217,14 @@ class RedisRateLimiter:
         )
         return cls(client, per_minute, prefix=prefix)
 
-    async def hit(self, key: str) -> Decision:
+    async def hit(self, key: str, cost: int = 1) -> Decision:
         now = self._clock()
+        cost = min(max(1, cost), self.per_minute)  # at most a full bucket, as in memory
         if now < self._redis_down_until:
-            return await self.fallback.hit(key)
+            return await self.fallback.hit(key, cost)
         try:
             allowed, retry_us, remaining = await self._script(
-                keys=[self.prefix + key], args=[self._period_us, self._interval_us]
+                keys=[self.prefix + key], args=[self._period_us, self._interval_us, cost]
             )
         except Exception:  # any Redis or network failure: see the module docstring
             self._redis_down_until = now + REDIS_BACKOFF_SECONDS
@@ -175,7 +233,7 @@ class RedisRateLimiter:
                 REDIS_BACKOFF_SECONDS,
                 exc_info=True,
             )
-            return await self.fallback.hit(key)
+            return await self.fallback.hit(key, cost)
         return Decision(bool(allowed), int(retry_us) / 1_000_000, int(remaining))
 
     async def close(self) -> None:

@@ -21,7 +21,7 @@ from strawberry.types import ExecutionContext
 
 from api.assessments import Assessment, Finding
 from api.consent import ConsentGrant
-from api.documents import DocumentCache, DocumentCacheExtension
+from api.documents import DocumentCache, DocumentCacheExtension, document_cache
 from api.error_codes import ErrorCodes
 from api.factories import Factory
 from api.fastpath import executor_class
@@ -66,7 +66,7 @@ def build_schema(settings: Settings, documents: DocumentCache | None = None) -> 
     """The schema under ``settings``' limits. ``documents`` (by default a new one) keeps the
     parsed and validated documents: it must serve this schema only, whose rules it trusts."""
     # Not `documents or ...`: an empty cache is falsy.
-    cache = DocumentCache(max_tokens=settings.max_query_tokens) if documents is None else documents
+    cache = documents if documents is not None else document_cache(settings)
     if cache.max_tokens != settings.max_query_tokens:
         raise ValueError("the document cache must parse under the settings' token limit")
     # Factories, not instances: strawberry builds a fresh extension for each request.
@@ -99,8 +99,8 @@ def build_schema(settings: Settings, documents: DocumentCache | None = None) -> 
         ],
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=settings.production),
-        # MILLGATE_FAST_EXECUTOR (default on): same answers, less per-field work (api.fastpath).
-        execution_context_class=executor_class(),
+        # fast_executor (default on): same answers, less per-field work (api.fastpath).
+        execution_context_class=executor_class(settings.fast_executor),
     )
 
 

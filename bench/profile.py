@@ -31,24 +31,48 @@ from bench import queries as q
 from bench.generate import Manifest, Sizes
 from bench.run import ROOT, prepare, world_sizes
 
-ORM_LOADING = ("orm/loading.py", "orm/state.py", "orm/instrumentation.py", "orm/attributes.py",
-               "orm/identity.py", "engine/row.py", "engine/result.py", "orm/strategies.py",
-               "sql/sqltypes.py", "engine/processors.py", "models/base.py")
+ORM_LOADING = (
+    "orm/loading.py",
+    "orm/state.py",
+    "orm/instrumentation.py",
+    "orm/attributes.py",
+    "orm/identity.py",
+    "engine/row.py",
+    "engine/result.py",
+    "orm/strategies.py",
+    "sql/sqltypes.py",
+    "engine/processors.py",
+    "models/base.py",
+)
 
 # (category, test on (file path, function)); the innermost frame that passes one decides.
 RULES: list[tuple[str, Any]] = [
     ("client (httpx, not server)", lambda f, fn: "/httpx/" in f and "_transports/asgi" not in f),
-    ("decryption", lambda f, fn: ("core/crypto.py" in f and fn == "decrypt")
-     or "cryptography/" in f),
-    ("authentication", lambda f, fn: "joserfc/" in f or "api/auth.py" in f
-     or ("core/crypto.py" in f and fn == "verify")),
+    (
+        "decryption",
+        lambda f, fn: ("core/crypto.py" in f and fn == "decrypt") or "cryptography/" in f,
+    ),
+    (
+        "authentication",
+        lambda f, fn: (
+            "joserfc/" in f or "api/auth.py" in f or ("core/crypto.py" in f and fn == "verify")
+        ),
+    ),
     ("authorization", lambda f, fn: "/authz/" in f),
     ("ORM object loading", lambda f, fn: "sqlalchemy/" in f and any(p in f for p in ORM_LOADING)),
     ("SQL (build, compile, driver)", lambda f, fn: "sqlalchemy/" in f or "asyncpg/" in f),
-    ("JSON encoding", lambda f, fn: "/json/" in f or "orjson" in f
-     or ("starlette/responses.py" in f and fn in ("render", "__init__"))),
-    ("GraphQL execution", lambda f, fn: "/graphql/" in f or "/strawberry/" in f
-     or "api/fastpath" in f),
+    (
+        "JSON encoding",
+        lambda f, fn: (
+            "/json/" in f
+            or "orjson" in f
+            or ("starlette/responses.py" in f and fn in ("render", "__init__"))
+        ),
+    ),
+    (
+        "GraphQL execution",
+        lambda f, fn: "/graphql/" in f or "/strawberry/" in f or "api/fastpath" in f,
+    ),
     ("resolvers, object building (api/)", lambda f, fn: "/api/" in f),
     ("HTTP/ASGI, event loop", lambda f, fn: True),
 ]
@@ -90,8 +114,9 @@ async def _profile(
     from core.runtime import Runtime
     from core.settings import Settings
 
-    runtime = Runtime.create(Settings(database_url=manifest.database_url,
-                                      data_dir=Path(manifest.data_dir)))
+    runtime = Runtime.create(
+        Settings(database_url=manifest.database_url, data_dir=Path(manifest.data_dir))
+    )
     app = create_app(runtime)
     tune_for_serving(runtime.settings.gc_young_threshold)  # as api.main does for the server
     tokens = [runtime.token_service.issue(u, 3600) for u in manifest.brand_user_ids]
@@ -100,6 +125,7 @@ async def _profile(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+
             async def one(i: int) -> None:
                 auth = {"authorization": f"Bearer {tokens[i % len(tokens)]}"}
                 r = await client.post("/graphql", json=body, headers=auth)
@@ -131,22 +157,32 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.fast_executor is not None:
         os.environ["MILLGATE_FAST_EXECUTOR"] = args.fast_executor
     db_name = f"millgate_bench_{args.factories}"
-    manifest = prepare(db_name, ROOT / "var" / "bench" / str(args.factories),
-                       world_sizes(args.factories), reuse=True)
+    manifest = prepare(
+        db_name,
+        ROOT / "var" / "bench" / str(args.factories),
+        world_sizes(args.factories),
+        reuse=True,
+    )
     timings, profiler = asyncio.run(_profile(manifest, args.requests, 5, args.scenario))
     session = profiler.last_session
     parts = breakdown(session.root_frame())
     client = parts.pop("client (httpx, not server)", 0.0)
     total = sum(parts.values())
-    from api.fastpath import fast_executor_enabled
+    from core.settings import Settings
 
-    executor = "fast" if fast_executor_enabled() else "standard"
-    print(f"{args.scenario} page, {args.factories} factories, in-process, one request at a time, "
-          f"executor={executor}")
-    print(f"wall time per request (no profiler): median {statistics.median(timings) * 1000:.1f} ms,"
-          f" min {min(timings) * 1000:.1f} ms over {len(timings)}")
-    print(f"profiled server time per request: {total / args.requests * 1000:.1f} ms "
-          f"(client frames left out: {client / args.requests * 1000:.1f} ms)")
+    executor = "fast" if Settings().fast_executor else "standard"
+    print(
+        f"{args.scenario} page, {args.factories} factories, in-process, one request at a time, "
+        f"executor={executor}"
+    )
+    print(
+        f"wall time per request (no profiler): median {statistics.median(timings) * 1000:.1f} ms,"
+        f" min {min(timings) * 1000:.1f} ms over {len(timings)}"
+    )
+    print(
+        f"profiled server time per request: {total / args.requests * 1000:.1f} ms "
+        f"(client frames left out: {client / args.requests * 1000:.1f} ms)"
+    )
     for name, seconds in sorted(parts.items(), key=lambda kv: -kv[1]):
         print(f"  {name:36} {seconds / args.requests * 1000:7.1f} ms  {seconds / total:6.1%}")
     if args.tree:

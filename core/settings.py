@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     cors_origins: str = Field(
         default="", description="Browser origins allowed to call the API, comma-separated."
     )
+    max_validation_cost: int = Field(
+        default=5_000, gt=0, description="Pairs of fields validation may compare (api.documents)."
+    )
+    fast_executor: bool = Field(
+        default=True, description="The fast GraphQL executor (api.fastpath); same answers."
+    )
     gc_young_threshold: int = Field(
         default=20_000,
         ge=0,

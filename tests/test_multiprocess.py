@@ -27,7 +27,7 @@ from sqlalchemy import text
 
 import models as m
 from api.ids import to_global_id
-from authz.guard import SCOPE_OPTION
+from authz.guard import system_options
 from core import migrate
 from core.crypto import KeyMaterial, TokenService, load_key_material
 from core.db import make_engine, make_sessionmaker
@@ -120,7 +120,7 @@ async def _seed(url: str, keys: KeyMaterial) -> dict[str, int]:
         grant = await make_grant(session, factory, brand, scopes=(m.DataScope.ASSESSMENT,))
         factory_org = await session.get(
             m.Organization, factory.organization_id,
-            execution_options={SCOPE_OPTION: "system:test: the factory's own organisation"},
+            execution_options=system_options("test: the factory's own organisation"),
         )
         assert factory_org is not None
         manager = await make_user(session, factory_org, m.Role.FACTORY_MANAGER)

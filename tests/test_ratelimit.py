@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import api.documents as documents
 import models as m
 from api.app import create_app
 from api.ratelimit import (
@@ -25,6 +26,7 @@ from api.ratelimit import (
     RedisRateLimiter,
     build_limiter,
     principal_key,
+    request_cost,
 )
 from authz.principal import Principal
 from core.db import make_engine
@@ -34,6 +36,8 @@ from tests.builders import make_org, make_user
 
 REDIS_URL = os.environ.get("MILLGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 VIEWER = "{ viewer { role } }"
+# 23 fields of one name: 1 + 23 * 23 = 530 pairs for validation to compare, six units.
+COSTLY = "{ viewer { " + "role " * 23 + "} }"
 
 
 class Clock:
@@ -216,6 +220,33 @@ def test_whose_budget_a_request_spends() -> None:
     assert principal_key(Principal.anonymous(), "203.0.113.1") == "ip:203.0.113.1"
 
 
+async def test_a_request_spends_its_cost_of_the_budget(
+    make_limiter: Callable[[int], RateLimiter],
+) -> None:
+    limiter = make_limiter(10)
+
+    passed = [await limiter.hit("user:1", cost=4) for _ in range(2)]
+    refused = await limiter.hit("user:1", cost=4)
+    cheap = await limiter.hit("user:1")
+
+    assert [d.allowed for d in passed] == [True, True]
+    assert [d.remaining for d in passed] == [6, 2]
+    assert not refused.allowed
+    assert cheap.allowed and cheap.remaining == 1
+
+
+async def test_a_cost_past_the_whole_budget_spends_the_whole_budget() -> None:
+    limiter = MemoryRateLimiter(3, clock=Clock())
+
+    assert (await limiter.hit("user:1", cost=50)).allowed
+    assert not (await limiter.hit("user:1")).allowed
+
+
+def test_a_request_costs_one_and_one_more_per_unit_of_validation() -> None:
+    assert [request_cost(c) for c in (0, 31, 99, 100, 530, 5_000)] == [1, 1, 1, 2, 6, 51]
+    assert request_cost(31, length=2_500) == 3
+
+
 # --- the HTTP endpoint ------------------------------------------------------------------
 
 
@@ -243,6 +274,50 @@ async def test_http_answers_429_with_retry_after_past_the_budget(
     assert refused.status_code == 429
     assert int(refused.headers["retry-after"]) >= 1
     assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+async def test_a_costly_document_spends_more_of_the_budget(
+    runtime: Runtime, make_limiter: Callable[[int], RateLimiter]
+) -> None:
+    async with _client(runtime, make_limiter(10)) as client:
+        costly = await client.post("/graphql", json={"query": COSTLY})
+        refused = await client.post("/graphql", json={"query": COSTLY})
+
+    assert costly.status_code == 200 and "errors" not in costly.json()
+    assert refused.status_code == 429
+
+
+async def test_a_document_refused_as_too_costly_spends_the_address_budget(
+    runtime: Runtime, make_limiter: Callable[[int], RateLimiter]
+) -> None:
+    too_costly = "{ viewer { " + "role " * 600 + "} }"
+    async with _client(runtime, make_limiter(10)) as client:
+        refused = await client.post("/graphql", json={"query": too_costly})
+        limited = await client.post("/graphql", json={"query": VIEWER})
+
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+    assert limited.status_code == 429
+
+
+async def test_an_anonymous_address_out_of_budget_is_refused_before_parsing(
+    runtime: Runtime, make_limiter: Callable[[int], RateLimiter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[str] = []
+    parse = documents.parse
+
+    def counted(query: str, **kwargs: Any) -> Any:
+        parsed.append(query)
+        return parse(query, **kwargs)
+
+    monkeypatch.setattr(documents, "parse", counted)
+    async with _client(runtime, make_limiter(2)) as client:
+        answers = [
+            await client.post("/graphql", json={"query": f"{VIEWER} # {i}"}) for i in range(4)
+        ]
+
+    assert [a.status_code for a in answers] == [200, 200, 429, 429]
+    assert len(parsed) == 3  # the fourth new text was refused unparsed
 
 
 async def test_each_principal_has_its_own_budget(

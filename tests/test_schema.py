@@ -18,16 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from graphql import GraphQLInterfaceType, GraphQLObjectType
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
-from api.schema import sdl
+from api.schema import build_schema, sdl
 from core.crypto import KeyMaterial
 from core.demo import DemoWorld
+from core.settings import Settings
 from exports.job import run_once
 from tests.api.support import codes, gid, row_counts, scalar
 from tests.api.world import demo_world
 from tests.builders import make_org, make_user
+from tests.field_access import FIELD_ACCESS
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = ROOT / "schema.graphql"
@@ -130,6 +133,33 @@ async def test_every_root_field_has_an_access_case(api: Any) -> None:
     assert MUTATION_ACCESS.keys() - mutations == set(), (
         "access cases of Mutation fields that are gone"
     )
+
+
+def _fields_of_every_type() -> set[str]:
+    """``Type.field`` of every object type and interface the schema serves, but the roots."""
+    schema = build_schema(Settings())._schema
+    return {
+        f"{name}.{field}"
+        for name, type_ in schema.type_map.items()
+        if isinstance(type_, GraphQLObjectType | GraphQLInterfaceType)
+        and not name.startswith("__")
+        and name not in ("Query", "Mutation")
+        for field in type_.fields
+    }
+
+
+def test_every_field_of_every_type_has_an_access_rule() -> None:
+    fields = _fields_of_every_type()
+
+    missing = sorted(fields - FIELD_ACCESS.keys())
+    gone = sorted(FIELD_ACCESS.keys() - fields)
+
+    assert missing == [], (
+        "fields with no access rule: add to FIELD_ACCESS in tests/field_access.py\n"
+        + "\n".join(f'    "{field}": "<who may read it, or AS_PARENT>",' for field in missing)
+    )
+    assert gone == [], f"remove from FIELD_ACCESS in tests/field_access.py (no such field): {gone}"
+    assert all(rule.strip() for rule in FIELD_ACCESS.values()), "an access rule is empty"
 
 
 class Probe:

@@ -28,7 +28,6 @@ so data and errors come out exactly as the standard executor gives them.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from functools import partial
 from operator import attrgetter
@@ -50,12 +49,11 @@ from graphql.pyutils import Path, Undefined
 from graphql.pyutils.gather_with_cancel import gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from api.fastpath import metrics
 from api.fastpath.projection import BASIC as _BASIC
 from api.fastpath.projection import RESOLVER as _RESOLVER
 from api.fastpath.projection import TYPENAME as _TYPENAME
 from api.fastpath.projection import Projector
-
-ENV = "MILLGATE_FAST_EXECUTOR"
 
 # (executor, field group, path, value, position context, info maker) -> completed value
 Completer = Callable[[Any, Any, Path, Any, Any, Callable[[], GraphQLResolveInfo[Any]]], Any]
@@ -63,14 +61,10 @@ Completer = Callable[[Any, Any, Path, Any, Any, Callable[[], GraphQLResolveInfo[
 _PLAIN = (str, int, float, bool)  # never awaitable, never an exception
 
 
-def fast_executor_enabled() -> bool:
-    """The setting: on unless ``MILLGATE_FAST_EXECUTOR`` is false, 0, no or off."""
-    return os.environ.get(ENV, "true").strip().lower() not in ("false", "0", "no", "off")
-
-
-def executor_class() -> type[StrawberryGraphQLCoreExecutionContext] | None:
-    """The executor the schema should use: :class:`FastExecutor`, or None for the standard."""
-    return FastExecutor if fast_executor_enabled() else None
+def executor_class(enabled: bool) -> type[StrawberryGraphQLCoreExecutionContext] | None:
+    """The executor the schema should use: :class:`FastExecutor` when ``enabled`` (the
+    setting ``fast_executor``), else None for the standard one."""
+    return FastExecutor if enabled else None
 
 
 def _is_strawberry_is_type_of(fn: Any) -> bool:
@@ -130,14 +124,27 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                 # What strawberry's basic resolver returns: default_resolver(source, name).
                 default, attr = definition.default_resolver, definition.python_name
                 read = attrgetter(attr) if default is getattr else partial(_read, default, attr)
-                steps.append((name, _BASIC, read, named.coerce_output_value,
-                              is_non_null_type(field_def.type), group, spec))
+                steps.append(
+                    (
+                        name,
+                        _BASIC,
+                        read,
+                        named.coerce_output_value,
+                        is_non_null_type(field_def.type),
+                        group,
+                        spec,
+                    )
+                )
             else:
                 steps.append((name, _RESOLVER, None, None, False, group, spec))
         return steps
 
     def _run_inline(
-        self, steps: list[Any], parent_type: GraphQLObjectType, source: Any, path: Path | None,
+        self,
+        steps: list[Any],
+        parent_type: GraphQLObjectType,
+        source: Any,
+        path: Path | None,
         position_context: Any,
     ) -> Any:
         """One object's fields; None (nothing run) when a leaf is anything but plain, so
@@ -177,8 +184,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         try:
             for name, _kind, _read, _coerce, _non_null, group, spec in later:
                 result = self._run_field(
-                    spec, parent_type, source, group, Path(path, name, type_name),
-                    position_context)
+                    spec, parent_type, source, group, Path(path, name, type_name), position_context
+                )
                 results[name] = result
                 if is_awaitable(result):
                     awaitable_fields.append(name)
@@ -271,8 +278,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             if project is not None:
                 try:
                     return project(result)
-                except Exception:  # noqa: S110 - Fallback or a failing read: the standard way
-                    pass
+                except Exception:  # Fallback or a failing read: the standard way
+                    metrics.OBJECT.inc()
             return ex.collect_and_execute_subfields(return_type, group, path, result, pc)
 
         return complete
@@ -299,8 +306,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             if project is not None:
                 try:
                     return project(result)
-                except Exception:  # noqa: S110 - Fallback or a failing read: the standard way
-                    pass
+                except Exception:  # Fallback or a failing read: the standard way
+                    metrics.LIST.inc()
             return ex._complete_items(item_type, item, group, path, result, pc, info)
 
         return complete
@@ -308,7 +315,13 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
     # -- execution ----------------------------------------------------------------------
 
     def _complete_items(
-        self, item_type: Any, item: Completer, group: Any, path: Path, items: Any, pc: Any,
+        self,
+        item_type: Any,
+        item: Completer,
+        group: Any,
+        path: Path,
+        items: Any,
+        pc: Any,
         info: Callable[[], GraphQLResolveInfo[Any]],
     ) -> Any:
         """``complete_iterable_value`` for a list or tuple (no @stream in this schema)."""
@@ -320,8 +333,11 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             for index, value in enumerate(items):
                 item_path = Path(path, index, None)
                 if is_awaitable(value):
-                    append(self.complete_awaitable_list_item_value(
-                        value, item_type, group, info(), item_path, pc))
+                    append(
+                        self.complete_awaitable_list_item_value(
+                            value, item_type, group, info(), item_path, pc
+                        )
+                    )
                     awaitable_indices.append(index)
                     continue
                 try:
@@ -348,7 +364,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                 completed_results[index] = await completed_results[index]
             else:
                 awaited = await gather_with_cancel(
-                    *(completed_results[i] for i in awaitable_indices))
+                    *(completed_results[i] for i in awaitable_indices)
+                )
                 for index, sub_result in zip(awaitable_indices, awaited, strict=True):
                     completed_results[index] = sub_result
             return completed_results
@@ -376,6 +393,7 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             done = self._run_inline(inline, parent_type, source_value, path, position_context)
             if done is not None:
                 return done
+            metrics.INLINE.inc()
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
@@ -385,12 +403,14 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
                 field_path = Path(path, response_name, type_name)
                 if spec is None:
                     result = self.execute_field(
-                        parent_type, source_value, group, field_path, position_context)
+                        parent_type, source_value, group, field_path, position_context
+                    )
                 elif spec[0] == _TYPENAME:
                     result = type_name
                 else:
                     result = self._run_field(
-                        spec, parent_type, source_value, group, field_path, position_context)
+                        spec, parent_type, source_value, group, field_path, position_context
+                    )
                 if result is not Undefined:
                     results[response_name] = result
                     if is_awaitable(result):
@@ -404,7 +424,12 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
         return _gather_fields(results, awaitable_fields)
 
     def _run_field(
-        self, spec: Any, parent_type: GraphQLObjectType, source: Any, group: Any, path: Path,
+        self,
+        spec: Any,
+        parent_type: GraphQLObjectType,
+        source: Any,
+        group: Any,
+        path: Path,
         position_context: Any,
     ) -> Any:
         """``execute_field`` for a field without arguments, its info built only if needed."""
@@ -421,7 +446,8 @@ class FastExecutor(StrawberryGraphQLCoreExecutionContext):
             result = resolve(source, None) if kind == _BASIC else resolve(source, info())
             if self.is_awaitable(result):
                 return self.complete_awaitable_value(
-                    return_type, group, info(), path, result, position_context)
+                    return_type, group, info(), path, result, position_context
+                )
             completed = complete(self, group, path, result, position_context, info)
             if self.is_awaitable(completed):
                 return self._await_field(completed, return_type, group, path)

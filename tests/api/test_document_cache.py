@@ -13,6 +13,7 @@ import strawberry.schema.schema as strawberry_schema
 from graphql import DocumentNode, GraphQLError, parse
 
 import api.documents as documents
+from api.document_cost import validation_cost
 from api.documents import DocumentCache
 from api.responses import encode
 from tests.api.support import error_codes, gid
@@ -83,18 +84,75 @@ async def test_a_repeated_query_is_parsed_once_and_validated_once(
     assert entry is not None and entry.validated
 
 
-async def test_an_invalid_query_is_refused_alike_every_time_and_never_flagged(
+async def test_an_invalid_query_is_refused_alike_every_time_validated_once_never_flagged(
     api: Any, manager: Any, calls: Counter[str]
 ) -> None:
-    bodies = [(await api.post(UNKNOWN_FIELD, **manager.auth)).json() for _ in range(2)]
+    bodies = [(await api.post(UNKNOWN_FIELD, **manager.auth)).json() for _ in range(3)]
 
-    assert bodies[0] == bodies[1]
+    assert bodies[0] == bodies[1] == bodies[2]
     assert bodies[0]["data"] is None
     assert "Cannot query field 'password'" in bodies[0]["errors"][0]["message"]
     assert error_codes(bodies[0]) == ["GRAPHQL_VALIDATION_FAILED"]
-    assert calls["validate"] == 2
+    assert calls["validate"] == 1  # the refusal is remembered with the document
     entry = _cache(api).get(UNKNOWN_FIELD)  # parsed, so kept, but not as valid
-    assert entry is not None and not entry.validated
+    assert entry is not None and not entry.validated and entry.errors
+
+
+async def test_a_selection_repeating_a_field_is_refused_unvalidated_and_remembered(
+    api: Any, manager: Any, calls: Counter[str]
+) -> None:
+    # given 600 fields of one name in one selection: some 1,200 tokens, inside the token
+    # limit, that cost validation (pairwise field merging) 0.2-0.5 s of CPU
+    repeated = "{ viewer { " + "role " * 600 + "} }"
+
+    # when it is sent twice
+    responses = [await api.post(repeated, **manager.auth) for _ in range(2)]
+
+    # then the first is refused before validation, at a cost that spends the address's whole
+    # budget, and the second is not even parsed again
+    assert [r.status_code for r in responses] == [400, 429]
+    assert error_codes(responses[0].json()) == ["QUERY_TOO_COMPLEX"]
+    assert responses[0].headers.get("x-request-id")
+    assert calls == {"app parse": 1}
+    assert repeated not in _cache(api)  # only the text's hash is kept
+    with pytest.raises(documents.DocumentRefused):
+        _cache(api).admit(repeated)
+    assert calls == {"app parse": 1}
+
+
+@pytest.mark.parametrize(
+    ("document", "cost"),
+    [
+        pytest.param("{ viewer { role } factories { totalCount } }", 4, id="no-repeat"),
+        pytest.param("{ viewer { role } viewer { role } }", 8, id="merged-parents"),
+        pytest.param(
+            "{ viewer { role ...R } } fragment R on Viewer { role }", 1 + 4 + 1, id="spread"
+        ),
+        pytest.param("{ a: viewer { role } b: viewer { role } }", 4, id="aliases-differ"),
+        pytest.param(
+            "{ viewer { role } } fragment U on Viewer { " + "role " * 10 + "}",
+            102,
+            id="unused-fragment",
+        ),
+    ],
+)
+def test_validation_cost_counts_the_pairs_validation_compares(document: str, cost: int) -> None:
+    assert validation_cost(parse(document)) == cost
+
+
+def test_the_cache_refuses_past_its_cost_budget_and_remembers_by_hash_alone() -> None:
+    cache = DocumentCache(max_tokens=1000, max_cost=99, max_refused=1)
+    costly = "{ viewer { " + "role " * 10 + "} }"  # 1 + 100
+
+    with pytest.raises(documents.DocumentRefused):
+        cache.admit(costly)
+    with pytest.raises(documents.DocumentRefused):
+        cache.admit(costly)
+    assert costly not in cache and len(cache._refused) == 1
+    assert cache.admit("{ viewer { role } }").cost == 2
+    with pytest.raises(documents.DocumentRefused):
+        cache.admit("{ viewer { " + "role " * 11 + "} }")
+    assert len(cache._refused) == 1  # bounded: the oldest refusal is forgotten
 
 
 async def test_a_syntax_error_keeps_its_code_and_is_not_kept(
@@ -132,7 +190,7 @@ async def test_a_query_past_the_depth_limit_is_refused_every_time(
         assert body["data"] is None
         assert "exceeds maximum operation depth" in body["errors"][0]["message"]
     assert bodies[0] == bodies[1]
-    assert calls["validate"] == 2
+    assert calls["validate"] == 1  # the depth limit is a validation rule: its refusal is kept
     entry = _cache(api).get(query)
     assert entry is not None and not entry.validated
 
