@@ -74,6 +74,12 @@ FIELD_ACCESS: dict[str, str] = {
     **each("ConsentGrantPayload", "grant errors", PAYLOAD),
     **each("Country", "code name slcpRolloutOn overlayVersion betterWorkProgramme", REFERENCE),
     **each("CountryPayload", "country errors", PAYLOAD),
+    **each(
+        "Question",
+        "code cluster compliancePoint cafRef step publicReporting zeroTolerance toolVersion "
+        "overlayVersion cursor",
+        REFERENCE,
+    ),
     **each("EnrolledFactory", "name country enrolledOn slcpGatewayId cursor", ENROLLED),
     **each("Factory", "id name enrolledOn highPerformance organization country", FACTORIES),
     "Factory.slcp": SLCP_ONLY,

@@ -24,6 +24,7 @@ import models as m
 from api.ids import to_global_id
 from authz.enforcer import ENFORCER, Enforcer, Subject, allows
 from authz.facts import NO_GRANTS, factory_relation, grant_scopes
+from authz.guard import system_options
 from authz.principal import Principal
 from authz.scope import Scope
 from core.crypto import KeyMaterial
@@ -62,7 +63,7 @@ async def world(api: Api, session: AsyncSession) -> World:
     owner = await session.get(
         m.Organization,
         factory.organization_id,
-        execution_options={"millgate_scope": "system:test: the factory's organisation"},
+        execution_options=system_options("test: the factory's organisation"),
     )
     assert owner is not None
     host = await make_org(session, m.OrganizationKind.HOST, name="Host Seen")
