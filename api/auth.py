@@ -7,7 +7,9 @@ request, so a disabled user or a revoked key stops working at once.
 
 from __future__ import annotations
 
-from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
+import datetime as dt
+
+from sqlalchemy import or_, select  # noqa: TID251 - reads marked with system_read
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
@@ -31,14 +33,23 @@ def _principal(org: m.Organization, factory_id: int | None, **who: object) -> Pr
     )
 
 
-async def principal_for_user(session: AsyncSession, user_id: int) -> Principal | None:
+async def principal_for_user(
+    session: AsyncSession, user_id: int, issued_at: int = 0
+) -> Principal | None:
+    """The user's principal; None when disabled, or for a token issued before the user was
+    last disabled (enabling a user again never revives an old token)."""
+    issued = dt.datetime.fromtimestamp(issued_at, dt.UTC)
     row = (
         await session.execute(
             system_read(
                 select(m.User, m.Organization, m.Factory.id)
                 .join(m.Organization, m.Organization.id == m.User.organization_id)
                 .outerjoin(m.Factory, m.Factory.organization_id == m.Organization.id)
-                .where(m.User.id == user_id, m.User.disabled_at.is_(None)),
+                .where(
+                    m.User.id == user_id,
+                    m.User.disabled_at.is_(None),
+                    or_(m.User.tokens_issued_after.is_(None), m.User.tokens_issued_after < issued),
+                ),
                 "auth: the user behind a token",
             )
         )
@@ -90,7 +101,7 @@ async def authenticate(conn: HTTPConnection, runtime: Runtime, session: AsyncSes
         if scheme.lower() != "bearer" or not token.strip():
             raise InvalidToken()
         claims = runtime.token_service.verify(token.strip())
-        principal = await principal_for_user(session, claims.user_id)
+        principal = await principal_for_user(session, claims.user_id, claims.issued_at)
     if principal is None:
         raise InvalidToken()
     return principal

@@ -44,6 +44,14 @@ class ConsentGrant(Node):
     def active(self) -> bool:
         return self.row.active_at(m.utcnow())
 
+    @strawberry.field(
+        description="The grant this one succeeded (updateConsent): it ended as this one began."
+    )
+    def replaces_id(self) -> strawberry.ID | None:
+        if self.row.replaces_id is None:
+            return None
+        return to_global_id("ConsentGrant", self.row.replaces_id)
+
     @strawberry.field
     async def factory(
         self, info: Info[Context, None]

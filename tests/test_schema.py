@@ -80,11 +80,13 @@ QUERY_ACCESS = {
     "ASSESSMENT grantees, the platform (rule 15)",
     "enrolledFactories": "HOST and the platform (rule 17)",
     "organizations": "the platform; anyone else its own organisation",
+    "directory": "FACTORY_MANAGER and PLATFORM_ADMIN: brands and hosts by name, kind, country",
 }
 
 MUTATION_ACCESS = {
     "grantConsent": "FACTORY_MANAGER of the factory (rule 1)",
     "revokeConsent": "FACTORY_MANAGER of the factory (rule 1)",
+    "updateConsent": "FACTORY_MANAGER of the factory (rule 1)",
     "registerSlcp": "FACTORY_MANAGER of the factory (rule 1)",
     "submitSelfAssessment": "FACTORY_MANAGER of the factory (rule 1)",
     "enrollFactory": "ASSESSOR of the country's programme",
@@ -94,6 +96,7 @@ MUTATION_ACCESS = {
     "setCountryRollout": "PLATFORM_ADMIN",
     "createUser": "PLATFORM_ADMIN",
     "disableUser": "PLATFORM_ADMIN",
+    "enableUser": "PLATFORM_ADMIN",
     "issueApiKey": "PLATFORM_ADMIN",
     "revokeApiKey": "PLATFORM_ADMIN",
     "setHostWebhook": "PLATFORM_ADMIN",
@@ -188,6 +191,16 @@ ZERO_TOLERANCE = (
 )
 ENROLLED = "{ enrolledFactories(first: 100) { name } }"
 ORGANIZATIONS = "{ organizations { id } }"
+DIRECTORY = """
+query($kind: OrganizationKind) {
+  directory(first: 100, kind: $kind) { totalCount edges { cursor } }
+}
+"""
+
+
+def _all_and_each_kind(world: DemoWorld, ids: dict[str, int]) -> list[dict[str, Any]]:
+    return [{}, *({"kind": kind} for kind in m.OrganizationKind)]
+
 
 QUERY_PROBES = {
     "node": Probe(NODE, _every_node, lambda data, anon, own: data["node"] is None),
@@ -232,6 +245,11 @@ QUERY_PROBES = {
         ORGANIZATIONS,
         _once,
         lambda data, anon, own: data["organizations"] == [{"id": own}],
+    ),
+    "directory": Probe(
+        DIRECTORY,
+        _all_and_each_kind,
+        lambda data, anon, own: data["directory"] == {"totalCount": 0, "edges": []},
     ),
 }
 
@@ -300,6 +318,7 @@ PROBE_READERS = {
     "zeroToleranceFindings": "admin",
     "enrolledFactories": "admin",
     "organizations": "admin",
+    "directory": "admin",
 }
 
 
@@ -348,6 +367,13 @@ MUTATION_PROBES: dict[str, tuple[str, MutationInput]] = {
     "revokeConsent": (
         _mutation("revokeConsent", "RevokeConsentInput", "grant { id }"),
         lambda w, i: {"grantId": gid("ConsentGrant", i["ConsentGrant"])},
+    ),
+    "updateConsent": (
+        _mutation("updateConsent", "UpdateConsentInput", "grant { id }"),
+        lambda w, i: {
+            "grantId": gid("ConsentGrant", i["ConsentGrant"]),
+            "scopes": ["ASSESSMENT"],
+        },
     ),
     "registerSlcp": (
         _mutation("registerSlcp", "RegisterSlcpInput", "factory { id }"),
@@ -406,6 +432,10 @@ MUTATION_PROBES: dict[str, tuple[str, MutationInput]] = {
     ),
     "disableUser": (
         _mutation("disableUser", "DisableUserInput", "user { id }"),
+        lambda w, i: {"userId": gid("User", i["User"])},
+    ),
+    "enableUser": (
+        _mutation("enableUser", "EnableUserInput", "user { id }"),
         lambda w, i: {"userId": gid("User", i["User"])},
     ),
     "issueApiKey": (
