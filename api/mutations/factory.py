@@ -136,7 +136,7 @@ async def _grant(ctx: Context, data: GrantConsentInput) -> m.ConsentGrant:
     if existing:
         raise UserInputError(
             ALREADY_EXISTS,
-            "an active grant to this organisation exists; revoke it first",
+            "an active grant to this organisation exists; change it with updateConsent",
             "granteeId",
         )
     session.add(grant)
