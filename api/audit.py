@@ -12,6 +12,7 @@ import models as m
 from api.context import Context
 from api.organizations import Organization, load_organization
 from api.pagination import PageArgs, PageInfo, cursor_of
+from authz.paging import count
 
 
 @strawberry.type
@@ -43,6 +44,12 @@ class AuditEntryEdge:
 class AuditEntryConnection:
     edges: list[AuditEntryEdge]
     page_info: PageInfo
+    count_stmt: strawberry.Private[object]
+
+    @strawberry.field(description="The factory's audit entries in all.")
+    async def total_count(self, info: Info[Context, None]) -> int:
+        async with info.context.db() as session:
+            return int(await session.scalar(self.count_stmt) or 0)  # type: ignore[call-overload]
 
 
 async def audit_page(
@@ -50,6 +57,7 @@ async def audit_page(
 ) -> AuditEntryConnection:
     ctx = info.context
     stmt = ctx.scope.audit_entries().where(m.AuditEntry.factory_id == factory_id)
+    count_stmt = count(stmt)
     if args.after is not None:
         stmt = stmt.where(m.AuditEntry.seq < args.after[0])
     async with ctx.db() as session:
@@ -71,4 +79,5 @@ async def audit_page(
         page_info=PageInfo(
             has_next_page=len(rows) > args.first, end_cursor=edges[-1].cursor if edges else None
         ),
+        count_stmt=count_stmt,
     )

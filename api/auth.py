@@ -10,9 +10,10 @@ user or a revoked key stops working at once.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
-from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
+from sqlalchemy import or_, select  # noqa: TID251 - reads marked with system_read
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
@@ -39,14 +40,23 @@ def _principal(org: m.Organization, factory_id: int | None, **who: object) -> Pr
     )
 
 
-async def principal_for_user(session: AsyncSession, user_id: int) -> Principal | None:
+async def principal_for_user(
+    session: AsyncSession, user_id: int, issued_at: int = 0
+) -> Principal | None:
+    """The user's principal; None when disabled, or for a token issued before the user was
+    last disabled (enabling a user again never revives an old token)."""
+    issued = dt.datetime.fromtimestamp(issued_at, dt.UTC)
     row = (
         await session.execute(
             system_read(
                 select(m.User, m.Organization, m.Factory.id)
                 .join(m.Organization, m.Organization.id == m.User.organization_id)
                 .outerjoin(m.Factory, m.Factory.organization_id == m.Organization.id)
-                .where(m.User.id == user_id, m.User.disabled_at.is_(None)),
+                .where(
+                    m.User.id == user_id,
+                    m.User.disabled_at.is_(None),
+                    or_(m.User.tokens_issued_after.is_(None), m.User.tokens_issued_after < issued),
+                ),
                 "auth: the user behind a token",
             )
         )
@@ -112,10 +122,11 @@ async def authenticate(
         assert authorization is not None
         token = bearer_token(authorization)
         if providers is not None and providers.trusts(token):
-            user_id = await providers.user_of(token, session)
+            user_id, issued_at = await providers.user_of(token, session)
         else:
-            user_id = runtime.token_service.verify(token).user_id
-        principal = await principal_for_user(session, user_id)
+            claims = runtime.token_service.verify(token)
+            user_id, issued_at = claims.user_id, claims.issued_at
+        principal = await principal_for_user(session, user_id, issued_at)
     if principal is None:
         raise InvalidToken()
     return principal

@@ -44,6 +44,14 @@ class ConsentGrant(Node):
     def active(self) -> bool:
         return self.row.active_at(m.utcnow())
 
+    @strawberry.field(
+        description="The grant this one succeeded (updateConsent): it ended as this one began."
+    )
+    def replaces_id(self) -> strawberry.ID | None:
+        if self.row.replaces_id is None:
+            return None
+        return to_global_id("ConsentGrant", self.row.replaces_id)
+
     @strawberry.field
     async def factory(
         self, info: Info[Context, None]
@@ -82,9 +90,17 @@ class AccessEventEdge:
 class AccessEventConnection:
     edges: list[AccessEventEdge]
     page_info: PageInfo
+    factory_id: strawberry.Private[int]
+
+    @strawberry.field(description="Reads of the factory's data in all, not only this page.")
+    async def total_count(self, info: Info[Context, None]) -> int:
+        # Asked for only: a page without it costs no count.
+        return int(await info.context.loaders.access_count.load(self.factory_id))
 
 
-def access_connection(rows: list[m.AccessEvent], args: PageArgs) -> AccessEventConnection:
+def access_connection(
+    rows: list[m.AccessEvent], args: PageArgs, factory_id: int
+) -> AccessEventConnection:
     page = rows[: args.first]
     edges = [
         AccessEventEdge(
@@ -97,4 +113,5 @@ def access_connection(rows: list[m.AccessEvent], args: PageArgs) -> AccessEventC
         page_info=PageInfo(
             has_next_page=len(rows) > args.first, end_cursor=edges[-1].cursor if edges else None
         ),
+        factory_id=factory_id,
     )

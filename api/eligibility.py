@@ -9,6 +9,7 @@ import strawberry
 
 import models as m
 from api.context import Context
+from api.error_catalogue import ELIGIBILITY_REASONS, described
 from exports.eligibility import gateway_eligibility
 from exports.facts import cycle_facts
 
@@ -19,7 +20,7 @@ NO_SUCH_CYCLE = "NO_SUCH_CYCLE"
 class GatewayEligibility:
     eligible: bool
     reasons: list[str] = strawberry.field(
-        description="Stable codes of every unmet condition, e.g. NOT_REGISTERED, SELF_ASSESSMENT_LATE."  # noqa: E501 - one line of contract text
+        description=described("Stable codes of every unmet condition:", ELIGIBILITY_REASONS)
     )
     gateway_release_on: dt.date | None
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
+from api.error_catalogue import USER_ERROR_CODES, described
 from core.errors import UserInputError
 
 
-@strawberry.type
+@strawberry.type(description="An expected failure of a mutation: nothing was written.")
 class UserError:
-    code: str
+    code: str = strawberry.field(
+        description=described("A stable code to switch on:", USER_ERROR_CODES)
+    )
     message: str
     field: str | None = None
 

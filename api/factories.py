@@ -95,7 +95,7 @@ class Factory(Node):
     ) -> AccessEventConnection:
         args = page_args(first, after, info.context.runtime.settings.max_page_size)
         rows = await info.context.loaders.access_page.load((self.row.id, args))
-        return access_connection(rows, args)
+        return access_connection(rows, args, self.row.id)
 
     @strawberry.field(description="Changes to this factory's data (the audit trail): its own.")
     async def audit_log(

@@ -13,6 +13,7 @@ from api.context import Context
 from api.ids import to_global_id
 from api.node import Node
 from api.pagination import TIME_ID_KEY, PageInfo, cursor_of, page_args
+from authz.paging import count
 
 
 @strawberry.type
@@ -51,6 +52,12 @@ class GatewayExportEdge:
 class GatewayExportConnection:
     edges: list[GatewayExportEdge]
     page_info: PageInfo
+    count_stmt: strawberry.Private[object]
+
+    @strawberry.field(description="The exports addressed to the caller in all.")
+    async def total_count(self, info: Info[Context, None]) -> int:
+        async with info.context.db() as session:
+            return int(await session.scalar(self.count_stmt) or 0)  # type: ignore[call-overload]
 
 
 @strawberry.type
@@ -68,6 +75,7 @@ async def gateway_exports(
     ctx = info.context
     args = page_args(first, after, ctx.runtime.settings.max_page_size, TIME_ID_KEY)
     stmt = ctx.scope.exports()
+    count_stmt = count(stmt)
     if args.after is not None:
         stmt = stmt.where(tuple_(m.GatewayExport.created_at, m.GatewayExport.id) < args.after)
     stmt = stmt.order_by(m.GatewayExport.created_at.desc(), m.GatewayExport.id.desc())
@@ -87,6 +95,7 @@ async def gateway_exports(
         page_info=PageInfo(
             has_next_page=len(rows) > args.first, end_cursor=edges[-1].cursor if edges else None
         ),
+        count_stmt=count_stmt,
     )
 
 

@@ -95,6 +95,7 @@ class Loaders:
         self.grants = self._loader(self._grants)
         self.access_page = self._loader(self._access_pages)
         self.grant_scopes = self._loader(self._grant_scopes)
+        self.access_count = self._loader(self._access_counts)
         self.users_of = self._loader(self._users_of)
         self.api_keys_of = self._loader(self._api_keys_of)
 
@@ -282,6 +283,13 @@ class Loaders:
             for (event,) in await self._all(page):
                 found[(event.factory_id, args)].append(event)
         return [found.get(k, []) for k in keys]
+
+    async def _access_counts(self, factory_ids: list[int]) -> list[int]:
+        stmt = self.ctx.scope.access_events().where(m.AccessEvent.factory_id.in_(factory_ids))
+        counts = dict(
+            (r[0], r[1]) for r in await self._all(count_per_parent(stmt, m.AccessEvent.factory_id))
+        )
+        return [counts.get(i, 0) for i in factory_ids]
 
 
 TOTAL = "_total"

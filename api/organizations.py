@@ -102,6 +102,10 @@ class User(Node):
     async def organization(self, info: Info[Context, None]) -> Organization:
         return await require_organization(info, self.row.organization_id)
 
+    @strawberry.field(description="When the user was disabled; null while the user may sign in.")
+    def disabled_at(self) -> dt.datetime | None:
+        return self.row.disabled_at
+
 
 @strawberry.type
 class ApiKey(Node):

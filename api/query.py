@@ -10,12 +10,20 @@ from api import gateway, statistics
 from api.assessments import Assessment, Finding
 from api.consent import ConsentGrant
 from api.context import Context
+from api.directory import DirectoryConnection, directory_page
 from api.errors import BadArgument
 from api.factories import Factory, FactoryConnection, load_factory
 from api.gateway import EnrolledFactory, GatewayExportConnection
 from api.ids import from_global_id, pk_of, to_global_id
 from api.node import Node
-from api.organizations import ApiKey, Organization, User, Viewer, load_organization
+from api.organizations import (
+    ApiKey,
+    Organization,
+    OrganizationKind,
+    User,
+    Viewer,
+    load_organization,
+)
 from api.pagination import PageInfo, cursor_of, page_args
 from api.questions import Question, question_page
 from api.self_assessments import SelfAssessment
@@ -199,3 +207,17 @@ class Query:
                 await session.scalars(ctx.scope.organizations().order_by(m.Organization.id))
             ).all()
         return [Organization.of(r) for r in rows]
+
+    @strawberry.field(
+        description="Factory managers and platform admins: the brands and hosts a factory may "
+        "grant to, by name (case-insensitive `search`) and `kind`; empty for anyone else."
+    )
+    async def directory(
+        self,
+        info: Info[Context, None],
+        search: str | None = None,
+        kind: OrganizationKind | None = None,  # type: ignore[valid-type]
+        first: int | None = None,
+        after: str | None = None,
+    ) -> DirectoryConnection:
+        return await directory_page(info, search, kind, first, after)

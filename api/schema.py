@@ -27,6 +27,7 @@ from api.factories import Factory
 from api.fastpath import executor_class
 from api.gateway import GatewayExport
 from api.mutations.admin import AdminMutations
+from api.mutations.consent_changes import ConsentChangeMutations
 from api.mutations.factory import FactoryMutations
 from api.mutations.programme import ProgrammeMutations
 from api.organizations import ApiKey, Organization, User
@@ -36,7 +37,9 @@ from core.settings import Settings
 
 log = logging.getLogger("millgate.graphql")
 
-Mutation = merge_types("Mutation", (FactoryMutations, ProgrammeMutations, AdminMutations))
+Mutation = merge_types(
+    "Mutation", (FactoryMutations, ConsentChangeMutations, ProgrammeMutations, AdminMutations)
+)
 
 
 def _unexpected(error: GraphQLError) -> bool:

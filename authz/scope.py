@@ -360,6 +360,16 @@ class Scope:
             stmt = stmt.where(false())
         return scoped(stmt, "grantable_organizations")
 
+    def directory(self) -> Select[m.Organization]:
+        """The brands and hosts a factory may grant to, for whoever policy.conf lets read
+        the ``directory``; nothing for anyone else."""
+        stmt = select(m.Organization).where(
+            m.Organization.kind.in_([m.OrganizationKind.BRAND, m.OrganizationKind.HOST])
+        )
+        if not self.may("directory"):
+            stmt = stmt.where(false())
+        return scoped(stmt, "directory")
+
     def users(self) -> Select[m.User]:
         stmt = select(m.User)
         if not self.may("admin"):

@@ -244,6 +244,7 @@ class SigningKeys:
 class TokenClaims:
     user_id: int
     expires_at: int
+    issued_at: int = 0  # 0: no iat claim, refused by a user enabled again (see api.auth)
 
 
 class TokenService:
@@ -293,7 +294,12 @@ class TokenService:
         digits = sub[5:]
         if not digits.isdigit() or not 0 < int(digits) < 2**31:  # the id column's range
             raise InvalidToken()
-        return TokenClaims(user_id=int(digits), expires_at=int(claims["exp"]))
+        iat = claims.get("iat")
+        return TokenClaims(
+            user_id=int(digits),
+            expires_at=int(claims["exp"]),
+            issued_at=iat if isinstance(iat, int) else 0,
+        )
 
 
 # --- access tokens of OpenID Providers ------------------------------------------------------

@@ -20,7 +20,11 @@ from models.enums import DataScope
 
 
 class ConsentGrant(Base):
-    """Factory → grantee, with scopes. Never deleted, never edited but to revoke."""
+    """Factory → grantee, with scopes. Never deleted, never edited but to end it.
+
+    A change of scopes or expiry ends the grant and starts its successor in one transaction;
+    the successor names the grant it replaces, so the history keeps what was granted when.
+    """
 
     __tablename__ = "consent_grant"
     __table_args__ = (
@@ -42,6 +46,7 @@ class ConsentGrant(Base):
     expires_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     revoked_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("consent_grant.id"), unique=True)
 
     @property
     def scopes(self) -> list[DataScope]:

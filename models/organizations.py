@@ -47,6 +47,9 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     # A removed membership takes effect at once: tokens of a disabled user stop working.
     disabled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    # Set when a disabled user is enabled again: tokens issued up to then stay refused, so
+    # enabling a user never revives a token held before the disable.
+    tokens_issued_after: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
 
 
 class ApiKey(Base):

@@ -41,6 +41,7 @@ USERS = "platform admins all; anyone else itself"
 API_KEYS = "platform admins: prefixes, never secrets"
 ISSUED_SECRET = "the platform admin who issued it, once, in the mutation's answer"
 VIEWER = "the caller itself"
+DIRECTORY = "factory managers and platform admins: names, kinds and countries of brands and hosts"
 
 
 def each(type_name: str, fields: str, rule: str) -> dict[str, str]:
@@ -49,7 +50,7 @@ def each(type_name: str, fields: str, rule: str) -> dict[str, str]:
 
 FIELD_ACCESS: dict[str, str] = {
     **each("AccessEvent", "at operation organization via", OWN_FACTORY_ONLY),
-    **each("AccessEventConnection", "edges pageInfo", CONNECTION),
+    **each("AccessEventConnection", "edges pageInfo totalCount", CONNECTION),
     **each("AccessEventEdge", "node cursor", CONNECTION),
     **each("ApiKey", "id prefix createdAt revokedAt", API_KEYS),
     **each("ApiKeyPayload", "apiKey errors", PAYLOAD),
@@ -65,10 +66,10 @@ FIELD_ACCESS: dict[str, str] = {
     **each("AssessmentEdge", "node cursor", CONNECTION),
     **each("AssessmentPayload", "assessment errors", PAYLOAD),
     **each("AuditEntry", "seq at action target details organization", OWN_FACTORY_ONLY),
-    **each("AuditEntryConnection", "edges pageInfo", CONNECTION),
+    **each("AuditEntryConnection", "edges pageInfo totalCount", CONNECTION),
     **each("AuditEntryEdge", "node cursor", CONNECTION),
     **each("ClusterStatistic", "cluster factories nonComplianceRate suppressed", STATISTICS),
-    **each("ConsentGrant", "id scopes grantedAt expiresAt revokedAt active", GRANTS),
+    **each("ConsentGrant", "id scopes grantedAt expiresAt revokedAt active replacesId", GRANTS),
     "ConsentGrant.factory": FACTORIES,
     "ConsentGrant.grantee": ORGANIZATIONS,
     **each("ConsentGrantPayload", "grant errors", PAYLOAD),
@@ -80,6 +81,9 @@ FIELD_ACCESS: dict[str, str] = {
         "overlayVersion cursor",
         REFERENCE,
     ),
+    **each("DirectoryConnection", "edges pageInfo totalCount", CONNECTION),
+    **each("DirectoryEdge", "node cursor", CONNECTION),
+    **each("DirectoryEntry", "id name kind country", DIRECTORY),
     **each("EnrolledFactory", "name country enrolledOn slcpGatewayId cursor", ENROLLED),
     **each("Factory", "id name enrolledOn highPerformance organization country", FACTORIES),
     "Factory.slcp": SLCP_ONLY,
@@ -106,7 +110,7 @@ FIELD_ACCESS: dict[str, str] = {
         "id factoryGatewayId cycle createdAt releaseOn contentSha256 schemaVersion envelope",
         EXPORTS,
     ),
-    **each("GatewayExportConnection", "edges pageInfo", CONNECTION),
+    **each("GatewayExportConnection", "edges pageInfo totalCount", CONNECTION),
     **each("GatewayExportEdge", "node cursor", CONNECTION),
     **each("HostWebhookPayload", "organization errors", PAYLOAD),
     "HostWebhookPayload.secret": ISSUED_SECRET,
@@ -125,7 +129,7 @@ FIELD_ACCESS: dict[str, str] = {
         "gatewayId registeredOn verifierBody assessmentSharingConfirmedOn",
         SLCP_ONLY,
     ),
-    **each("User", "id email role organization", USERS),
+    **each("User", "id email role organization disabledAt", USERS),
     **each("UserError", "code message field", PAYLOAD),
     **each("UserPayload", "user errors", PAYLOAD),
     **each("Viewer", "user organization role factoryId", VIEWER),

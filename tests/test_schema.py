@@ -86,11 +86,13 @@ QUERY_ACCESS = {
     # Reference data, not factory data: the same catalogue for every caller, naming no
     # factory, shown by frontends before sign-in (as countries are public).
     "questions": "anyone, anonymous included: the catalogue is reference data",
+    "directory": "FACTORY_MANAGER and PLATFORM_ADMIN: brands and hosts by name, kind, country",
 }
 
 MUTATION_ACCESS = {
     "grantConsent": "FACTORY_MANAGER of the factory (rule 1)",
     "revokeConsent": "FACTORY_MANAGER of the factory (rule 1)",
+    "updateConsent": "FACTORY_MANAGER of the factory (rule 1)",
     "registerSlcp": "FACTORY_MANAGER of the factory (rule 1)",
     "submitSelfAssessment": "FACTORY_MANAGER of the factory (rule 1)",
     "enrollFactory": "ASSESSOR of the country's programme",
@@ -100,6 +102,7 @@ MUTATION_ACCESS = {
     "setCountryRollout": "PLATFORM_ADMIN",
     "createUser": "PLATFORM_ADMIN",
     "disableUser": "PLATFORM_ADMIN",
+    "enableUser": "PLATFORM_ADMIN",
     "issueApiKey": "PLATFORM_ADMIN",
     "revokeApiKey": "PLATFORM_ADMIN",
     "setHostWebhook": "PLATFORM_ADMIN",
@@ -224,6 +227,16 @@ ORGANIZATIONS = "{ organizations { id } }"
 QUESTIONS = """
 query($country: String!) { questions(country: $country, first: 100) { code cafRef step } }
 """
+DIRECTORY = """
+query($kind: OrganizationKind) {
+  directory(first: 100, kind: $kind) { totalCount edges { cursor } }
+}
+"""
+
+
+def _all_and_each_kind(world: DemoWorld, ids: dict[str, int]) -> list[dict[str, Any]]:
+    return [{}, *({"kind": kind} for kind in m.OrganizationKind)]
+
 
 QUERY_PROBES = {
     "node": Probe(NODE, _every_node, lambda data, anon, own: data["node"] is None),
@@ -271,6 +284,11 @@ QUERY_PROBES = {
     ),
     # Public reference data: the stranger gets exactly what the anonymous public gets.
     "questions": Probe(QUESTIONS, _each_country, lambda data, anon, own: data == anon),
+    "directory": Probe(
+        DIRECTORY,
+        _all_and_each_kind,
+        lambda data, anon, own: data["directory"] == {"totalCount": 0, "edges": []},
+    ),
 }
 
 
@@ -337,6 +355,7 @@ PROBE_READERS = {
     "zeroToleranceFindings": "admin",
     "enrolledFactories": "admin",
     "organizations": "admin",
+    "directory": "admin",
 }
 
 
@@ -385,6 +404,13 @@ MUTATION_PROBES: dict[str, tuple[str, MutationInput]] = {
     "revokeConsent": (
         _mutation("revokeConsent", "RevokeConsentInput", "grant { id }"),
         lambda w, i: {"grantId": gid("ConsentGrant", i["ConsentGrant"])},
+    ),
+    "updateConsent": (
+        _mutation("updateConsent", "UpdateConsentInput", "grant { id }"),
+        lambda w, i: {
+            "grantId": gid("ConsentGrant", i["ConsentGrant"]),
+            "scopes": ["ASSESSMENT"],
+        },
     ),
     "registerSlcp": (
         _mutation("registerSlcp", "RegisterSlcpInput", "factory { id }"),
@@ -443,6 +469,10 @@ MUTATION_PROBES: dict[str, tuple[str, MutationInput]] = {
     ),
     "disableUser": (
         _mutation("disableUser", "DisableUserInput", "user { id }"),
+        lambda w, i: {"userId": gid("User", i["User"])},
+    ),
+    "enableUser": (
+        _mutation("enableUser", "EnableUserInput", "user { id }"),
         lambda w, i: {"userId": gid("User", i["User"])},
     ),
     "issueApiKey": (

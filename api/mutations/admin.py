@@ -71,6 +71,11 @@ class DisableUserInput:
     user_id: strawberry.ID
 
 
+@strawberry.input
+class EnableUserInput:
+    user_id: strawberry.ID
+
+
 @strawberry.type
 class UserPayload:
     user: User | None
@@ -245,6 +250,21 @@ async def _disable_user(ctx: Context, data: DisableUserInput) -> m.User:
     return row
 
 
+async def _enable_user(ctx: Context, data: EnableUserInput) -> m.User:
+    await require(ctx, "admin")
+    pk = pk_of(data.user_id, "User")
+    row = None if pk is None else await ctx.session.scalar(ctx.scope.users().where(m.User.id == pk))
+    if row is None:
+        raise not_found("user", "userId")
+    if row.disabled_at is not None:
+        # Tokens issued before the disable stay refused: only new sign-ins work again.
+        row.tokens_issued_after = row.disabled_at
+        row.disabled_at = None
+    await ctx.session.flush()
+    await audit.append(ctx.session, ctx.principal, "user.enable", f"User:{row.id}")
+    return row
+
+
 async def _issue_key(ctx: Context, data: IssueApiKeyInput) -> tuple[m.ApiKey, str]:
     await require(ctx, "admin")
     org = await _organization(ctx, data.organization_id, "organizationId")
@@ -371,6 +391,13 @@ class AdminMutations:
     )
     async def disable_user(self, info: Info[Context, None], input: DisableUserInput) -> UserPayload:
         return _user_payload(await run(info.context, lambda: _disable_user(info.context, input)))
+
+    @strawberry.mutation(
+        description="Undoes disableUser: the user may sign in again; tokens issued before the "
+        "disable stay refused."
+    )
+    async def enable_user(self, info: Info[Context, None], input: EnableUserInput) -> UserPayload:
+        return _user_payload(await run(info.context, lambda: _enable_user(info.context, input)))
 
     @strawberry.mutation
     async def issue_api_key(

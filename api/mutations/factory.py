@@ -89,7 +89,7 @@ class SelfAssessmentPayload:
     errors: list[UserError]
 
 
-async def _lock_factory(ctx: Context, factory_id: int) -> None:
+async def lock_factory(ctx: Context, factory_id: int) -> None:
     """Holds the factory's row (PostgreSQL) or the database's write lock (SQLite) until the
     transaction ends, so that a check-then-insert on its grants cannot race another."""
     await ctx.session.execute(
@@ -132,7 +132,7 @@ async def _grant(ctx: Context, data: GrantConsentInput) -> m.ConsentGrant:
         granted_by_user_id=ctx.principal.user_id,
         expires_at=data.expires_at,
     )
-    await _lock_factory(ctx, factory.id)  # two grants at once cannot both pass the check below
+    await lock_factory(ctx, factory.id)  # two grants at once cannot both pass the check below
     existing = await session.scalar(
         ctx.scope.grants()
         .where(
@@ -145,7 +145,7 @@ async def _grant(ctx: Context, data: GrantConsentInput) -> m.ConsentGrant:
     if existing:
         raise UserInputError(
             ALREADY_EXISTS,
-            "an active grant to this organisation exists; revoke it first",
+            "an active grant to this organisation exists; change it with updateConsent",
             "granteeId",
         )
     session.add(grant)

@@ -57,8 +57,9 @@ class OpenIdProviders:
         """Whether the token claims to be from one of these providers (unverified)."""
         return unverified_issuer(token) in self._providers
 
-    async def user_of(self, token: str, session: AsyncSession) -> int:
-        """The id of the user the token belongs to; :class:`InvalidToken` otherwise."""
+    async def user_of(self, token: str, session: AsyncSession) -> tuple[int, int]:
+        """The id of the user the token belongs to and the token's ``iat`` (0 when absent);
+        :class:`InvalidToken` otherwise."""
         issuer = unverified_issuer(token)
         provider = self._providers.get(issuer or "")
         kid = token_header(token).get("kid")
@@ -74,7 +75,8 @@ class OpenIdProviders:
                 user_id = await link_by_email(self._sessions, provider.issuer, subject, email)
         if user_id is None:
             raise InvalidToken()  # the same answer as a bad signature: no user is revealed
-        return user_id
+        issued_at = claims.get("iat")
+        return user_id, issued_at if isinstance(issued_at, int) else 0
 
 
 async def _verified_email(provider: Provider, token: str, claims: Mapping[str, Any]) -> str | None:

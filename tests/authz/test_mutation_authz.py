@@ -35,6 +35,11 @@ mutation Revoke($input: RevokeConsentInput!) {
   revokeConsent(input: $input) { grant { id } errors { code field } }
 }
 """
+UPDATE_CONSENT = """
+mutation Update($input: UpdateConsentInput!) {
+  updateConsent(input: $input) { grant { id } errors { code field } }
+}
+"""
 REGISTER_SLCP = """
 mutation Register($input: RegisterSlcpInput!) {
   registerSlcp(input: $input) { factory { id } errors { code field } }
@@ -78,6 +83,11 @@ mutation CreateUser($input: CreateUserInput!) {
 DISABLE_USER = """
 mutation DisableUser($input: DisableUserInput!) {
   disableUser(input: $input) { user { id } errors { code field } }
+}
+"""
+ENABLE_USER = """
+mutation EnableUser($input: EnableUserInput!) {
+  enableUser(input: $input) { user { id } errors { code field } }
 }
 """
 ISSUE_API_KEY = """
@@ -134,6 +144,15 @@ MUTATIONS: dict[str, Mutation] = {
         "revokeConsent",
         "grant",
         lambda ids: {"grantId": _gid("ConsentGrant", ids["brand's grant"])},
+    ),
+    "updateConsent": Mutation(
+        UPDATE_CONSENT,
+        "updateConsent",
+        "grant",
+        lambda ids: {
+            "grantId": _gid("ConsentGrant", ids["brand's grant"]),
+            "scopes": ["ASSESSMENT"],
+        },
     ),
     "registerSlcp": Mutation(
         REGISTER_SLCP,
@@ -237,6 +256,9 @@ MUTATIONS: dict[str, Mutation] = {
     "disableUser": Mutation(
         DISABLE_USER, "disableUser", "user", lambda ids: {"userId": _gid("User", ids["user"])}
     ),
+    "enableUser": Mutation(
+        ENABLE_USER, "enableUser", "user", lambda ids: {"userId": _gid("User", ids["user"])}
+    ),
     "issueApiKey": Mutation(
         ISSUE_API_KEY,
         "issueApiKey",
@@ -269,21 +291,22 @@ MUTATIONS: dict[str, Mutation] = {
 # --- who gets what: "ok" marks the rightful caller (see test_mutation_controls.py) ----------
 
 FACTORY_MUTATIONS = """
-caller                       | grantConsent | revokeConsent | registerSlcp | submitSelfAssessment
-factory manager              | ok           | ok            | ok           | ok
-worker representative        | FORBIDDEN    | FORBIDDEN     | FORBIDDEN    | FORBIDDEN
-another factory              | NOT_FOUND    | NOT_FOUND     | NOT_FOUND    | NOT_FOUND
-brand with grant             | FORBIDDEN    | FORBIDDEN     | FORBIDDEN    | FORBIDDEN
-brand without grant          | NOT_FOUND    | NOT_FOUND     | NOT_FOUND    | NOT_FOUND
-host with grant              | FORBIDDEN    | NOT_FOUND     | FORBIDDEN    | FORBIDDEN
-programme of the country     | FORBIDDEN    | FORBIDDEN     | FORBIDDEN    | FORBIDDEN
-programme of another country | NOT_FOUND    | NOT_FOUND     | NOT_FOUND    | NOT_FOUND
-constituent                  | NOT_FOUND    | NOT_FOUND     | NOT_FOUND    | NOT_FOUND
-labour inspectorate          | NOT_FOUND    | NOT_FOUND     | NOT_FOUND    | NOT_FOUND
-platform admin               | FORBIDDEN    | FORBIDDEN     | FORBIDDEN    | FORBIDDEN
-anonymous                    | NOT_FOUND    | NOT_FOUND     | NOT_FOUND    | NOT_FOUND
-"""
-# The host sees its own grants of F, not the brand's: revoking the brand's is NOT_FOUND to it.
+caller                       | grantConsent | revokeConsent | updateConsent | registerSlcp | submitSelfAssessment
+factory manager              | ok           | ok            | ok            | ok           | ok
+worker representative        | FORBIDDEN    | FORBIDDEN     | FORBIDDEN     | FORBIDDEN    | FORBIDDEN
+another factory              | NOT_FOUND    | NOT_FOUND     | NOT_FOUND     | NOT_FOUND    | NOT_FOUND
+brand with grant             | FORBIDDEN    | FORBIDDEN     | FORBIDDEN     | FORBIDDEN    | FORBIDDEN
+brand without grant          | NOT_FOUND    | NOT_FOUND     | NOT_FOUND     | NOT_FOUND    | NOT_FOUND
+host with grant              | FORBIDDEN    | NOT_FOUND     | NOT_FOUND     | FORBIDDEN    | FORBIDDEN
+programme of the country     | FORBIDDEN    | FORBIDDEN     | FORBIDDEN     | FORBIDDEN    | FORBIDDEN
+programme of another country | NOT_FOUND    | NOT_FOUND     | NOT_FOUND     | NOT_FOUND    | NOT_FOUND
+constituent                  | NOT_FOUND    | NOT_FOUND     | NOT_FOUND     | NOT_FOUND    | NOT_FOUND
+labour inspectorate          | NOT_FOUND    | NOT_FOUND     | NOT_FOUND     | NOT_FOUND    | NOT_FOUND
+platform admin               | FORBIDDEN    | FORBIDDEN     | FORBIDDEN     | FORBIDDEN    | FORBIDDEN
+anonymous                    | NOT_FOUND    | NOT_FOUND     | NOT_FOUND     | NOT_FOUND    | NOT_FOUND
+"""  # noqa: E501 - a table reads best on one line a row
+# The host sees its own grants of F, not the brand's: revoking or changing the brand's is
+# NOT_FOUND to it.
 
 PROGRAMME_MUTATIONS = """
 caller                       | enrollFactory | recordAssessment | releaseAssessment | releaseAssessment of a released one | releaseAssessment late, overriding the deadline
@@ -306,19 +329,19 @@ anonymous                    | FORBIDDEN     | NOT_FOUND        | NOT_FOUND     
 # (ALREADY_RELEASED is not this file's business).
 
 ADMIN_MUTATIONS = """
-caller                       | createOrganization | setCountryRollout | createUser | disableUser | issueApiKey | revokeApiKey | setHostWebhook | registerHostKey
-factory manager              | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
-worker representative        | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
-another factory              | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
-brand with grant             | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
-brand without grant          | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
-host with grant              | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
-programme of the country     | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
-programme of another country | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
-constituent                  | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
-labour inspectorate          | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
-platform admin               | ok                 | ok                | ok         | ok          | ok          | ok           | ok             | ok
-anonymous                    | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
+caller                       | createOrganization | setCountryRollout | createUser | disableUser | enableUser | issueApiKey | revokeApiKey | setHostWebhook | registerHostKey
+factory manager              | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN  | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
+worker representative        | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN  | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
+another factory              | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN  | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
+brand with grant             | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN  | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
+brand without grant          | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN  | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
+host with grant              | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN  | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
+programme of the country     | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN  | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
+programme of another country | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN  | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
+constituent                  | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN  | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
+labour inspectorate          | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN  | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
+platform admin               | ok                 | ok                | ok         | ok          | ok         | ok          | ok           | ok             | ok
+anonymous                    | FORBIDDEN          | FORBIDDEN         | FORBIDDEN  | FORBIDDEN   | FORBIDDEN  | FORBIDDEN   | FORBIDDEN    | FORBIDDEN      | FORBIDDEN
 """  # noqa: E501 - a table reads best on one line a row
 
 
@@ -409,6 +432,7 @@ async def test_given_a_caller_that_may_not_when_it_runs_it_then_a_typed_error_an
 MISSING = {
     "grantConsent": {"factoryId": "Factory:999999"},
     "revokeConsent": {"grantId": "ConsentGrant:999999"},
+    "updateConsent": {"grantId": "ConsentGrant:999999"},
     "registerSlcp": {"factoryId": "Factory:999999"},
     "submitSelfAssessment": {"factoryId": "Factory:999999"},
     "recordAssessment": {"factoryId": "Factory:999999"},

@@ -72,6 +72,7 @@ OBJECTS = [
     "export",
     "admin",
     "late_release",
+    "directory",
     "no_such_object",
 ]
 ACTS = ["read", "write"]
@@ -252,6 +253,7 @@ def _p(
 
 PRINCIPALS = {
     "factory manager": _p(K.FACTORY, m.Role.FACTORY_MANAGER),
+    "worker representative": _p(K.FACTORY, m.Role.WORKER_REPRESENTATIVE),
     "brand": _p(K.BRAND, m.Role.BRAND_VIEWER),
     "host": _p(K.HOST, m.Role.HOST_INTEGRATION),
     "programme": _p(K.PROGRAMME, m.Role.ASSESSOR, "ID"),
@@ -262,15 +264,16 @@ PRINCIPALS = {
 }
 
 DECISIONS = """
-caller              | public | statistics (own country) | statistics (other country) | enrolled_list | export | admin | admin write | late_release write
-factory manager     | yes    | no                       | no                         | no            | no     | no    | no          | no
-brand               | yes    | no                       | no                         | no            | no     | no    | no          | no
-host                | yes    | no                       | no                         | yes           | yes    | no    | no          | no
-programme           | yes    | yes                      | no                         | no            | no     | no    | no          | no
-constituent         | yes    | yes                      | no                         | no            | no     | no    | no          | no
-labour inspectorate | yes    | yes                      | no                         | no            | no     | no    | no          | no
-platform admin      | yes    | no                       | no                         | yes           | no     | yes   | yes         | yes
-anonymous           | yes    | no                       | no                         | no            | no     | no    | no          | no
+caller                | public | statistics (own country) | statistics (other country) | enrolled_list | export | admin | admin write | late_release write | directory | directory write
+factory manager       | yes    | no                       | no                         | no            | no     | no    | no          | no                 | yes       | no
+worker representative | yes    | no                       | no                         | no            | no     | no    | no          | no                 | no        | no
+brand                 | yes    | no                       | no                         | no            | no     | no    | no          | no                 | no        | no
+host                  | yes    | no                       | no                         | yes           | yes    | no    | no          | no                 | no        | no
+programme             | yes    | yes                      | no                         | no            | no     | no    | no          | no                 | no        | no
+constituent           | yes    | yes                      | no                         | no            | no     | no    | no          | no                 | no        | no
+labour inspectorate   | yes    | yes                      | no                         | no            | no     | no    | no          | no                 | no        | no
+platform admin        | yes    | no                       | no                         | yes           | no     | yes   | yes         | yes                | yes       | no
+anonymous             | yes    | no                       | no                         | no            | no     | no    | no          | no                 | no        | no
 """  # noqa: E501 - a table reads best on one line a row
 
 DECISION_COLUMNS = {
@@ -282,6 +285,8 @@ DECISION_COLUMNS = {
     "admin": ("admin", "read", False),
     "admin write": ("admin", "write", False),
     "late_release write": ("late_release", "write", False),
+    "directory": ("directory", "read", False),
+    "directory write": ("directory", "write", False),
 }
 
 

@@ -74,7 +74,7 @@ async def test_a_rotated_provider_key_is_fetched_once(
         provider = Provider(op.issuer, production=False, transport=transport, clock=clock)
         providers = OpenIdProviders({op.issuer: provider}, AUDIENCE, sessionmaker)
         first = (await sign_in(op.issuer, "spa-es256", "alice", AUDIENCE))["access_token"]
-        assert await providers.user_of(first, session) == alice.id
+        assert (await providers.user_of(first, session))[0] == alice.id
     port = int(op.issuer.rsplit(":", 1)[1])
     assert transport.paths["/jwks"] == 1
 
@@ -86,9 +86,9 @@ async def test_a_rotated_provider_key_is_fetched_once(
 
         # then one refetch serves both tokens of the new key, and the old token still holds
         assert json.loads(base64.urlsafe_b64decode(rotated.split(".")[0] + "=="))["kid"] == "ec-2"
-        assert await providers.user_of(rotated, session) == alice.id
-        assert await providers.user_of(again, session) == alice.id
-        assert await providers.user_of(first, session) == alice.id
+        assert (await providers.user_of(rotated, session))[0] == alice.id
+        assert (await providers.user_of(again, session))[0] == alice.id
+        assert (await providers.user_of(first, session))[0] == alice.id
         assert transport.paths["/jwks"] == 2
 
         # and within the minute a made-up kid fetches nothing

@@ -1,0 +1,104 @@
+"""``directory``: the brands and hosts a factory may grant to, and nothing more about them.
+
+A factory cannot grant to an organisation it cannot name, and ``organizations`` shows a
+factory only its own. The directory shows factory managers (and platform admins) the
+BRAND and HOST organisations by name, kind and country: no users, keys, grants or anything
+that would tell one grantee about another's factories (rule 8). Everyone else gets an
+empty directory, as if it had no entries (``policy.conf``, rule 15).
+
+Example:
+    { directory(search: "north", kind: BRAND, first: 10) {
+        totalCount edges { node { id name kind country { code } } } } }
+"""
+
+from __future__ import annotations
+
+import strawberry
+from sqlalchemy import func
+from strawberry.types import Info
+
+import models as m
+from api.context import Context
+from api.errors import BadArgument
+from api.ids import to_global_id
+from api.organizations import Country, OrganizationKind, load_country
+from api.pagination import PageInfo, cursor_of, page_args
+from authz.paging import count
+
+MAX_SEARCH = 100
+
+
+@strawberry.type(description="A brand or host a factory may grant to: name, kind and country.")
+class DirectoryEntry:
+    row: strawberry.Private[m.Organization]
+    id: strawberry.ID = strawberry.field(description="The organisation: pass it as granteeId.")
+    name: str
+    kind: OrganizationKind  # type: ignore[valid-type]
+
+    @classmethod
+    def of(cls, row: m.Organization) -> DirectoryEntry:
+        return cls(row=row, id=to_global_id("Organization", row.id), name=row.name, kind=row.kind)
+
+    @strawberry.field
+    async def country(self, info: Info[Context, None]) -> Country | None:
+        return await load_country(info, self.row.country_code)
+
+
+@strawberry.type
+class DirectoryEdge:
+    node: DirectoryEntry
+    cursor: str
+
+
+@strawberry.type
+class DirectoryConnection:
+    edges: list[DirectoryEdge]
+    page_info: PageInfo
+    count_stmt: strawberry.Private[object]
+
+    @strawberry.field
+    async def total_count(self, info: Info[Context, None]) -> int:
+        async with info.context.db() as session:
+            return int(await session.scalar(self.count_stmt) or 0)  # type: ignore[call-overload]
+
+
+def _search_term(search: str | None) -> str | None:
+    if search is None:
+        return None
+    term = search.strip()
+    if len(term) > MAX_SEARCH or any(ord(c) < 32 or ord(c) == 127 for c in term):
+        raise BadArgument(f"search must be at most {MAX_SEARCH} printable characters")
+    return term.lower() or None
+
+
+async def directory_page(
+    info: Info[Context, None],
+    search: str | None,
+    kind: m.OrganizationKind | None,
+    first: int | None,
+    after: str | None,
+) -> DirectoryConnection:
+    ctx = info.context
+    args = page_args(first, after, ctx.runtime.settings.max_page_size)
+    term = _search_term(search)
+    stmt = ctx.scope.directory()
+    if term is not None:
+        stmt = stmt.where(func.lower(m.Organization.name).contains(term, autoescape=True))
+    if kind is not None:
+        stmt = stmt.where(m.Organization.kind == m.OrganizationKind(kind))
+    count_stmt = count(stmt)
+    if args.after is not None:
+        stmt = stmt.where(m.Organization.id > args.after[0])
+    async with ctx.db() as session:
+        rows = list(
+            (await session.scalars(stmt.order_by(m.Organization.id).limit(args.first + 1))).all()
+        )
+    page = rows[: args.first]
+    return DirectoryConnection(
+        edges=[DirectoryEdge(node=DirectoryEntry.of(r), cursor=cursor_of(r.id)) for r in page],
+        page_info=PageInfo(
+            has_next_page=len(rows) > args.first,
+            end_cursor=cursor_of(page[-1].id) if page else None,
+        ),
+        count_stmt=count_stmt,
+    )
