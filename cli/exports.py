@@ -42,7 +42,11 @@ async def _work(interval: float) -> None:
 
 @app.command("run")
 def run() -> None:
-    """One pass: write every export that is due, then deliver pending webhooks."""
+    """One pass: write every export that is due, then deliver pending webhooks.
+
+    Exits 0 when the pass did its work, naming any host that got nothing because of its
+    own key; 1 when an export failed for another reason.
+    """
     install_guard()  # the job's reads must all be marked as the platform's
     report, deliveries = asyncio.run(_one_pass())
     typer.echo(report.summary())
@@ -50,17 +54,18 @@ def run() -> None:
         f"webhooks: {deliveries.delivered} delivered, {deliveries.retrying} to retry, "
         f"{deliveries.failed} failed"
     )
+    for failure in report.failed_hosts:
+        typer.echo(f"host {failure.host_id} failed: {failure.reason}")
     for error in report.errors:
         typer.echo(f"error: {error}", err=True)
-    if report.errors:
+    # One host's unusable key is that host's to fix: the pass did its work for the others.
+    if report.pass_failed:
         raise typer.Exit(1)
 
 
 @app.command("worker")
 def worker(
-    interval: float = typer.Option(
-        60.0, "--interval", min=1.0, help="Seconds between two passes."
-    ),
+    interval: float = typer.Option(60.0, "--interval", min=1.0, help="Seconds between two passes."),
 ) -> None:
     """Run passes and webhook deliveries until Ctrl-C or SIGTERM."""
     install_guard()

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc import jwe, jws, jwt
 from joserfc.errors import JoseError, SecurityWarning
@@ -253,20 +254,51 @@ class ApiKeyHasher:
 # --- Gateway export envelopes -------------------------------------------------------------
 
 
+# JWK members that only a private or symmetric key has (RFC 7518 section 6, RFC 8037).
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_X25519_P = 2**255 - 19
+
+
+_INVALID_X = "publicJwk 'x' is not a valid X25519 public key"
+
+
+def _x25519_point(x: object) -> bytes:
+    """The 32 bytes of a canonical X25519 public value that is not of low order."""
+    if not isinstance(x, str) or len(x) != 43:  # 32 bytes in base64url without padding
+        raise CryptoError(_INVALID_X)
+    try:
+        raw = base64.urlsafe_b64decode(x + "=")
+    except ValueError as error:
+        raise CryptoError(_INVALID_X) from error
+    if _b64(raw) != x:  # another alphabet, or stray bits in the last character
+        raise CryptoError(f"{_INVALID_X}: not canonical base64url")
+    if raw[31] & 0x80 or int.from_bytes(raw, "little") >= _X25519_P:
+        raise CryptoError(f"{_INVALID_X}: not a canonical field element")
+    # A point of small order (the all-zero value among them) makes every shared secret the
+    # same zero: OpenSSL refuses that exchange, so one trial with a throwaway key finds it.
+    try:
+        X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(raw))
+    except ValueError as error:
+        raise CryptoError(f"{_INVALID_X}: a point of low order") from error
+    return raw
+
+
 def validate_host_public_jwk(data: object) -> dict[str, str]:
-    """Returns the canonical public X25519 JWK, or raises CryptoError saying what is wrong."""
+    """Returns the canonical public X25519 JWK, or raises CryptoError saying what is wrong.
+
+    Refused: anything but an OKP key on X25519, any private or symmetric member (even null),
+    an ``x`` that is not 32 canonical bytes, and points of low order, to which no secret
+    can be agreed (a key the export job could never encrypt to).
+    """
     if not isinstance(data, dict):
         raise CryptoError("publicJwk must be a JSON object")
+    private = sorted(_PRIVATE_MEMBERS.intersection(data))
+    if private:
+        raise CryptoError(f"publicJwk must not contain the private part {private[0]!r}")
     if data.get("kty") != "OKP" or data.get("crv") != "X25519":
         raise CryptoError("publicJwk must be an OKP key on curve X25519")
-    if "d" in data:
-        raise CryptoError("publicJwk must not contain the private part 'd'")
-    try:
-        key = OKPKey.import_key({"kty": "OKP", "crv": "X25519", "x": str(data["x"])})
-        if len(_unb64(str(data["x"]))) != 32:
-            raise ValueError("x must be 32 bytes")
-    except (JoseError, ValueError, KeyError, TypeError) as error:
-        raise CryptoError("publicJwk 'x' is not a valid X25519 public key") from error
+    raw = _x25519_point(data.get("x"))
+    key = OKPKey.import_key({"kty": "OKP", "crv": "X25519", "x": _b64(raw)})
     public = {k: str(v) for k, v in key.as_dict(private=False).items() if k in ("kty", "crv", "x")}
     public["kid"] = key.thumbprint()
     return public

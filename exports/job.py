@@ -45,6 +45,14 @@ from exports.webhooks import deliver_pending
 log = logging.getLogger("millgate.exports")
 
 
+@dataclass(frozen=True)
+class HostFailure:
+    """A host that got nothing this pass because of something of its own (its key)."""
+
+    host_id: int
+    reason: str
+
+
 @dataclass
 class RunReport:
     """What one pass did."""
@@ -57,6 +65,17 @@ class RunReport:
     # Pairs another worker exported between our plan and our claim.
     done_elsewhere: int = 0
     errors: list[str] = field(default_factory=list)
+    # Hosts left out of this pass; each is also one line of ``errors``.
+    failed_hosts: list[HostFailure] = field(default_factory=list)
+
+    def fail_host(self, host_id: int, reason: str) -> None:
+        self.failed_hosts.append(HostFailure(host_id, reason))
+        self.errors.append(f"host {host_id}: {reason}")
+
+    @property
+    def pass_failed(self) -> bool:
+        """An error that is not one host's own: the pass itself did not do its work."""
+        return len(self.errors) > len(self.failed_hosts)
 
     def summary(self) -> str:
         return (
@@ -146,15 +165,32 @@ def _claim(
     return system_read(stmt, "exports: claim")
 
 
+class _HostKeyUnusable(Exception):
+    """Raised when no envelope can be made to a host's registered key."""
+
+
+def _seal_for_host(keys: KeyMaterial, registered: object, payload: bytes) -> str:
+    """The envelope to the host's key as registered now (not at planning).
+
+    Whatever goes wrong here belongs to this host alone (its key), so it is caught broadly
+    and raised as :class:`_HostKeyUnusable`: one host's key never stops the others' exports.
+    """
+    try:
+        return sign_and_encrypt(payload, keys.signing, validate_host_public_jwk(registered))
+    except CryptoError as error:
+        raise _HostKeyUnusable(str(error)) from error
+    except Exception as error:
+        raise _HostKeyUnusable(f"{type(error).__name__}: {error}") from error
+
+
 async def _write_export(
     session: AsyncSession,
-    keys: KeyMaterial,
     claim: Row[*tuple[Any, ...]],
     content: CycleContent,
-    host_jwk: dict[str, str],
+    export_uid: str,
+    payload: bytes,
+    envelope: str,
 ) -> None:
-    export_uid = str(uuid.uuid4())
-    payload = canonical_json(content.payload(export_uid))
     export = m.GatewayExport(
         export_uid=export_uid,
         host_id=claim.host_id,
@@ -166,7 +202,7 @@ async def _write_export(
         release_on=content.gateway_release_on,
         schema_version=SCHEMA_VERSION,
         content_sha256=sha256_hex(payload),
-        envelope=sign_and_encrypt(payload, keys.signing, host_jwk),
+        envelope=envelope,
     )
     session.add(export)
     if claim.webhook_url:
@@ -196,17 +232,20 @@ async def _claim_and_write(
             if await session.scalar(system_read(done, "exports: recheck")) is not None:
                 report.done_elsewhere += 1
                 return True
-            try:  # the key as registered now, not at planning
-                host_jwk = validate_host_public_jwk(claim.host_public_jwk)
-            except CryptoError as error:
-                report.errors.append(f"host {claim.host_id}: {error}")
-                plan.hosts.discard(claim.host_id)
-                return True
             content = plan.contents.get(claim.cycle_id)
             if content is None:  # the first host of this cycle: load and decrypt it once
                 snapshot = await load_snapshot(session, claim.cycle_id)
                 content = plan.contents[claim.cycle_id] = cycle_content(snapshot, keys.fields)
-            await _write_export(session, keys, claim, content, host_jwk)
+            export_uid = str(uuid.uuid4())
+            payload = canonical_json(content.payload(export_uid))
+            try:
+                envelope = _seal_for_host(keys, claim.host_public_jwk, payload)
+            except _HostKeyUnusable as error:
+                # This host waits for a usable key; the pass goes on for every other one.
+                report.fail_host(claim.host_id, str(error))
+                plan.hosts.discard(claim.host_id)
+                return True
+            await _write_export(session, claim, content, export_uid, payload, envelope)
     except (SnapshotIncomplete, CryptoError, IntegrityError) as error:
         # Nothing was committed; leave the cycle to the next pass.
         assert claim is not None
