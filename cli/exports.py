@@ -21,7 +21,11 @@ async def _one_pass() -> tuple[RunReport, DeliveryReport]:
     runtime = Runtime.create(Settings())
     try:
         report = await run_once(runtime.sessionmaker, runtime.keys)
-        deliveries = await deliver_pending(runtime.sessionmaker, runtime.keys)
+        deliveries = await deliver_pending(
+            runtime.sessionmaker,
+            runtime.keys,
+            allow_loopback=runtime.settings.webhook_allow_loopback,
+        )
         return report, deliveries
     finally:
         await runtime.close()
@@ -35,7 +39,13 @@ async def _work(interval: float) -> None:
         loop.add_signal_handler(sig, stop.set)
     typer.echo(f"export worker: a pass every {interval:g} s; Ctrl-C or SIGTERM stops it")
     try:
-        await run_forever(runtime.sessionmaker, runtime.keys, interval=interval, stop=stop)
+        await run_forever(
+            runtime.sessionmaker,
+            runtime.keys,
+            interval=interval,
+            stop=stop,
+            allow_loopback=runtime.settings.webhook_allow_loopback,
+        )
     finally:
         await runtime.close()
 

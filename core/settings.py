@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     token_issuer: str = "millgate"  # noqa: S105 - not a secret
     token_audience: str = "millgate-api"  # noqa: S105 - not a secret
     token_ttl_seconds: int = Field(default=3600, gt=0, le=86400 * 30)
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Development only: webhooks may go to http(s)://127.0.0.1 receivers.",
+    )
     redis_url: str = Field(default="", description="Shared rate limits when set.")
     rate_limit_per_minute: int = Field(default=600, gt=0)
     statement_timeout_ms: int = Field(default=5000, gt=0)
@@ -71,6 +75,12 @@ class Settings(BaseSettings):
             if missing or not self.database_url:
                 wanted = ", ".join(f"MILLGATE_{n.upper()}" for n in [*missing, "database_url"])
                 raise ValueError(f"production mode needs explicit {wanted}")
+        return self
+
+    @model_validator(mode="after")
+    def _loopback_webhooks_not_in_production(self) -> Settings:
+        if self.production and self.webhook_allow_loopback:
+            raise ValueError("MILLGATE_WEBHOOK_ALLOW_LOOPBACK is for development, not production")
         return self
 
     @cached_property

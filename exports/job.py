@@ -286,6 +286,7 @@ async def run_forever(
     interval: float,
     stop: asyncio.Event | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    allow_loopback: bool = False,
 ) -> None:
     """The worker: a pass and a round of webhook deliveries every ``interval`` seconds.
 
@@ -295,7 +296,9 @@ async def run_forever(
     while not stop.is_set():
         try:
             await run_once(sessionmaker, keys)
-            await deliver_pending(sessionmaker, keys, transport=transport)
+            await deliver_pending(
+                sessionmaker, keys, transport=transport, allow_loopback=allow_loopback
+            )
         except Exception:  # a database blip must not end the worker
             log.exception("export pass failed")
         with contextlib.suppress(TimeoutError):
