@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import signal
 
 import typer
 
 from authz.guard import install_guard
+from core.audit_checkpoints import CheckpointSchedule, CheckpointStore
 from core.runtime import Runtime
 from core.settings import Settings
 from exports.job import RunReport, run_forever, run_once
@@ -45,6 +47,11 @@ async def _work(interval: float) -> None:
             interval=interval,
             stop=stop,
             allow_loopback=runtime.settings.webhook_allow_loopback,
+            checkpoints=CheckpointSchedule(
+                CheckpointStore(runtime.settings.effective_checkpoint_dir),
+                runtime.settings.token_issuer,
+                dt.timedelta(seconds=runtime.settings.checkpoint_interval_seconds),
+            ),
         )
     finally:
         await runtime.close()

@@ -7,6 +7,8 @@
 - Gateway exports: a compact JWS (EdDSA, platform key) wrapped in a compact JWE
   (ECDH-ES+A256KW, A256GCM) to the host's registered X25519 key.
 - Webhooks: HMAC-SHA256 of the body.
+- Audit checkpoints: a compact JWS (EdDSA, platform key, ``typ`` of its own) over the chain
+  head, verifiable with the public key set served at ``/.well-known/jwks.json``.
 """
 
 from __future__ import annotations
@@ -342,6 +344,46 @@ def decrypt_and_verify(
         return verified.payload
     except (JoseError, ValueError, AssertionError) as error:
         raise CryptoError("export envelope failed decryption or verification") from error
+
+
+# --- audit checkpoints ----------------------------------------------------------------------
+
+CHECKPOINT_TYP = "millgate-audit-checkpoint+jws"
+
+
+def sign_checkpoint(signer: SigningKeys, claims: Mapping[str, Any]) -> str:
+    """Compact JWS over the canonical JSON of ``claims`` with the current platform key."""
+    key = signer.current
+    payload = json.dumps(dict(claims), sort_keys=True, separators=(",", ":")).encode()
+    return jws.serialize_compact(
+        {"alg": TOKEN_ALG, "kid": key.kid, "typ": CHECKPOINT_TYP},
+        payload,
+        key,
+        algorithms=[TOKEN_ALG],
+    )
+
+
+def verify_checkpoint(token: str, public_jwks: Mapping[str, Any]) -> dict[str, Any]:
+    """The claims of a checkpoint signed by a key of ``public_jwks``; CryptoError otherwise.
+
+    The ``typ`` is required, so no other JWS of the platform (an export's inner signature)
+    passes for a checkpoint.
+    """
+    try:
+        header = json.loads(_unb64(token.split(".", 1)[0]))
+        if not isinstance(header, dict) or header.get("typ") != CHECKPOINT_TYP:
+            raise CryptoError("not an audit checkpoint")
+        verified = jws.deserialize_compact(
+            token,
+            KeySet.import_key_set(dict(public_jwks)),  # type: ignore[arg-type]
+            algorithms=[TOKEN_ALG],
+        )
+        claims = json.loads(verified.payload)
+    except (JoseError, ValueError, TypeError, IndexError) as error:
+        raise CryptoError("audit checkpoint signature does not verify") from error
+    if not isinstance(claims, dict):
+        raise CryptoError("audit checkpoint claims are not an object")
+    return claims
 
 
 def sha256_hex(data: bytes) -> str:

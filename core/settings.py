@@ -35,6 +35,14 @@ class Settings(BaseSettings):
     token_issuer: str = "millgate"  # noqa: S105 - not a secret
     token_audience: str = "millgate-api"  # noqa: S105 - not a secret
     token_ttl_seconds: int = Field(default=3600, gt=0, le=86400 * 30)
+    checkpoint_dir: Path | None = Field(
+        default=None,
+        description="Signed audit checkpoints, outside the database; <data_dir>/checkpoints "
+        "when unset.",
+    )
+    checkpoint_interval_seconds: int = Field(
+        default=600, ge=0, description="The export worker's least time between checkpoints."
+    )
     webhook_allow_loopback: bool = Field(
         default=False,
         description="Development only: webhooks may go to http(s)://127.0.0.1 receivers.",
@@ -92,6 +100,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def effective_checkpoint_dir(self) -> Path:
+        return self.checkpoint_dir or self.data_dir / "checkpoints"
 
     @property
     def keys_dir(self) -> Path:

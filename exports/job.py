@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
 from authz.guard import system_read
+from core.audit_checkpoints import CheckpointSchedule
 from core.crypto import KeyMaterial, sha256_hex, sign_and_encrypt, validate_host_public_jwk
 from core.errors import CryptoError
 from exports.eligibility import gateway_eligibility
@@ -279,6 +280,19 @@ async def run_once(
     return report
 
 
+async def _checkpoint(
+    sessionmaker: async_sessionmaker[AsyncSession], keys: KeyMaterial, schedule: CheckpointSchedule
+) -> None:
+    try:
+        async with sessionmaker() as session:
+            made = await schedule.run(session, keys.signing)
+    except Exception:  # a full disk must not end the exports either
+        log.exception("audit checkpoint failed")
+        return
+    if made is not None:
+        log.info("audit checkpoint %d:%s signed", made.seq, made.head_hash)
+
+
 async def run_forever(
     sessionmaker: async_sessionmaker[AsyncSession],
     keys: KeyMaterial,
@@ -287,8 +301,10 @@ async def run_forever(
     stop: asyncio.Event | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
     allow_loopback: bool = False,
+    checkpoints: CheckpointSchedule | None = None,
 ) -> None:
-    """The worker: a pass and a round of webhook deliveries every ``interval`` seconds.
+    """The worker: a pass and a round of webhook deliveries every ``interval`` seconds, and
+    a signed checkpoint of the audit chain's head when ``checkpoints`` says one is due.
 
     Returns once ``stop`` is set; a failing pass is logged and the next one tries again.
     """
@@ -301,5 +317,7 @@ async def run_forever(
             )
         except Exception:  # a database blip must not end the worker
             log.exception("export pass failed")
+        if checkpoints is not None:
+            await _checkpoint(sessionmaker, keys, checkpoints)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)
