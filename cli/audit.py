@@ -51,7 +51,10 @@ def _checkpoint_tokens(directory: Path | None) -> list[tuple[str, str]]:
         return []
     if not directory.is_dir():
         raise typer.BadParameter(f"{directory} is not a directory", param_hint="--checkpoints")
-    return [(path.name, path.read_text()) for _, path in CheckpointStore(directory).paths()]
+    try:
+        return [(path.name, path.read_text()) for _, path in CheckpointStore(directory).paths()]
+    except (OSError, UnicodeDecodeError) as error:
+        raise typer.BadParameter(f"cannot read: {error}", param_hint="--checkpoints") from None
 
 
 async def _verify(
