@@ -306,15 +306,19 @@ def validate_host_public_jwk(data: object) -> dict[str, str]:
     return public
 
 
-def sign_and_encrypt(payload: bytes, signer: SigningKeys, host_jwk: Mapping[str, str]) -> str:
-    """Compact JWE (ECDH-ES+A256KW, A256GCM) to ``host_jwk`` of a compact JWS over ``payload``."""
+def sign_export(payload: bytes, signer: SigningKeys) -> str:
+    """Compact JWS (EdDSA, the current platform key) over an export's ``payload``."""
     key = signer.current
-    signed = jws.serialize_compact(
+    return jws.serialize_compact(
         {"alg": TOKEN_ALG, "kid": key.kid, "typ": "JOSE", "cty": "application/json"},
         payload,
         key,
         algorithms=[TOKEN_ALG],
     )
+
+
+def encrypt_for_host(signed: str, host_jwk: Mapping[str, str]) -> str:
+    """Compact JWE (ECDH-ES+A256KW, A256GCM) of a signed export to ``host_jwk``."""
     recipient = OKPKey.import_key(dict(host_jwk))
     header = {
         "alg": EXPORT_JWE_ALG,
@@ -325,6 +329,11 @@ def sign_and_encrypt(payload: bytes, signer: SigningKeys, host_jwk: Mapping[str,
     return jwe.encrypt_compact(
         header, signed.encode(), recipient, algorithms=[EXPORT_JWE_ALG, EXPORT_JWE_ENC]
     )
+
+
+def sign_and_encrypt(payload: bytes, signer: SigningKeys, host_jwk: Mapping[str, str]) -> str:
+    """Compact JWE (ECDH-ES+A256KW, A256GCM) to ``host_jwk`` of a compact JWS over ``payload``."""
+    return encrypt_for_host(sign_export(payload, signer), host_jwk)
 
 
 def decrypt_and_verify(

@@ -34,7 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import models as m
 from authz.guard import system_read
 from core.audit_checkpoints import CheckpointSchedule
-from core.crypto import KeyMaterial, sha256_hex, sign_and_encrypt, validate_host_public_jwk
+from core.crypto import (
+    KeyMaterial,
+    encrypt_for_host,
+    sha256_hex,
+    sign_export,
+    validate_host_public_jwk,
+)
 from core.errors import CryptoError
 from exports.eligibility import gateway_eligibility
 from exports.facts import facts_by_cycle
@@ -170,14 +176,15 @@ class _HostKeyUnusable(Exception):
     """Raised when no envelope can be made to a host's registered key."""
 
 
-def _seal_for_host(keys: KeyMaterial, registered: object, payload: bytes) -> str:
-    """The envelope to the host's key as registered now (not at planning).
+def _seal_for_host(registered: object, signed: str) -> str:
+    """The signed export encrypted to the host's key as registered now (not at planning).
 
     Whatever goes wrong here belongs to this host alone (its key), so it is caught broadly
     and raised as :class:`_HostKeyUnusable`: one host's key never stops the others' exports.
+    The platform's own part, the signature, is made before and fails the pass as before.
     """
     try:
-        return sign_and_encrypt(payload, keys.signing, validate_host_public_jwk(registered))
+        return encrypt_for_host(signed, validate_host_public_jwk(registered))
     except CryptoError as error:
         raise _HostKeyUnusable(str(error)) from error
     except Exception as error:
@@ -239,8 +246,9 @@ async def _claim_and_write(
                 content = plan.contents[claim.cycle_id] = cycle_content(snapshot, keys.fields)
             export_uid = str(uuid.uuid4())
             payload = canonical_json(content.payload(export_uid))
+            signed = sign_export(payload, keys.signing)
             try:
-                envelope = _seal_for_host(keys, claim.host_public_jwk, payload)
+                envelope = _seal_for_host(claim.host_public_jwk, signed)
             except _HostKeyUnusable as error:
                 # This host waits for a usable key; the pass goes on for every other one.
                 report.fail_host(claim.host_id, str(error))

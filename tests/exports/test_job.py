@@ -529,14 +529,14 @@ async def test_any_failure_sealing_for_one_host_leaves_the_others_their_exports(
     odd_jwk = odd.organization.host_public_jwk
     assert odd_jwk is not None
     world, broken = await _host_before_the_world_with(session, keys, odd_jwk)
-    real = job.sign_and_encrypt
+    real = job.encrypt_for_host
 
-    def fails_for_one_host(payload: bytes, signer: Any, host_jwk: Any) -> str:
+    def fails_for_one_host(signed: str, host_jwk: Any) -> str:
         if host_jwk["kid"] == odd_jwk["kid"]:
             raise ValueError("Error computing shared key.")
-        return real(payload, signer, host_jwk)
+        return real(signed, host_jwk)
 
-    monkeypatch.setattr(job, "sign_and_encrypt", fails_for_one_host)
+    monkeypatch.setattr(job, "encrypt_for_host", fails_for_one_host)
 
     report = await run_once(sessionmaker, keys, today=GATEWAY_ON)
 
