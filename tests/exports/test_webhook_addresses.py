@@ -210,3 +210,31 @@ async def test_the_transport_itself_refuses_a_literal_loopback(host: str) -> Non
             await client.post(f"https://{host}/hook", content=b"{}")
 
     assert seen == []
+
+
+async def test_a_resolved_name_is_reached_at_its_checked_address_under_its_own_name() -> None:
+    """Over real sockets: the name resolves (here to a loopback receiver, allowed by the
+    development setting), the connection goes to that address, the Host header keeps the name."""
+    got: list[bytes] = []
+
+    async def receive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        got.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    asked: list[str] = []
+
+    async def resolve(name: str, port: int) -> list[IPAddress]:
+        asked.append(name)
+        return [parse_address("127.0.0.1")]
+
+    server = await asyncio.start_server(receive, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        transport = PinnedTransport(allow_loopback=True, resolver=resolve)
+        async with httpx.AsyncClient(transport=transport) as client:
+            response = await client.post(f"http://receiver.test:{port}/hook", content=b"{}")
+
+    assert (response.status_code, asked) == (204, ["receiver.test"])
+    assert f"host: receiver.test:{port}".encode() in got[0].lower()
