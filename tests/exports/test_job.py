@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
 from authz.guard import UnscopedRead, system_read
-from core.crypto import KeyMaterial
+from core.crypto import KeyMaterial, encrypt_for_host
 from exports import job
 from exports.delivery import visible_exports_query
 from exports.job import run_once
@@ -529,12 +529,11 @@ async def test_any_failure_sealing_for_one_host_leaves_the_others_their_exports(
     odd_jwk = odd.organization.host_public_jwk
     assert odd_jwk is not None
     world, broken = await _host_before_the_world_with(session, keys, odd_jwk)
-    real = job.encrypt_for_host
 
     def fails_for_one_host(signed: str, host_jwk: Any) -> str:
         if host_jwk["kid"] == odd_jwk["kid"]:
             raise ValueError("Error computing shared key.")
-        return real(signed, host_jwk)
+        return encrypt_for_host(signed, host_jwk)
 
     monkeypatch.setattr(job, "encrypt_for_host", fails_for_one_host)
 

@@ -203,7 +203,12 @@ async def test_loopback_receivers_with_the_development_setting(
 async def test_the_transport_itself_refuses_a_literal_loopback(host: str) -> None:
     """Whoever else uses the transport: it checks the host it is given, literal or not."""
     seen: list[httpx.Request] = []
-    inner = httpx.MockTransport(lambda request: seen.append(request) or httpx.Response(204))
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    inner = httpx.MockTransport(receiver)
 
     async with httpx.AsyncClient(transport=PinnedTransport(inner=inner)) as client:
         with pytest.raises(AddressNotAllowed, match="not a public address"):
