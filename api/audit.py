@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import strawberry
@@ -13,6 +14,7 @@ from api.context import Context
 from api.organizations import Organization, load_organization
 from api.pagination import PageArgs, PageInfo, cursor_of
 from authz.paging import count
+from core.audit_checkpoints import CheckpointStore
 
 
 @strawberry.type
@@ -80,4 +82,33 @@ async def audit_page(
             has_next_page=len(rows) > args.first, end_cursor=edges[-1].cursor if edges else None
         ),
         count_stmt=count_stmt,
+    )
+
+
+@strawberry.type(
+    description="The platform's signature over the audit chain's head: entry `seq` had hash "
+    "`headHash`. Verify `jws` with /.well-known/jwks.json and keep it: it proves later that "
+    "the trail up to `seq` was not cut or rewritten."
+)
+class AuditCheckpoint:
+    seq: int
+    head_hash: str
+    signed_at: dt.datetime
+    jws: str
+
+
+async def latest_checkpoint(info: Info[Context, None], factory_id: int) -> AuditCheckpoint | None:
+    """The newest checkpoint, for whoever may read the factory's audit log (its own users)."""
+    ctx = info.context
+    stmt = ctx.scope.factory_ids("access_log").where(m.Factory.id == factory_id)
+    async with ctx.db() as session:
+        if await session.scalar(stmt) is None:
+            return None
+    settings = ctx.runtime.settings
+    store = CheckpointStore(settings.effective_checkpoint_dir)
+    found = await asyncio.to_thread(store.latest, ctx.runtime.keys.signing.public_jwks())
+    if found is None:
+        return None
+    return AuditCheckpoint(
+        seq=found.seq, head_hash=found.head_hash, signed_at=found.signed_at, jws=found.jws
     )

@@ -9,7 +9,7 @@ from strawberry.types import Info
 
 import models as m
 from api.assessments import AssessmentConnection, assessment_connection
-from api.audit import AuditEntryConnection, audit_page
+from api.audit import AuditCheckpoint, AuditEntryConnection, audit_page, latest_checkpoint
 from api.consent import AccessEventConnection, ConsentGrant, access_connection
 from api.context import Context
 from api.eligibility import GatewayEligibility, eligibility_of
@@ -103,6 +103,12 @@ class Factory(Node):
     ) -> AuditEntryConnection:
         args = page_args(first, after, info.context.runtime.settings.max_page_size)
         return await audit_page(info, self.row.id, args)
+
+    @strawberry.field(
+        description="The newest signed checkpoint of the audit chain (its own); null if none."
+    )
+    async def audit_checkpoint(self, info: Info[Context, None]) -> AuditCheckpoint | None:
+        return await latest_checkpoint(info, self.row.id)
 
     @strawberry.field(
         description="Null for every caller that may not know SLCP participation (brands among them)."  # noqa: E501 - one line of contract text

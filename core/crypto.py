@@ -9,6 +9,8 @@
 - Gateway exports: a compact JWS (EdDSA, platform key) wrapped in a compact JWE
   (ECDH-ES+A256KW, A256GCM) to the host's registered X25519 key.
 - Webhooks: HMAC-SHA256 of the body.
+- Audit checkpoints: a compact JWS (EdDSA, platform key, ``typ`` of its own) over the chain
+  head, verifiable with the public key set served at ``/.well-known/jwks.json``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc import jwe, jws, jwt
 from joserfc.errors import (
@@ -504,34 +507,69 @@ class ApiKeyHasher:
 # --- Gateway export envelopes -------------------------------------------------------------
 
 
+# JWK members that only a private or symmetric key has (RFC 7518 section 6, RFC 8037).
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_X25519_P = 2**255 - 19
+
+
+_INVALID_X = "publicJwk 'x' is not a valid X25519 public key"
+
+
+def _x25519_point(x: object) -> bytes:
+    """The 32 bytes of a canonical X25519 public value that is not of low order."""
+    if not isinstance(x, str) or len(x) != 43:  # 32 bytes in base64url without padding
+        raise CryptoError(_INVALID_X)
+    try:
+        raw = base64.urlsafe_b64decode(x + "=")
+    except ValueError as error:
+        raise CryptoError(_INVALID_X) from error
+    if _b64(raw) != x:  # another alphabet, or stray bits in the last character
+        raise CryptoError(f"{_INVALID_X}: not canonical base64url")
+    if raw[31] & 0x80 or int.from_bytes(raw, "little") >= _X25519_P:
+        raise CryptoError(f"{_INVALID_X}: not a canonical field element")
+    # A point of small order (the all-zero value among them) makes every shared secret the
+    # same zero: OpenSSL refuses that exchange, so one trial with a throwaway key finds it.
+    try:
+        X25519PrivateKey.generate().exchange(X25519PublicKey.from_public_bytes(raw))
+    except ValueError as error:
+        raise CryptoError(f"{_INVALID_X}: a point of low order") from error
+    return raw
+
+
 def validate_host_public_jwk(data: object) -> dict[str, str]:
-    """Returns the canonical public X25519 JWK, or raises CryptoError saying what is wrong."""
+    """Returns the canonical public X25519 JWK, or raises CryptoError saying what is wrong.
+
+    Refused: anything but an OKP key on X25519, any private or symmetric member (even null),
+    an ``x`` that is not 32 canonical bytes, and points of low order, to which no secret
+    can be agreed (a key the export job could never encrypt to).
+    """
     if not isinstance(data, dict):
         raise CryptoError("publicJwk must be a JSON object")
+    private = sorted(_PRIVATE_MEMBERS.intersection(data))
+    if private:
+        raise CryptoError(f"publicJwk must not contain the private part {private[0]!r}")
     if data.get("kty") != "OKP" or data.get("crv") != "X25519":
         raise CryptoError("publicJwk must be an OKP key on curve X25519")
-    if "d" in data:
-        raise CryptoError("publicJwk must not contain the private part 'd'")
-    try:
-        key = OKPKey.import_key({"kty": "OKP", "crv": "X25519", "x": str(data["x"])})
-        if len(_unb64(str(data["x"]))) != 32:
-            raise ValueError("x must be 32 bytes")
-    except (JoseError, ValueError, KeyError, TypeError) as error:
-        raise CryptoError("publicJwk 'x' is not a valid X25519 public key") from error
+    raw = _x25519_point(data.get("x"))
+    key = OKPKey.import_key({"kty": "OKP", "crv": "X25519", "x": _b64(raw)})
     public = {k: str(v) for k, v in key.as_dict(private=False).items() if k in ("kty", "crv", "x")}
     public["kid"] = key.thumbprint()
     return public
 
 
-def sign_and_encrypt(payload: bytes, signer: SigningKeys, host_jwk: Mapping[str, str]) -> str:
-    """Compact JWE (ECDH-ES+A256KW, A256GCM) to ``host_jwk`` of a compact JWS over ``payload``."""
+def sign_export(payload: bytes, signer: SigningKeys) -> str:
+    """Compact JWS (EdDSA, the current platform key) over an export's ``payload``."""
     key = signer.current
-    signed = jws.serialize_compact(
+    return jws.serialize_compact(
         {"alg": TOKEN_ALG, "kid": key.kid, "typ": "JOSE", "cty": "application/json"},
         payload,
         key,
         algorithms=[TOKEN_ALG],
     )
+
+
+def encrypt_for_host(signed: str, host_jwk: Mapping[str, str]) -> str:
+    """Compact JWE (ECDH-ES+A256KW, A256GCM) of a signed export to ``host_jwk``."""
     recipient = OKPKey.import_key(dict(host_jwk))
     header = {
         "alg": EXPORT_JWE_ALG,
@@ -542,6 +580,11 @@ def sign_and_encrypt(payload: bytes, signer: SigningKeys, host_jwk: Mapping[str,
     return jwe.encrypt_compact(
         header, signed.encode(), recipient, algorithms=[EXPORT_JWE_ALG, EXPORT_JWE_ENC]
     )
+
+
+def sign_and_encrypt(payload: bytes, signer: SigningKeys, host_jwk: Mapping[str, str]) -> str:
+    """Compact JWE (ECDH-ES+A256KW, A256GCM) to ``host_jwk`` of a compact JWS over ``payload``."""
+    return encrypt_for_host(sign_export(payload, signer), host_jwk)
 
 
 def decrypt_and_verify(
@@ -561,6 +604,46 @@ def decrypt_and_verify(
         return verified.payload
     except (JoseError, ValueError, AssertionError) as error:
         raise CryptoError("export envelope failed decryption or verification") from error
+
+
+# --- audit checkpoints ----------------------------------------------------------------------
+
+CHECKPOINT_TYP = "millgate-audit-checkpoint+jws"
+
+
+def sign_checkpoint(signer: SigningKeys, claims: Mapping[str, Any]) -> str:
+    """Compact JWS over the canonical JSON of ``claims`` with the current platform key."""
+    key = signer.current
+    payload = json.dumps(dict(claims), sort_keys=True, separators=(",", ":")).encode()
+    return jws.serialize_compact(
+        {"alg": TOKEN_ALG, "kid": key.kid, "typ": CHECKPOINT_TYP},
+        payload,
+        key,
+        algorithms=[TOKEN_ALG],
+    )
+
+
+def verify_checkpoint(token: str, public_jwks: Mapping[str, Any]) -> dict[str, Any]:
+    """The claims of a checkpoint signed by a key of ``public_jwks``; CryptoError otherwise.
+
+    The ``typ`` is required, so no other JWS of the platform (an export's inner signature)
+    passes for a checkpoint.
+    """
+    try:
+        header = json.loads(_unb64(token.split(".", 1)[0]))
+        if not isinstance(header, dict) or header.get("typ") != CHECKPOINT_TYP:
+            raise CryptoError("not an audit checkpoint")
+        verified = jws.deserialize_compact(
+            token,
+            KeySet.import_key_set(dict(public_jwks)),  # type: ignore[arg-type]
+            algorithms=[TOKEN_ALG],
+        )
+        claims = json.loads(verified.payload)
+    except (JoseError, ValueError, TypeError, IndexError) as error:
+        raise CryptoError("audit checkpoint signature does not verify") from error
+    if not isinstance(claims, dict):
+        raise CryptoError("audit checkpoint claims are not an object")
+    return claims
 
 
 def sha256_hex(data: bytes) -> str:

@@ -36,6 +36,18 @@ class Settings(BaseSettings):
     token_issuer: str = "millgate"  # noqa: S105 - not a secret
     token_audience: str = "millgate-api"  # noqa: S105 - not a secret
     token_ttl_seconds: int = Field(default=3600, gt=0, le=86400 * 30)
+    checkpoint_dir: Path | None = Field(
+        default=None,
+        description="Signed audit checkpoints, outside the database; <data_dir>/checkpoints "
+        "when unset.",
+    )
+    checkpoint_interval_seconds: int = Field(
+        default=600, ge=0, description="The export worker's least time between checkpoints."
+    )
+    webhook_allow_loopback: bool = Field(
+        default=False,
+        description="Development only: webhooks may go to http(s)://127.0.0.1 receivers.",
+    )
     redis_url: str = Field(default="", description="Shared rate limits when set.")
     rate_limit_per_minute: int = Field(default=600, gt=0)
     statement_timeout_ms: int = Field(default=5000, gt=0)
@@ -112,6 +124,12 @@ class Settings(BaseSettings):
     def cors_origin_list(self) -> tuple[str, ...]:
         return tuple(o.strip() for o in self.cors_origins.split(",") if o.strip())
 
+    @model_validator(mode="after")
+    def _loopback_webhooks_not_in_production(self) -> Settings:
+        if self.production and self.webhook_allow_loopback:
+            raise ValueError("MILLGATE_WEBHOOK_ALLOW_LOOPBACK is for development, not production")
+        return self
+
     @cached_property
     def effective_database_url(self) -> str:
         if self.database_url:
@@ -121,6 +139,10 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def effective_checkpoint_dir(self) -> Path:
+        return self.checkpoint_dir or self.data_dir / "checkpoints"
 
     @property
     def keys_dir(self) -> Path:

@@ -7,5 +7,7 @@
     grants        the "active consent grant" condition, by the database clock
     job           one pass / the worker: writes exports and their outbox rows
     webhooks      delivers the outbox (signed POSTs with retries)
+    public_address  where a webhook may go: public addresses, in any spelling
+    pinned_transport  resolves a webhook's host, checks it, connects to what it checked
     delivery      the query hosts pull their exports through
 """

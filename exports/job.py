@@ -33,7 +33,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
 from authz.guard import system_read
-from core.crypto import KeyMaterial, sha256_hex, sign_and_encrypt, validate_host_public_jwk
+from core.audit_checkpoints import CheckpointSchedule
+from core.crypto import (
+    KeyMaterial,
+    encrypt_for_host,
+    sha256_hex,
+    sign_export,
+    validate_host_public_jwk,
+)
 from core.errors import CryptoError
 from exports.eligibility import gateway_eligibility
 from exports.facts import facts_by_cycle
@@ -43,6 +50,14 @@ from exports.snapshot import SnapshotIncomplete, load_snapshot
 from exports.webhooks import deliver_pending
 
 log = logging.getLogger("millgate.exports")
+
+
+@dataclass(frozen=True)
+class HostFailure:
+    """A host that got nothing this pass because of something of its own (its key)."""
+
+    host_id: int
+    reason: str
 
 
 @dataclass
@@ -57,6 +72,17 @@ class RunReport:
     # Pairs another worker exported between our plan and our claim.
     done_elsewhere: int = 0
     errors: list[str] = field(default_factory=list)
+    # Hosts left out of this pass; each is also one line of ``errors``.
+    failed_hosts: list[HostFailure] = field(default_factory=list)
+
+    def fail_host(self, host_id: int, reason: str) -> None:
+        self.failed_hosts.append(HostFailure(host_id, reason))
+        self.errors.append(f"host {host_id}: {reason}")
+
+    @property
+    def pass_failed(self) -> bool:
+        """An error that is not one host's own: the pass itself did not do its work."""
+        return len(self.errors) > len(self.failed_hosts)
 
     def summary(self) -> str:
         return (
@@ -146,15 +172,33 @@ def _claim(
     return system_read(stmt, "exports: claim")
 
 
+class _HostKeyUnusable(Exception):
+    """Raised when no envelope can be made to a host's registered key."""
+
+
+def _seal_for_host(registered: object, signed: str) -> str:
+    """The signed export encrypted to the host's key as registered now (not at planning).
+
+    Whatever goes wrong here belongs to this host alone (its key), so it is caught broadly
+    and raised as :class:`_HostKeyUnusable`: one host's key never stops the others' exports.
+    The platform's own part, the signature, is made before and fails the pass as before.
+    """
+    try:
+        return encrypt_for_host(signed, validate_host_public_jwk(registered))
+    except CryptoError as error:
+        raise _HostKeyUnusable(str(error)) from error
+    except Exception as error:
+        raise _HostKeyUnusable(f"{type(error).__name__}: {error}") from error
+
+
 async def _write_export(
     session: AsyncSession,
-    keys: KeyMaterial,
     claim: Row[*tuple[Any, ...]],
     content: CycleContent,
-    host_jwk: dict[str, str],
+    export_uid: str,
+    payload: bytes,
+    envelope: str,
 ) -> None:
-    export_uid = str(uuid.uuid4())
-    payload = canonical_json(content.payload(export_uid))
     export = m.GatewayExport(
         export_uid=export_uid,
         host_id=claim.host_id,
@@ -166,7 +210,7 @@ async def _write_export(
         release_on=content.gateway_release_on,
         schema_version=SCHEMA_VERSION,
         content_sha256=sha256_hex(payload),
-        envelope=sign_and_encrypt(payload, keys.signing, host_jwk),
+        envelope=envelope,
     )
     session.add(export)
     if claim.webhook_url:
@@ -196,17 +240,21 @@ async def _claim_and_write(
             if await session.scalar(system_read(done, "exports: recheck")) is not None:
                 report.done_elsewhere += 1
                 return True
-            try:  # the key as registered now, not at planning
-                host_jwk = validate_host_public_jwk(claim.host_public_jwk)
-            except CryptoError as error:
-                report.errors.append(f"host {claim.host_id}: {error}")
-                plan.hosts.discard(claim.host_id)
-                return True
             content = plan.contents.get(claim.cycle_id)
             if content is None:  # the first host of this cycle: load and decrypt it once
                 snapshot = await load_snapshot(session, claim.cycle_id)
                 content = plan.contents[claim.cycle_id] = cycle_content(snapshot, keys.fields)
-            await _write_export(session, keys, claim, content, host_jwk)
+            export_uid = str(uuid.uuid4())
+            payload = canonical_json(content.payload(export_uid))
+            signed = sign_export(payload, keys.signing)
+            try:
+                envelope = _seal_for_host(claim.host_public_jwk, signed)
+            except _HostKeyUnusable as error:
+                # This host waits for a usable key; the pass goes on for every other one.
+                report.fail_host(claim.host_id, str(error))
+                plan.hosts.discard(claim.host_id)
+                return True
+            await _write_export(session, claim, content, export_uid, payload, envelope)
     except (SnapshotIncomplete, CryptoError, IntegrityError) as error:
         # Nothing was committed; leave the cycle to the next pass.
         assert claim is not None
@@ -240,6 +288,19 @@ async def run_once(
     return report
 
 
+async def _checkpoint(
+    sessionmaker: async_sessionmaker[AsyncSession], keys: KeyMaterial, schedule: CheckpointSchedule
+) -> None:
+    try:
+        async with sessionmaker() as session:
+            made = await schedule.run(session, keys.signing)
+    except Exception:  # a full disk must not end the exports either
+        log.exception("audit checkpoint failed")
+        return
+    if made is not None:
+        log.info("audit checkpoint %d:%s signed", made.seq, made.head_hash)
+
+
 async def run_forever(
     sessionmaker: async_sessionmaker[AsyncSession],
     keys: KeyMaterial,
@@ -247,8 +308,11 @@ async def run_forever(
     interval: float,
     stop: asyncio.Event | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    allow_loopback: bool = False,
+    checkpoints: CheckpointSchedule | None = None,
 ) -> None:
-    """The worker: a pass and a round of webhook deliveries every ``interval`` seconds.
+    """The worker: a pass and a round of webhook deliveries every ``interval`` seconds, and
+    a signed checkpoint of the audit chain's head when ``checkpoints`` says one is due.
 
     Returns once ``stop`` is set; a failing pass is logged and the next one tries again.
     """
@@ -256,8 +320,12 @@ async def run_forever(
     while not stop.is_set():
         try:
             await run_once(sessionmaker, keys)
-            await deliver_pending(sessionmaker, keys, transport=transport)
+            await deliver_pending(
+                sessionmaker, keys, transport=transport, allow_loopback=allow_loopback
+            )
         except Exception:  # a database blip must not end the worker
             log.exception("export pass failed")
+        if checkpoints is not None:
+            await _checkpoint(sessionmaker, keys, checkpoints)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -9,6 +9,10 @@ transaction before any HTTP call, so no database transaction waits on the networ
 worker that dies mid-call only delays the retry. Delivery is therefore at least once: hosts
 de-duplicate by ``exportId``.
 
+Only public addresses are reached (:mod:`exports.public_address`): the stored URL is checked
+again before each attempt, and :class:`exports.pinned_transport.PinnedTransport` resolves its
+host and connects to the address it allowed.
+
 An export whose grant has ended is not announced (the attempt fails and is retried, so a
 grant renewed in the meantime still gets its notice).
 """
@@ -28,6 +32,8 @@ from authz.guard import system_read
 from core.crypto import WEBHOOK_SECRET_PURPOSE, KeyMaterial, webhook_signature
 from core.errors import CryptoError
 from exports.grants import host_may_receive
+from exports.pinned_transport import PinnedTransport
+from exports.public_address import AddressRefused, check_webhook_url
 
 # Field-encryption purpose of Organization.webhook_secret_encrypted.
 WEBHOOK_FIELD_PURPOSE = WEBHOOK_SECRET_PURPOSE
@@ -97,12 +103,18 @@ async def _lease(
     return jobs
 
 
-async def _post(client: httpx.AsyncClient, keys: KeyMaterial, job: _Job) -> str | None:
+async def _post(
+    client: httpx.AsyncClient, keys: KeyMaterial, job: _Job, allow_loopback: bool
+) -> str | None:
     """None when the host accepted the notice, else why not."""
     if not job.visible:
         return "the export's grant is no longer active"
     if not job.url or not job.secret_encrypted:
         return "the host has no webhook URL or secret"
+    try:  # a URL stored before today's rules, or by hand, meets them here
+        check_webhook_url(job.url, allow_loopback=allow_loopback)
+    except AddressRefused as error:
+        return f"webhook URL refused: {error}"
     try:
         secret = keys.fields.decrypt(job.secret_encrypted, WEBHOOK_FIELD_PURPOSE)
     except CryptoError as error:
@@ -150,19 +162,26 @@ async def deliver_pending(
     now: dt.datetime | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     batch: int = 100,
+    allow_loopback: bool = False,
 ) -> DeliveryReport:
     """Attempts every delivery that is due at ``now`` (process clock, UTC), ``batch`` at most.
 
-    ``transport`` replaces the network (``httpx.MockTransport`` in tests).
+    ``transport`` replaces the network (``httpx.MockTransport`` in tests); by default a
+    :class:`PinnedTransport`. ``allow_loopback`` is the development setting
+    ``MILLGATE_WEBHOOK_ALLOW_LOOPBACK``: receivers on this machine too.
     """
     now = now or m.utcnow()
     report = DeliveryReport()
     jobs = await _lease(sessionmaker, now, batch)
     if not jobs:
         return report
-    async with httpx.AsyncClient(transport=transport, timeout=TIMEOUT_SECONDS) as client:
+    transport = transport or PinnedTransport(allow_loopback=allow_loopback)
+    # No redirects: a 3xx from a public host must not lead the POST somewhere inside.
+    async with httpx.AsyncClient(
+        transport=transport, timeout=TIMEOUT_SECONDS, follow_redirects=False, trust_env=False
+    ) as client:
         for job in jobs:
-            error = await _post(client, keys, job)
+            error = await _post(client, keys, job, allow_loopback)
             state = await _record(sessionmaker, job, error, now, max_attempts)
             if state == m.DeliveryState.DELIVERED:
                 report.delivered += 1

@@ -5,14 +5,17 @@ factory reads the entries about its own data."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime as dt
+import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from joserfc.jwk import OKPKey
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
 import models as m
@@ -20,8 +23,15 @@ from api.ids import pk_of
 from authz.guard import system_read
 from cli.main import app as cli
 from core import audit
-from core.crypto import KeyMaterial
+from core.audit_checkpoints import (
+    Checkpoint,
+    CheckpointSchedule,
+    CheckpointStore,
+    write_checkpoint,
+)
+from core.crypto import KeyMaterial, SigningKeys, load_key_material, verify_checkpoint
 from core.demo import KEYED_HOST, DemoWorld
+from exports.job import run_forever
 from tests.adversarial.support import (
     Caller,
     audit_rows,
@@ -553,3 +563,222 @@ async def test_a_factory_does_not_learn_of_a_draft_assessment_through_its_audit_
 
     actions = [e["node"]["action"] for e in seen["factory"]["auditLog"]["edges"]]
     assert "assessment.record" not in actions
+
+
+# --- signed checkpoints, kept outside the database -----------------------------------------
+
+FACTORY_CHECKPOINT = """query($id: ID!) { factory(id: $id) {
+  auditCheckpoint { seq headHash signedAt jws } } }"""
+
+
+def _run(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(cli, ["audit", *args], env=env)
+
+
+@pytest.fixture
+def installation(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of an installation whose keys and checkpoints live under tmp_path."""
+    return {"MILLGATE_DATABASE_URL": database_url, "MILLGATE_DATA_DIR": str(tmp_path)}
+
+
+async def audit_cli(env: dict[str, str], *args: str) -> Result:
+    return await asyncio.to_thread(_run, env, *args)
+
+
+async def _checkpointed(env: dict[str, str]) -> Path:
+    made = await audit_cli(env, "checkpoint")
+    assert made.exit_code == 0, made.output
+    return Path(env["MILLGATE_DATA_DIR"]) / "checkpoints"
+
+
+async def test_a_checkpoint_signs_the_head_once_and_verifies_with_the_served_jwks(
+    chain: int, installation: dict[str, str], api: Any
+) -> None:
+    folder = await _checkpointed(installation)
+    again = await audit_cli(installation, "checkpoint")
+
+    [path] = sorted(folder.iterdir())
+    assert path.name == f"{chain:012d}.jws"
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert "no new checkpoint" in again.output
+    keys = load_key_material(
+        None, None, None, Path(installation["MILLGATE_DATA_DIR"]) / "keys", create_missing=False
+    )
+    served = keys.signing.public_jwks()  # what /.well-known/jwks.json serves for these keys
+    assert "d" not in served["keys"][0]
+    claims = verify_checkpoint(path.read_text().strip(), served)
+    head = (await audit_cli(installation, "verify")).output.strip().splitlines()[-1]
+    assert f"head: {claims['seq']}:{claims['head']}" == head
+
+
+async def test_a_cut_off_tail_is_found_against_a_checkpoint(
+    chain: int, session: AsyncSession, installation: dict[str, str]
+) -> None:
+    folder = await _checkpointed(installation)
+    await session.execute(text("DELETE FROM audit_entry WHERE seq >= 5"))
+    await session.commit()
+
+    plain = await audit_cli(installation, "verify")
+    checked = await audit_cli(installation, "verify", "--checkpoints", str(folder))
+
+    assert plain.exit_code == 0, plain.output  # the shorter chain is intact by itself
+    assert checked.exit_code == 1
+    assert f"entry {chain} is missing: the chain was cut or rewritten" in checked.output
+
+
+async def test_a_rewritten_and_rehashed_chain_is_found_against_a_checkpoint(
+    chain: int, session: AsyncSession, installation: dict[str, str]
+) -> None:
+    folder = await _checkpointed(installation)
+    # whoever writes the database edits entry 2 and hashes the chain again after it
+    entries = list(
+        (
+            await session.scalars(
+                system_read(select(m.AuditEntry).order_by(m.AuditEntry.seq), "test: tamper")
+            )
+        ).all()
+    )
+    entries[1].action = "consent.grant"
+    prev = entries[0].entry_hash
+    rewritten = []
+    for entry in entries[1:]:
+        entry.prev_hash = prev
+        prev = audit._digest(prev, entry)
+        rewritten.append((entry.seq, entry.prev_hash, prev))
+    await session.rollback()
+    await session.execute(text("UPDATE audit_entry SET action = 'consent.grant' WHERE seq = 2"))
+    for seq, prev_hash, entry_hash in rewritten:
+        await session.execute(
+            text("UPDATE audit_entry SET prev_hash = :p, entry_hash = :h WHERE seq = :s"),
+            {"p": prev_hash, "h": entry_hash, "s": seq},
+        )
+    await session.commit()
+
+    plain = await audit_cli(installation, "verify")
+    checked = await audit_cli(installation, "verify", "--checkpoints", str(folder))
+
+    assert plain.exit_code == 0, plain.output
+    assert checked.exit_code == 1
+    assert f"entry {chain} has another hash: the chain was rewritten" in checked.output
+
+
+def _forged_signature(token: str) -> str:
+    header, payload, signature = token.split(".")
+    flipped = ("B" if signature[0] == "A" else "A") + signature[1:]
+    return f"{header}.{payload}.{flipped}"
+
+
+def _moved_head(token: str) -> str:
+    """The claims changed (an earlier, shorter head), the signature kept."""
+    header, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["seq"] = 4
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{body}.{signature}"
+
+
+@pytest.mark.parametrize("tamper", [_forged_signature, _moved_head], ids=["signature", "claims"])
+async def test_a_tampered_checkpoint_is_refused(
+    chain: int, installation: dict[str, str], tamper: Callable[[str], str]
+) -> None:
+    folder = await _checkpointed(installation)
+    [path] = list(folder.iterdir())
+    path.chmod(0o600)
+    path.write_text(tamper(path.read_text().strip()))
+
+    result = await audit_cli(installation, "verify", "--checkpoints", str(folder))
+
+    assert result.exit_code == 1
+    assert f"checkpoint {path.name}: refused:" in result.output
+
+
+async def test_a_checkpoint_of_another_key_is_refused_and_the_published_jwks_is_used(
+    chain: int, installation: dict[str, str], tmp_path: Path
+) -> None:
+    folder = await _checkpointed(installation)
+    other = load_key_material(None, None, None, tmp_path / "other-keys", create_missing=True)
+    published = tmp_path / "jwks.json"
+    published.write_text(json.dumps(other.signing.public_jwks()))
+
+    foreign = await audit_cli(
+        installation, "verify", "--checkpoints", str(folder), "--jwks", str(published)
+    )
+    own = await audit_cli(installation, "verify", "--checkpoints", str(folder))
+
+    assert foreign.exit_code == 1 and "refused" in foreign.output
+    assert own.exit_code == 0, own.output
+    assert "checkpoints: 1 held" in own.output
+
+
+async def test_the_worker_signs_when_the_head_moved_and_the_last_one_is_old_enough(
+    chain: int, session: AsyncSession, keys: KeyMaterial, tmp_path: Path
+) -> None:
+    store = CheckpointStore(tmp_path)
+    t0 = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+    every = dt.timedelta(minutes=10)
+
+    async def due_at(now: dt.datetime) -> int | None:
+        made = await write_checkpoint(
+            session, keys.signing, store, issuer="millgate", now=now, min_age=every
+        )
+        return None if made is None else made.seq
+
+    first = await due_at(t0)
+    same_head = await due_at(t0 + 2 * every)
+    await audit.append(session, None, "test.entry", "Test:1")
+    await session.commit()
+    too_soon = await due_at(t0 + every / 2)
+    moved = await due_at(t0 + 2 * every)
+
+    assert (first, same_head, too_soon, moved) == (chain, None, None, chain + 1)
+    assert [seq for seq, _ in store.paths()] == [chain, chain + 1]
+
+
+async def test_the_factory_alone_reads_its_latest_checkpoint(
+    api: Any,
+    chain: int,
+    session: AsyncSession,
+    world: DemoWorld,
+    callers: Callable[[str], Awaitable[Caller]],
+) -> None:
+    sinar = gid("Factory", world.factory_ids[SINAR])
+    manager = await callers(world.emails[m.Role.FACTORY_MANAGER])
+    before = await api.gql(FACTORY_CHECKPOINT, {"id": sinar}, **manager.auth)
+    store = CheckpointStore(api.runtime.settings.effective_checkpoint_dir)
+    made = await write_checkpoint(session, api.runtime.keys.signing, store, issuer="millgate")
+    assert made is not None
+
+    own = await api.gql(FACTORY_CHECKPOINT, {"id": sinar}, **manager.auth)
+
+    assert before["factory"]["auditCheckpoint"] is None
+    got = own["factory"]["auditCheckpoint"]
+    assert (got["seq"], got["headHash"], got["jws"]) == (chain, made.head_hash, made.jws)
+    served = (await api.client.get("/.well-known/jwks.json")).json()
+    assert verify_checkpoint(got["jws"], served)["head"] == made.head_hash
+    for role in (m.Role.BRAND_VIEWER, m.Role.ASSESSOR, m.Role.PLATFORM_ADMIN):
+        other = await callers(world.emails[role])
+        seen = await api.gql(FACTORY_CHECKPOINT, {"id": sinar}, **other.auth)
+        assert seen["factory"] is None or seen["factory"]["auditCheckpoint"] is None, role
+    host = await api.gql(FACTORY_CHECKPOINT, {"id": sinar}, api_key=world.host_api_key)
+    assert host["factory"] is None or host["factory"]["auditCheckpoint"] is None
+
+
+async def test_the_export_worker_signs_the_head_on_its_schedule(
+    chain: int, sessionmaker: async_sessionmaker[AsyncSession], keys: KeyMaterial, tmp_path: Path
+) -> None:
+    stop = asyncio.Event()
+
+    class StopAfterIt(CheckpointSchedule):
+        async def run(self, session: AsyncSession, signer: SigningKeys) -> Checkpoint | None:
+            try:
+                return await super().run(session, signer)
+            finally:
+                stop.set()
+
+    schedule = StopAfterIt(CheckpointStore(tmp_path), "millgate", dt.timedelta(0))
+
+    await run_forever(sessionmaker, keys, interval=3600, stop=stop, checkpoints=schedule)
+
+    [(seq, path)] = schedule.store.paths()
+    assert seq == chain
+    assert verify_checkpoint(path.read_text().strip(), keys.signing.public_jwks())["seq"] == chain

@@ -7,10 +7,8 @@ or submits anything of a factory's.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import re
 import secrets
-from urllib.parse import urlsplit
 
 import strawberry
 from strawberry.scalars import JSON
@@ -25,6 +23,7 @@ from api.organizations import ApiKey, Country, Organization, OrganizationKind, R
 from core import audit
 from core.crypto import WEBHOOK_SECRET_PURPOSE, validate_host_public_jwk
 from core.errors import CryptoError, UserInputError
+from exports.public_address import AddressRefused, check_webhook_url
 
 EMAIL = re.compile(r"^[^@\s,;\"'<>()\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,200}\.[A-Za-z]{2,63}$")
 
@@ -124,25 +123,13 @@ class HostWebhookPayload:
     errors: list[UserError]
 
 
-def _public_https_url(url: str) -> str:
+def _webhook_url(ctx: Context, url: str) -> str:
     """Webhooks go to the host's public endpoint, never to addresses inside our network."""
-    if any(ord(c) < 32 or ord(c) == 127 for c in url):
-        raise UserInputError(INVALID, "must not contain control characters", "url")
-    parsed = urlsplit(url.strip())
-    host = parsed.hostname or ""
-    if parsed.scheme != "https" or not host or parsed.username or parsed.password:
-        raise UserInputError(INVALID, "must be an https URL without credentials", "url")
+    allow_loopback = ctx.runtime.settings.webhook_allow_loopback
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-            raise UserInputError(INVALID, "must be a public address", "url") from None
-    else:
-        if not address.is_global:
-            raise UserInputError(INVALID, "must be a public address", "url")
-    if len(url) > 2000:
-        raise UserInputError(INVALID, "URL too long", "url")
-    return parsed.geturl()
+        return check_webhook_url(url, allow_loopback=allow_loopback)
+    except AddressRefused as error:
+        raise UserInputError(INVALID, str(error), "url") from None
 
 
 async def _organization(ctx: Context, global_id: str, field: str) -> m.Organization:
@@ -340,7 +327,7 @@ async def _host_webhook(
         org.webhook_url = None
         org.webhook_secret_encrypted = None
     else:
-        org.webhook_url = _public_https_url(data.url)
+        org.webhook_url = _webhook_url(ctx, data.url)
         secret = secrets.token_urlsafe(32)
         org.webhook_secret_encrypted = ctx.runtime.keys.fields.encrypt(
             secret, WEBHOOK_SECRET_PURPOSE

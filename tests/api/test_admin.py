@@ -6,6 +6,7 @@ test_consent.py and test_slcp_and_self_assessments.py.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from typing import Any
 
@@ -595,6 +596,16 @@ def _with_private_part() -> dict[str, str]:
     return {k: str(v) for k, v in OKPKey.generate_key("X25519").as_dict(private=True).items()}
 
 
+# A point of order 8 on Curve25519 (libsodium's list of points it refuses).
+ORDER_EIGHT = "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"
+
+
+def _x25519_x(raw: bytes) -> dict[str, str]:
+    """A JWK of the right shape around any 'x': the point itself is what is wrong."""
+    x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return {"kty": "OKP", "crv": "X25519", "x": x}
+
+
 @pytest.mark.parametrize(
     "jwk",
     [
@@ -604,6 +615,15 @@ def _with_private_part() -> dict[str, str]:
         pytest.param(lambda: {"kty": "OKP", "crv": "X25519", "x": "c2hvcnQ"}, id="x-too-short"),
         pytest.param(lambda: {"kty": "OKP", "crv": "X25519"}, id="no-x"),
         pytest.param(lambda: {"kty": "EC", "crv": "P-256", "x": "AAAA", "y": "AAAA"}, id="ec-key"),
+        pytest.param(lambda: _x25519_x(bytes(32)), id="all-zero"),
+        pytest.param(lambda: _x25519_x((1).to_bytes(32, "little")), id="low-order-one"),
+        pytest.param(lambda: _x25519_x(bytes.fromhex(ORDER_EIGHT)), id="low-order-eight"),
+        pytest.param(lambda: _x25519_x((2**255 - 19).to_bytes(32, "little")), id="p-non-canonical"),
+        pytest.param(lambda: _x25519_x(bytes(31) + b"\x80"), id="high-bit-set"),
+        pytest.param(lambda: _x25519_x(secrets.token_bytes(33)), id="x-too-long"),
+        pytest.param(lambda: {**x25519_public(), "x": x25519_public()["x"] + "=="}, id="x-padded"),
+        pytest.param(lambda: {**x25519_public(), "kty": "oct", "k": "AAAA"}, id="symmetric"),
+        pytest.param(lambda: {**x25519_public(), "d": None}, id="private-part-null"),
     ],
 )
 async def test_register_host_key_refuses_anything_but_a_public_x25519_key(

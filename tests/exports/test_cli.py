@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 import models as m
+from authz.guard import system_read
 from core.crypto import load_key_material
 from core.db import make_engine, make_sessionmaker
-from tests.exports.builders import make_world
+from tests.exports.builders import make_grant, make_world
 
 ROOT = Path(__file__).parents[2]
 
@@ -62,3 +64,28 @@ async def test_worker_stops_on_sigterm(data_dir: Path) -> None:
 
     assert worker.returncode == 0, err.decode()
     assert b"export worker stopped" in out
+
+
+async def test_run_names_a_host_with_an_unusable_key_and_still_succeeds(data_dir: Path) -> None:
+    # given a second host granted the same cycle, its all-zero key written past validation
+    engine = make_engine(f"sqlite+aiosqlite:///{data_dir / 'millgate.db'}")
+    async with make_sessionmaker(engine)() as session:
+        factory = (await session.scalars(system_read(select(m.Factory), "test"))).one()
+        broken = m.Organization(
+            kind=m.OrganizationKind.HOST, name="Zero Key Host",
+            host_public_jwk={"kty": "OKP", "crv": "X25519", "x": "A" * 43},
+        )
+        session.add(broken)
+        await session.flush()
+        await make_grant(session, factory, broken)
+        await session.commit()
+        broken_id = broken.id
+    await engine.dispose()
+
+    run = await millgate(data_dir, "run")
+    out, err = await run.communicate()
+
+    assert run.returncode == 0, err.decode()
+    lines = out.decode().splitlines()
+    assert lines[0].startswith("1 exports written,") and lines[0].endswith(", 1 errors")
+    assert f"host {broken_id} failed: publicJwk 'x' is not a valid X25519 public key" in lines[2]

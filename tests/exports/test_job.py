@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
 from authz.guard import UnscopedRead, system_read
-from core.crypto import KeyMaterial
+from core.crypto import KeyMaterial, encrypt_for_host
+from exports import job
 from exports.delivery import visible_exports_query
 from exports.job import run_once
 from tests.exports.builders import (
@@ -479,3 +480,68 @@ async def test_host_with_an_unusable_key_does_not_hold_up_the_others(
                              "X25519 public key"]
     assert len(await host_exports(session, world.host.organization)) == 1
     assert await host_exports(session, broken.organization) == []
+
+
+async def _host_before_the_world_with(
+    session: AsyncSession, keys: KeyMaterial, public_jwk: dict[str, str]
+) -> tuple[World, m.Organization]:
+    """A host whose key is stored as given (no validation), claimed before the world's host."""
+    first = await make_host(session, keys, "First In Line Host")
+    await session.execute(
+        update(m.Organization).where(m.Organization.id == first.organization.id)
+        .values(host_public_jwk=public_jwk)
+    )
+    world = await make_world(session, keys)
+    await make_grant(session, world.factory, first.organization)
+    await session.commit()
+    assert first.organization.id < world.host.organization.id
+    return world, first.organization
+
+
+async def test_an_all_zero_host_key_fails_that_host_only(
+    sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
+) -> None:
+    # given a host whose all-zero X25519 key was written past the API's validation
+    zero = {"kty": "OKP", "crv": "X25519", "x": "A" * 43}
+    world, broken = await _host_before_the_world_with(session, keys, zero)
+
+    # when a pass runs (twice: the broken host must not stall later passes either)
+    first = await run_once(sessionmaker, keys, today=GATEWAY_ON)
+    second = await run_once(sessionmaker, keys, today=GATEWAY_ON)
+
+    # then the other host gets its export and the broken one is named
+    assert first.exports_written == 1
+    assert [f.host_id for f in first.failed_hosts] == [broken.id]
+    assert "not a valid X25519 public key" in first.failed_hosts[0].reason
+    assert len(await host_exports(session, world.host.organization)) == 1
+    assert await host_exports(session, broken) == []
+    assert (second.exports_written, [f.host_id for f in second.failed_hosts]) == (0, [broken.id])
+
+
+async def test_any_failure_sealing_for_one_host_leaves_the_others_their_exports(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
+    keys: KeyMaterial,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not only keys the validation knows to refuse: whatever one host's envelope raises."""
+    odd = await make_host(session, keys, "Odd Host")
+    odd_jwk = odd.organization.host_public_jwk
+    assert odd_jwk is not None
+    world, broken = await _host_before_the_world_with(session, keys, odd_jwk)
+
+    def fails_for_one_host(signed: str, host_jwk: Any) -> str:
+        if host_jwk["kid"] == odd_jwk["kid"]:
+            raise ValueError("Error computing shared key.")
+        return encrypt_for_host(signed, host_jwk)
+
+    monkeypatch.setattr(job, "encrypt_for_host", fails_for_one_host)
+
+    report = await run_once(sessionmaker, keys, today=GATEWAY_ON)
+
+    assert report.exports_written == 1
+    assert [(f.host_id, f.reason) for f in report.failed_hosts] == [
+        (broken.id, "ValueError: Error computing shared key.")
+    ]
+    assert len(await host_exports(session, world.host.organization)) == 1
+    assert await host_exports(session, broken) == []
