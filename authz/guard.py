@@ -35,6 +35,7 @@ SYSTEM_READERS: dict[str, str] = {
     "cli.audit": "the operator's audit-chain verification",
     "cli.tokens": "the operator issues tokens for named users",
     "core.audit": "appends to and verifies the audit chain",
+    "core.audit_checkpoints": "signs and checks checkpoints of the whole audit chain's head",
     "core.demo": "seeds the demo world",
     "exports.facts": "the export job's eligibility facts",
     "exports.job": "the export job picks eligible cycles for every host",

@@ -88,7 +88,6 @@ async def test_loopback_receivers_only_with_the_development_setting(
     api, session, world, monkeypatch
 ):
     admin, host, _ = world
-    await api.reload_policy()
     variables = {"org": to_global_id("Organization", host.id), "url": "http://127.0.0.1:9000/h"}
 
     refused = await api.gql(SET_WEBHOOK, variables, token=api.token(admin))
