@@ -5,15 +5,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import typer
-from sqlalchemy import select  # noqa: TID251 - the one read is marked as a system read
-from sqlalchemy.exc import DBAPIError
+from typing import TYPE_CHECKING
 
-import models as m
-from authz.guard import install_guard, system_read
-from core import audit
-from core.runtime import Runtime
-from core.settings import Settings
+import typer
+
+if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
+    from core import audit
 
 app = typer.Typer(no_args_is_help=True, help="The audit trail (a hash chain of every mutation).")
 
@@ -36,6 +33,14 @@ def _anchor(value: str | None) -> tuple[int, str] | None:
 
 
 async def _verify(anchor: tuple[int, str] | None) -> Verdict:
+    from sqlalchemy import select  # noqa: TID251 - the one read is marked as a system read
+
+    import models as m
+    from authz.guard import system_read
+    from core import audit
+    from core.runtime import Runtime
+    from core.settings import Settings
+
     runtime = Runtime.create(Settings())
     try:
         async with runtime.sessionmaker() as session:
@@ -70,6 +75,10 @@ def verify(
     ),
 ) -> None:
     """Check the hash chain: exit 0 when intact, 1 at the first break, 2 if unreadable."""
+    from sqlalchemy.exc import DBAPIError
+
+    from authz.guard import install_guard
+
     install_guard()
     try:
         verdict = asyncio.run(_verify(_anchor(anchor)))

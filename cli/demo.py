@@ -7,18 +7,21 @@ import json
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from cli.db import database_url
-from core import migrate
-from core.demo import KEYED_HOST, DemoWorld, is_empty, seed_demo, seed_reference
-from core.runtime import Runtime
-from core.settings import Settings
+if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
+    from core.demo import DemoWorld
+    from core.settings import Settings
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, help="The demo world of factories, brands and hosts.")
 
 
 async def _seed(settings: Settings) -> DemoWorld | None:
+    from core.demo import is_empty, seed_demo, seed_reference
+    from core.runtime import Runtime
+
     runtime = Runtime.create(settings)
     try:
         async with runtime.sessionmaker() as session:
@@ -40,6 +43,8 @@ def _write_private(path: Path, content: str) -> None:
 
 
 def _report(world: DemoWorld) -> None:
+    from core.demo import KEYED_HOST
+
     typer.echo(f"Seeded {len(world.factory_ids)} factories and "
                f"{len(world.organization_ids)} organisations. One user of each role:")
     for role, email in world.emails.items():
@@ -56,6 +61,11 @@ def seed(
     ),
 ) -> None:
     """Migrate the configured database, then seed the demo world if it holds no organisation."""
+    from cli.db import database_url
+    from core import migrate
+    from core.demo import KEYED_HOST
+    from core.settings import Settings
+
     settings = Settings()
     migrate.upgrade(database_url(settings))
     if host_key_out is not None and host_key_out.exists():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, db, demo, exports, serve, tokens
+from cli import audit, db, demo, errors, exports, serve, tokens
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -19,5 +19,18 @@ app.add_typer(tokens.app, name="token")
 serve.register(app)
 tokens.register(app)
 
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of a failure."),
+) -> None:
+    """Millgate: consent-bound sharing of compliance data."""
+
+
+def main() -> None:
+    """The console script: failures told in one line each (see cli.errors)."""
+    errors.run(app)
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import asyncio
 
+from typing import TYPE_CHECKING
+
 import typer
-from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
 
-import models as m
-from authz.enforcer import org, standing_links
-from authz.guard import system_read
-from authz.sync import add, record
-from core import audit, migrate
-from core.runtime import Runtime
-from core.settings import Settings
+if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
+    import models as m
+    from core.runtime import Runtime
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, help="Access tokens of users.")
 
 
 async def tokens_for_emails(runtime: Runtime, emails: dict[m.Role, str]) -> dict[m.Role, str]:
     """An access token for each of the given users, by role."""
+    from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
+
+    import models as m
+    from authz.guard import system_read
+
     ttl = runtime.settings.token_ttl_seconds
     async with runtime.sessionmaker() as session:
         users = {
@@ -37,6 +39,13 @@ async def tokens_for_emails(runtime: Runtime, emails: dict[m.Role, str]) -> dict
 
 
 async def _issue(email: str, ttl: int | None) -> str:
+    from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
+
+    import models as m
+    from authz.guard import system_read
+    from core.runtime import Runtime
+    from core.settings import Settings
+
     runtime = Runtime.create(Settings())
     try:
         async with runtime.sessionmaker() as session:
@@ -56,6 +65,16 @@ async def _issue(email: str, ttl: int | None) -> str:
 
 
 async def _bootstrap(email: str) -> str:
+    from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
+
+    import models as m
+    from authz.enforcer import org, standing_links
+    from authz.guard import system_read
+    from authz.sync import add, record
+    from core import audit
+    from core.runtime import Runtime
+    from core.settings import Settings
+
     runtime = Runtime.create(Settings())
     try:
         async with runtime.sessionmaker() as session:
@@ -129,5 +148,8 @@ def register(root: typer.Typer) -> None:
         admin_email: str = typer.Option(..., "--admin-email", help="The first platform admin."),
     ) -> None:
         """Create the platform organisation and its first admin (idempotent); print a token."""
+        from core import migrate
+        from core.settings import Settings
+
         migrate.upgrade(Settings().effective_database_url)
         typer.echo(asyncio.run(_bootstrap(admin_email)))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from functools import cached_property
+from ipaddress import ip_network
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +44,19 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, gt=0)
     max_query_tokens: int = Field(default=2000, gt=0)
     max_aliases: int = Field(default=30, gt=0)
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="json: one object a line; console: for a terminal."
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses or networks (comma-separated) of the reverse proxies whose "
+        "X-Forwarded-For/-Proto are believed; '*' trusts every peer.",
+    )
+    metrics_allow: str = Field(
+        default="",
+        description="Production: addresses or networks (comma-separated) that may read "
+        "/metrics (empty: nobody). Development serves it to everyone.",
+    )
     gc_young_threshold: int = Field(
         default=20_000,
         ge=0,
@@ -58,6 +73,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MILLGATE_DATABASE_URL must be sqlite+aiosqlite://... or postgresql+asyncpg://..."
             )
+        return value
+
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):
+            if part and part != "*":
+                ip_network(part, strict=False)  # ValueError names the bad entry
         return value
 
     @model_validator(mode="after")

@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import models as m
 from authz.guard import system_read
 from core.crypto import KeyMaterial, sha256_hex, sign_and_encrypt, validate_host_public_jwk
+from core import metrics
 from core.errors import CryptoError
 from exports.eligibility import gateway_eligibility
 from exports.facts import facts_by_cycle
@@ -200,6 +201,7 @@ async def _claim_and_write(
                 host_jwk = validate_host_public_jwk(claim.host_public_jwk)
             except CryptoError as error:
                 report.errors.append(f"host {claim.host_id}: {error}")
+                metrics.EXPORT_FAILURES.labels(str(claim.host_id)).inc()
                 plan.hosts.discard(claim.host_id)
                 return True
             content = plan.contents.get(claim.cycle_id)
@@ -211,9 +213,11 @@ async def _claim_and_write(
         # Nothing was committed; leave the cycle to the next pass.
         assert claim is not None
         report.errors.append(f"cycle {claim.cycle_id}, host {claim.host_id}: {error}")
+        metrics.EXPORT_FAILURES.labels(str(claim.host_id)).inc()
         plan.cycles.discard(claim.cycle_id)
         return True
     report.exports_written += 1
+    metrics.EXPORTS_WRITTEN.inc()
     return True
 
 
@@ -234,6 +238,7 @@ async def run_once(
     while plan.cycles and plan.hosts:
         if not await _claim_and_write(sessionmaker, keys, today, plan, report):
             break
+    metrics.EXPORT_LAST_PASS.set_to_current_time()
     log.info("export pass: %s", report.summary())
     for error in report.errors:
         log.warning("export not written: %s", error)

@@ -1,0 +1,1 @@
+"""Pure-ASGI pieces of the HTTP stack, each added in ``api.app.create_app`` with one line."""
