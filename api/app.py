@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
@@ -19,6 +18,7 @@ from graphql import (
     DocumentNode,
     GraphQLError,
 )
+from opentelemetry.trace import TracerProvider
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -32,6 +32,11 @@ from api import idempotency
 from api.auth import authenticate
 from api.context import Context
 from api.documents import DocumentCache, expanded_size
+from api.middleware import request_log
+from api.middleware.metrics import MetricsMiddleware, metrics_endpoint
+from api.middleware.proxies import trust_proxies
+from api.middleware.request_log import RequestLogMiddleware
+from api.middleware.tracing import traced
 from api.ratelimit import RateLimiter, build_limiter, principal_key
 from api.responses import GraphQLResponse, encode, error_response, payload_of, too_many
 from api.schema import build_schema
@@ -44,6 +49,7 @@ from core.errors import InvalidToken
 from core.migrate import is_at_head
 from core.runtime import Runtime
 from core.settings import Settings
+from core.tracing import configure_tracing
 
 log = logging.getLogger("millgate.http")
 
@@ -65,14 +71,17 @@ def create_app(
     *,
     follow_policy: bool = True,
     rate_limiter: RateLimiter | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> Starlette:
     """The ASGI app. ``runtime`` defaults to one built from ``MILLGATE_*`` settings;
-    ``rate_limiter`` to the one the settings ask for (see :mod:`api.ratelimit`)."""
+    ``rate_limiter`` to the one the settings ask for (see :mod:`api.ratelimit`);
+    ``tracer_provider`` to the one the ``OTEL_*`` variables ask for (see :mod:`core.tracing`)."""
     runtime = runtime or Runtime.create(Settings())
     settings = runtime.settings
+    tracer_provider = tracer_provider or configure_tracing()
     # The documents this app's requests parse and validate: its own, under its settings.
     documents = DocumentCache(max_tokens=settings.max_query_tokens)
-    schema = build_schema(settings, documents)
+    schema = build_schema(settings, documents, tracer_provider)
     limiter = rate_limiter or build_limiter(settings)
     enforcer = PolicyEnforcer()
     follower = PolicyFollower(enforcer, runtime.engine, runtime.sessionmaker)
@@ -95,6 +104,7 @@ def create_app(
         client_ip = request.client.host if request.client else "unknown"
         try:
             principal = await authenticate(request, runtime, session)
+            request_log.note_caller(principal)
         except InvalidToken:
             # Failed attempts spend the address's budget: guessing keys is slow too.
             refused = await limiter.hit(f"ip:{client_ip}")
@@ -138,7 +148,7 @@ def create_app(
         return result
 
     async def graphql(request: Request) -> Response:
-        request_id = uuid.uuid4().hex[:16]
+        request_id = request_log.request_id()
         if request.method == "GET":
             if settings.production or request.query_params:
                 return error_response(405, "use POST with a JSON body", "METHOD_NOT_ALLOWED")
@@ -171,6 +181,8 @@ def create_app(
             document: DocumentNode | None = documents.parse(query)
         except GraphQLError:
             document = None  # the schema answers with the syntax error
+        if document is not None:
+            request_log.note_operation(document, name)
         if document is not None and expanded_size(document) > settings.max_query_tokens * 5:
             return error_response(400, "the query expands to too many fields", "QUERY_TOO_COMPLEX")
         mutation = document is not None and idempotency.is_mutation(document, name)
@@ -308,9 +320,16 @@ def create_app(
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/.well-known/jwks.json", jwks),
+            Route("/metrics", metrics_endpoint(runtime)),
         ],
         lifespan=lifespan,
     )
+    # Innermost first: each add_middleware wraps what is already there.
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestLogMiddleware)
+    request_log.count_statements(runtime.engine)
+    traced(app, runtime.engine, tracer_provider)
+    trust_proxies(app, settings.trusted_proxies)  # outermost: the others see the real client
     app.state.runtime = runtime
     app.state.enforcer = enforcer
     app.state.follower = follower

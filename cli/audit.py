@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import typer

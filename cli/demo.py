@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import typer
@@ -45,12 +44,16 @@ def _write_private(path: Path, content: str) -> None:
 def _report(world: DemoWorld) -> None:
     from core.demo import KEYED_HOST
 
-    typer.echo(f"Seeded {len(world.factory_ids)} factories and "
-               f"{len(world.organization_ids)} organisations. One user of each role:")
+    typer.echo(
+        f"Seeded {len(world.factory_ids)} factories and "
+        f"{len(world.organization_ids)} organisations. One user of each role:"
+    )
     for role, email in world.emails.items():
         typer.echo(f"  {role.value:<22} {email}")
-    typer.echo("Every organisation has users named <role>@<slug>.demo; "
-               "`millgate token issue --user EMAIL` signs in as one.")
+    typer.echo(
+        "Every organisation has users named <role>@<slug>.demo; "
+        "`millgate token issue --user EMAIL` signs in as one."
+    )
     typer.echo(f"API key of the host {KEYED_HOST} (shown once): {world.host_api_key}")
 
 

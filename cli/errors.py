@@ -99,9 +99,7 @@ def _key_line(error: BaseException) -> str | None:
 
     for cause in _chain(error):
         if isinstance(cause, CryptoError):
-            return (
-                f"{_first_line(cause)} (`millgate keys generate --out DIR` writes a new set)"
-            )
+            return f"{_first_line(cause)} (`millgate keys generate --out DIR` writes a new set)"
     return None
 
 

@@ -67,9 +67,7 @@ def run() -> None:
 
 @app.command("worker")
 def worker(
-    interval: float = typer.Option(
-        60.0, "--interval", min=1.0, help="Seconds between two passes."
-    ),
+    interval: float = typer.Option(60.0, "--interval", min=1.0, help="Seconds between two passes."),
     metrics_port: int = typer.Option(
         0,
         "--metrics-port",

@@ -359,6 +359,7 @@ def load_key_material(
             if not create_missing:
                 raise CryptoError(f"key file {path} ({settings[name]}) does not exist")
             makers[name](path)
+
     def read(name: str, loader: Callable[[Path], Any]) -> Any:
         path = paths[name]
         try:

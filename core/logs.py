@@ -89,4 +89,3 @@ def configure_logging(
         cache_logger_on_first_use=True,
     )
     return handler
-

@@ -33,8 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
 from authz.guard import system_read
-from core.crypto import KeyMaterial, sha256_hex, sign_and_encrypt, validate_host_public_jwk
 from core import metrics
+from core.crypto import KeyMaterial, sha256_hex, sign_and_encrypt, validate_host_public_jwk
 from core.errors import CryptoError
 from exports.eligibility import gateway_eligibility
 from exports.facts import facts_by_cycle

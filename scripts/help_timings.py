@@ -4,7 +4,8 @@
 
 Each command runs ``--runs`` times as ``python -m cli.main ... --help``; prints the median
 and the slowest run in milliseconds (wall clock), and the median CPU time (user + system:
-what the command costs when other processes share the cores), and exits 1 when a median passes --budget (1 s).
+what the command costs when other processes share the cores). Exits 1 when a median wall
+time passes --budget (1 s).
 A figure, not a test: timings depend on the machine and its load.
 """
 
@@ -39,7 +40,7 @@ def time_help(args: list[str], runs: int) -> tuple[list[float], list[float]]:
     for _ in range(runs):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        subprocess.run(
+        subprocess.run(  # noqa: S603 - this interpreter, fixed arguments
             [sys.executable, "-m", "cli.main", *args, "--help"],
             check=True,
             stdout=subprocess.DEVNULL,

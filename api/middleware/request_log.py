@@ -64,9 +64,7 @@ def note_caller(principal: Principal) -> None:
         info.caller = "anonymous" if kind is None else kind.value.lower()
 
 
-def operation_of(
-    document: DocumentNode, name: str | None
-) -> tuple[str | None, tuple[str, ...]]:
+def operation_of(document: DocumentNode, name: str | None) -> tuple[str | None, tuple[str, ...]]:
     """The type and root field names of the operation ``name`` picks (None: none it picks)."""
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     chosen = [o for o in operations if name is None or (o.name and o.name.value == name)]
