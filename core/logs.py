@@ -21,7 +21,7 @@ import sys
 from typing import TextIO
 
 import structlog
-from structlog.typing import Processor
+from structlog.typing import EventDict, Processor
 
 FORMAT_ENV = "MILLGATE_LOG_FORMAT"
 LEVEL_ENV = "MILLGATE_LOG_LEVEL"
@@ -37,11 +37,17 @@ def log_format() -> str:
     return value if value in FORMATS else "json"
 
 
+def _drop_color_message(_logger: object, _name: str, event: EventDict) -> EventDict:
+    event.pop("color_message", None)  # uvicorn's copy of the message with terminal colours
+    return event
+
+
 def _shared_processors() -> list[Processor]:
     return [
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),
+        _drop_color_message,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
 
@@ -79,6 +85,8 @@ def configure_logging(
         library = logging.getLogger(name)
         library.handlers.clear()
         library.propagate = True
+    # Alembic names each of its plugins at start: noise, not news.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     structlog.configure(
         processors=[
             *_shared_processors(),
