@@ -66,10 +66,11 @@ def _shared_metrics_dir(workers: int) -> None:
     if workers > 1 and not os.environ.get(MULTIPROC_ENV):
         os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="millgate-metrics-")
     folder = os.environ.get(MULTIPROC_ENV)
-    if folder:  # values of earlier runs would add up with this one's
+    if folder:  # values of earlier runs would add up with this one's (this process's stay)
         os.makedirs(folder, exist_ok=True)
+        own = f"_{os.getpid()}.db"
         for name in os.listdir(folder):
-            if name.endswith(".db"):
+            if name.endswith(".db") and not name.endswith(own):
                 os.remove(os.path.join(folder, name))
 
 

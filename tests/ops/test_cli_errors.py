@@ -4,10 +4,12 @@ traceback (unless --debug), and nothing printed as if the server were up."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,13 +22,17 @@ HEAVY = ("sqlalchemy", "uvicorn", "strawberry", "alembic", "pydantic_settings", 
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """A clean environment on an empty data folder."""
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """A clean environment on an empty data folder; the root logger as it was, after."""
     for name in list(os.environ):
         if name.startswith("MILLGATE_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("MILLGATE_DATA_DIR", str(tmp_path))
-    return monkeypatch
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield monkeypatch
+    root.handlers = handlers
+    root.setLevel(level)
 
 
 def fails(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[list[str], str]:
@@ -148,7 +154,6 @@ def test_serving_a_non_empty_postgres_database_logs_no_closed_event_loop(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     import asyncio
-    import logging
     import uuid
 
     import uvicorn
@@ -175,8 +180,6 @@ def test_serving_a_non_empty_postgres_database_logs_no_closed_event_loop(
                 errors.run(app, ["serve", "--port", "0"])
             assert exited.value.code == 0
     finally:
-        root = logging.getLogger()
-        root.handlers = [h for h in root.handlers if h.get_name() != "millgate"]
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     out, err = capsys.readouterr()
