@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from opentelemetry.trace import SpanKind, Status, StatusCode
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
+
+if TYPE_CHECKING:  # the SDK is imported when traces are on: others skip its cost
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SpanExporter
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 _configured: TracerProvider | None = None
 SPAN_KEY = "_millgate_span"
@@ -44,6 +44,8 @@ def tracing_requested(environ: Mapping[str, str] = os.environ) -> bool:
 
 
 def _exporter(name: str) -> SpanExporter:
+    from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
     if name == "console":
         return ConsoleSpanExporter()
     if name == "otlp":
@@ -58,6 +60,11 @@ def configure_tracing() -> TracerProvider | None:
     global _configured
     if _configured is not None or not tracing_requested():
         return _configured
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     names = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").lower()
     provider = TracerProvider(resource=Resource.create({"service.name": "millgate"}))
     for name in (n.strip() for n in names.split(",")):
@@ -70,6 +77,8 @@ def configure_tracing() -> TracerProvider | None:
 
 def trace_sql(engine: AsyncEngine, provider: trace.TracerProvider) -> None:
     """A client span around each SQL statement the engine sends."""
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
     tracer = provider.get_tracer("millgate.sql")
     system = engine.dialect.name
 

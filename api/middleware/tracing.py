@@ -9,15 +9,13 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
-from opentelemetry.trace import TracerProvider
-from sqlalchemy.ext.asyncio import AsyncEngine
-from starlette.applications import Starlette
-from strawberry.extensions.tracing import OpenTelemetryExtension
-
-from core.tracing import trace_sql
+if TYPE_CHECKING:  # imported when traces are on: a process without them skips the cost
+    from opentelemetry.trace import TracerProvider
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    from starlette.applications import Starlette
+    from strawberry.extensions.tracing import OpenTelemetryExtension
 
 
 def _no_arguments(_args: dict[str, Any], _info: Any) -> dict[str, Any]:
@@ -25,6 +23,8 @@ def _no_arguments(_args: dict[str, Any], _info: Any) -> dict[str, Any]:
 
 
 def graphql_extension(provider: TracerProvider) -> OpenTelemetryExtension:
+    from strawberry.extensions.tracing import OpenTelemetryExtension
+
     return OpenTelemetryExtension(tracer_provider=provider, arg_filter=_no_arguments)
 
 
@@ -33,6 +33,10 @@ def traced(app: Starlette, engine: AsyncEngine, provider: TracerProvider | None)
     provider); the GraphQL span comes from :func:`graphql_extension` in the schema."""
     if provider is None:
         return
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+    from core.tracing import trace_sql
+
     app.add_middleware(
         OpenTelemetryMiddleware,
         tracer_provider=provider,
