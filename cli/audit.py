@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -74,6 +73,8 @@ def verify(
     ),
 ) -> None:
     """Check the hash chain: exit 0 when intact, 1 at the first break, 2 if unreadable."""
+    import asyncio
+
     from sqlalchemy.exc import DBAPIError
 
     from authz.guard import install_guard

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from pathlib import Path
@@ -64,6 +63,8 @@ def seed(
     ),
 ) -> None:
     """Migrate the configured database, then seed the demo world if it holds no organisation."""
+    import asyncio
+
     from cli.db import database_url
     from core import migrate
     from core.demo import KEYED_HOST

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import signal
 from typing import TYPE_CHECKING
 
 import typer
@@ -31,6 +29,9 @@ async def _one_pass() -> tuple[RunReport, DeliveryReport]:
 
 
 async def _work(interval: float) -> None:
+    import asyncio
+    import signal
+
     from core.runtime import Runtime
     from core.settings import Settings
     from exports.job import run_forever
@@ -50,6 +51,8 @@ async def _work(interval: float) -> None:
 @app.command("run")
 def run() -> None:
     """One pass: write every export that is due, then deliver pending webhooks."""
+    import asyncio
+
     from authz.guard import install_guard
 
     install_guard()  # the job's reads must all be marked as the platform's
@@ -79,6 +82,8 @@ def worker(
     ),
 ) -> None:
     """Run passes and webhook deliveries until Ctrl-C or SIGTERM."""
+    import asyncio
+
     from authz.guard import install_guard
     from core.logs import configure_logging
 

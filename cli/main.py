@@ -9,7 +9,8 @@ from cli import audit, db, demo, errors, exports, serve, tokens
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
-    help="Millgate: consent-bound sharing of compliance data.",
+    help="Millgate: consent-bound sharing of compliance data. "
+    "`millgate --debug COMMAND` shows the traceback of a failure.",
 )
 app.add_typer(audit.app, name="audit")
 app.add_typer(db.app, name="db")
@@ -18,13 +19,6 @@ app.add_typer(exports.app, name="exports")
 app.add_typer(tokens.app, name="token")
 serve.register(app)
 tokens.register(app)
-
-
-@app.callback()
-def _options(
-    debug: bool = typer.Option(False, "--debug", help="Show the traceback of a failure."),
-) -> None:
-    """Millgate: consent-bound sharing of compliance data."""
 
 
 def main() -> None:

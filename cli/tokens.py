@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import TYPE_CHECKING
 
 import typer
@@ -138,6 +137,8 @@ def issue(
     ttl: int | None = typer.Option(None, "--ttl", min=60, max=86400 * 30, help="Seconds."),
 ) -> None:
     """Print an access token for an existing user."""
+    import asyncio
+
     typer.echo(asyncio.run(_issue(user, ttl)))
 
 
@@ -147,6 +148,8 @@ def register(root: typer.Typer) -> None:
         admin_email: str = typer.Option(..., "--admin-email", help="The first platform admin."),
     ) -> None:
         """Create the platform organisation and its first admin (idempotent); print a token."""
+        import asyncio
+
         from core import migrate
         from core.settings import Settings
 

@@ -18,7 +18,20 @@ from cli import errors
 from cli.main import app
 from tests.conftest import POSTGRES_URL
 
-HEAVY = ("sqlalchemy", "uvicorn", "strawberry", "alembic", "pydantic_settings", "models", "api")
+HEAVY = (
+    "asyncio",
+    "sqlalchemy",
+    "uvicorn",
+    "strawberry",
+    "alembic",
+    "pydantic_settings",
+    "prometheus_client",
+    "opentelemetry",
+    "structlog",
+    "models",
+    "api",
+    "core",
+)
 
 
 @pytest.fixture
