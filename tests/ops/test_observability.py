@@ -277,3 +277,15 @@ async def test_a_traced_request_has_http_graphql_and_sql_spans_in_one_trace(
     assert "SELECT" in in_request, in_request
     for span in spans:
         assert token not in repr(dict(span.attributes or {}))
+
+
+def test_uvicorn_logs_through_the_root_handler_without_its_own_access_line(
+    log_output: io.StringIO,
+) -> None:
+    logging.getLogger("uvicorn.error").info("Started server process [1]")
+    logging.getLogger("uvicorn.access").info('127.0.0.1:5 - "GET /healthz HTTP/1.1" 200')
+
+    (line,) = [json.loads(x) for x in log_output.getvalue().splitlines() if x.strip()]
+    assert (line["logger"], line["event"]) == ("uvicorn.error", "Started server process [1]")
+    # Not propagated, so uvicorn (which asks hasHandlers()) does not even format it.
+    assert not logging.getLogger("uvicorn.access").propagate
