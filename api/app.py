@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +19,7 @@ from graphql import (
     GraphQLError,
     OperationType,
 )
+from opentelemetry.trace import TracerProvider
 from sqlalchemy import text  # noqa: TID251 - the readiness probe (SELECT 1) reads no rows
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
@@ -35,8 +35,13 @@ from api.challenge import refused
 from api.context import Context
 from api.documents import DocumentRefused, document_cache
 from api.graphiql import graphiql_assets, graphiql_page
+from api.middleware import request_log
 from api.middleware.body_limit import BodyLimitMiddleware
 from api.middleware.cors import cors_middleware
+from api.middleware.metrics import MetricsMiddleware, metrics_endpoint
+from api.middleware.proxies import trust_proxies
+from api.middleware.request_log import RequestLogMiddleware
+from api.middleware.tracing import traced
 from api.oidc import OpenIdProviders
 from api.operations import OperationNotChosen, operation_to_run
 from api.ratelimit import (
@@ -55,6 +60,7 @@ from core.errors import InvalidToken
 from core.migrate import is_at_head
 from core.runtime import Runtime
 from core.settings import Settings
+from core.tracing import configure_tracing
 
 log = logging.getLogger("millgate.http")
 
@@ -75,14 +81,17 @@ def create_app(
     runtime: Runtime | None = None,
     *,
     rate_limiter: RateLimiter | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> Starlette:
     """The ASGI app. ``runtime`` defaults to one built from ``MILLGATE_*`` settings;
-    ``rate_limiter`` to the one the settings ask for (see :mod:`api.ratelimit`)."""
+    ``rate_limiter`` to the one the settings ask for (see :mod:`api.ratelimit`);
+    ``tracer_provider`` to the one the ``OTEL_*`` variables ask for (see :mod:`core.tracing`)."""
     runtime = runtime or Runtime.create(Settings())
     settings = runtime.settings
+    tracer_provider = tracer_provider or configure_tracing()
     # The documents this app's requests parse and validate: its own, under its settings.
     documents = document_cache(settings)
-    schema = build_schema(settings, documents)
+    schema = build_schema(settings, documents, tracer_provider)
     limiter = rate_limiter or build_limiter(settings)
     refusals = RecentRefusals()  # anonymous addresses out of budget: refused before parsing
     # Request sessions: the runtime's settings, statements that run to their end.
@@ -106,6 +115,7 @@ def create_app(
         client_ip = request.client.host if request.client else "unknown"
         try:
             principal = await authenticate(request, runtime, session, providers)
+            request_log.note_caller(principal)
         except InvalidToken as error:
             # Failed attempts spend the address's budget: guessing keys is slow too.
             spent = await limiter.hit(f"ip:{client_ip}")
@@ -149,7 +159,7 @@ def create_app(
         return result
 
     async def graphql(request: Request) -> Response:
-        request_id = uuid.uuid4().hex[:16]
+        request_id = request_log.request_id()
         response = await answer(request, request_id)
         response.headers.setdefault("x-request-id", request_id)  # refusals and 500s too
         return response
@@ -202,6 +212,7 @@ def create_app(
         cost = request_cost(admitted.cost or 0 if admitted else 0, len(query))
         mutation = False
         if document is not None:
+            request_log.note_operation(document, name)
             try:
                 mutation = operation_to_run(document, name).operation == OperationType.MUTATION
             except OperationNotChosen as error:
@@ -328,11 +339,18 @@ def create_app(
             Route("/readyz", readyz),
             Route("/.well-known/jwks.json", jwks),
             *graphiql_assets(settings.production),
+            Route("/metrics", metrics_endpoint(runtime)),
         ],
         # CORS outermost, so that every refusal (413 included) carries its headers.
         middleware=[*cors_middleware(settings), Middleware(BodyLimitMiddleware, max_body=MAX_BODY)],
         lifespan=lifespan,
     )
+    # Innermost first: each add_middleware wraps what is already there.
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(RequestLogMiddleware)
+    request_log.count_statements(runtime.engine)
+    traced(app, runtime.engine, tracer_provider)
+    trust_proxies(app, settings.trusted_proxies)  # outermost: the others see the real client
     app.state.runtime = runtime
     app.state.rate_limiter = limiter
     app.state.documents = documents

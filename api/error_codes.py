@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from core import metrics
+
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 INTERNAL = "INTERNAL"
@@ -64,6 +66,8 @@ class ErrorCodes(SchemaExtension):
         result = self.execution_context.result
         if result is not None and result.errors:
             errors = [with_code(error) for error in result.errors]
+            for error in errors:
+                metrics.GRAPHQL_ERRORS.labels(str((error.extensions or {})["code"])).inc()
             if self.production:
                 errors = [without_suggestions(error) for error in errors]
             result.errors = errors

@@ -10,9 +10,11 @@ from starlette.responses import JSONResponse, Response
 from strawberry.types import ExecutionResult
 
 from api.ratelimit import Decision
+from core import metrics
 
 
 def error_response(status: int, message: str, code: str) -> JSONResponse:
+    metrics.GRAPHQL_ERRORS.labels(code).inc()
     return JSONResponse(
         {"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status
     )

@@ -8,6 +8,7 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
+from opentelemetry.trace import TracerProvider
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -26,6 +27,7 @@ from api.error_codes import ErrorCodes
 from api.factories import Factory
 from api.fastpath import executor_class
 from api.gateway import GatewayExport
+from api.middleware.tracing import graphql_extension
 from api.mutations.admin import AdminMutations
 from api.mutations.consent_changes import ConsentChangeMutations
 from api.mutations.factory import FactoryMutations
@@ -65,7 +67,11 @@ class MillgateSchema(strawberry.Schema):
                 )
 
 
-def build_schema(settings: Settings, documents: DocumentCache | None = None) -> strawberry.Schema:
+def build_schema(
+    settings: Settings,
+    documents: DocumentCache | None = None,
+    tracer_provider: TracerProvider | None = None,
+) -> strawberry.Schema:
     """The schema under ``settings``' limits. ``documents`` (by default a new one) keeps the
     parsed and validated documents: it must serve this schema only, whose rules it trusts."""
     # Not `documents or ...`: an empty cache is falsy.
@@ -86,6 +92,8 @@ def build_schema(settings: Settings, documents: DocumentCache | None = None) -> 
     ]
     if settings.production:
         extensions.append(lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]))
+    if tracer_provider is not None:  # a span per operation (OTEL_* variables, core.tracing)
+        extensions.append(lambda: graphql_extension(tracer_provider))
     return MillgateSchema(
         query=Query,
         mutation=Mutation,

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from sqlalchemy import select  # noqa: TID251 - the one read is marked as a system read
-from sqlalchemy.exc import DBAPIError
 
-import models as m
-from authz.guard import install_guard, system_read
-from core import audit
-from core.audit_checkpoints import (
-    CheckpointProblem,
-    CheckpointStore,
-    check_chain,
-    write_checkpoint,
-)
-from core.runtime import Runtime
-from core.settings import Settings
+if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
+    from core import audit
+    from core.audit_checkpoints import CheckpointProblem
 
 app = typer.Typer(no_args_is_help=True, help="The audit trail (a hash chain of every mutation).")
 
@@ -47,6 +36,8 @@ def _anchor(value: str | None) -> tuple[int, str] | None:
 
 
 def _checkpoint_tokens(directory: Path | None) -> list[tuple[str, str]]:
+    from core.audit_checkpoints import CheckpointStore
+
     if directory is None:
         return []
     if not directory.is_dir():
@@ -60,6 +51,15 @@ def _checkpoint_tokens(directory: Path | None) -> list[tuple[str, str]]:
 async def _verify(
     anchor: tuple[int, str] | None, checkpoints: Path | None, jwks: dict[str, Any] | None
 ) -> Verdict:
+    from sqlalchemy import select  # noqa: TID251 - the one read is marked as a system read
+
+    import models as m
+    from authz.guard import system_read
+    from core import audit
+    from core.audit_checkpoints import check_chain
+    from core.runtime import Runtime
+    from core.settings import Settings
+
     tokens = _checkpoint_tokens(checkpoints)
     runtime = Runtime.create(Settings())
     try:
@@ -120,6 +120,13 @@ def verify(
     ),
 ) -> None:
     """Check the hash chain: exit 0 when intact, 1 at the first break, 2 if unreadable."""
+    import asyncio
+
+    from sqlalchemy.exc import DBAPIError
+
+    from authz.guard import install_guard
+    from core.settings import Settings
+
     install_guard()
     folder = checkpoints or Settings().checkpoint_dir
     try:
@@ -152,6 +159,10 @@ def verify(
 
 
 async def _checkpoint() -> str:
+    from core.audit_checkpoints import CheckpointStore, write_checkpoint
+    from core.runtime import Runtime
+    from core.settings import Settings
+
     settings = Settings()
     runtime = Runtime.create(settings)
     store = CheckpointStore(settings.effective_checkpoint_dir)
@@ -172,6 +183,12 @@ async def _checkpoint() -> str:
 @app.command("checkpoint")
 def checkpoint() -> None:
     """Sign the chain's head now and keep it in MILLGATE_CHECKPOINT_DIR (never rewritten)."""
+    import asyncio
+
+    from sqlalchemy.exc import DBAPIError
+
+    from authz.guard import install_guard
+
     install_guard()
     try:
         typer.echo(asyncio.run(_checkpoint()))

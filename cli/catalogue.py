@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from cli.db import database_url
-from core import migrate
-from core.db import make_engine
-from core.errors import CatalogueError
-from core.reference import Catalogue, parse_text
-from core.reference.loader import LoadReport, load_reference
+if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
+    from core.reference import Catalogue
+    from core.reference.loader import LoadReport
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, help="The question catalogue (reference data).")
 
 
 async def _load(url: str, ref: Catalogue) -> LoadReport:
+    from core.db import make_engine
+    from core.reference.loader import load_reference
+
     engine = make_engine(url)
     try:
         async with engine.begin() as conn:  # one transaction: all of the file or nothing
@@ -37,6 +37,13 @@ def load(
     ),
 ) -> None:
     """Validate a catalogue file and add its versions; loaded versions are never changed."""
+    import asyncio
+
+    from cli.db import database_url
+    from core import migrate
+    from core.errors import CatalogueError
+    from core.reference import parse_text
+
     try:
         ref = parse_text(file.read_text(encoding="utf-8"))
     except (CatalogueError, UnicodeDecodeError) as error:

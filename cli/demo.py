@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from cli.db import database_url
-from core import migrate
-from core.demo import KEYED_HOST, DemoWorld, is_empty, seed_demo
-from core.runtime import Runtime
-from core.settings import Settings
+if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
+    from core.demo import DemoWorld
+    from core.settings import Settings
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, help="The demo world of factories, brands and hosts.")
 
 
 async def _seed(settings: Settings) -> DemoWorld | None:
+    from core.demo import is_empty, seed_demo
+    from core.runtime import Runtime
+
     runtime = Runtime.create(settings)
     try:
         async with runtime.sessionmaker() as session:
@@ -39,12 +40,18 @@ def _write_private(path: Path, content: str) -> None:
 
 
 def _report(world: DemoWorld) -> None:
-    typer.echo(f"Seeded {len(world.factory_ids)} factories and "
-               f"{len(world.organization_ids)} organisations. One user of each role:")
+    from core.demo import KEYED_HOST
+
+    typer.echo(
+        f"Seeded {len(world.factory_ids)} factories and "
+        f"{len(world.organization_ids)} organisations. One user of each role:"
+    )
     for role, email in world.emails.items():
         typer.echo(f"  {role.value:<22} {email}")
-    typer.echo("Every organisation has users named <role>@<slug>.demo; "
-               "`millgate token issue --user EMAIL` signs in as one.")
+    typer.echo(
+        "Every organisation has users named <role>@<slug>.demo; "
+        "`millgate token issue --user EMAIL` signs in as one."
+    )
     typer.echo(f"API key of the host {KEYED_HOST} (shown once): {world.host_api_key}")
 
 
@@ -55,6 +62,13 @@ def seed(
     ),
 ) -> None:
     """Migrate the configured database, then seed the demo world if it holds no organisation."""
+    import asyncio
+
+    from cli.db import database_url
+    from core import migrate
+    from core.demo import KEYED_HOST
+    from core.settings import Settings
+
     settings = Settings()
     migrate.upgrade(database_url(settings))
     if host_key_out is not None and host_key_out.exists():

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import datetime as dt
-import logging
-import signal
+from typing import TYPE_CHECKING
 
 import typer
 
-from authz.guard import install_guard
-from core.audit_checkpoints import CheckpointSchedule, CheckpointStore
-from core.runtime import Runtime
-from core.settings import Settings
-from exports.job import RunReport, run_forever, run_once
-from exports.webhooks import DeliveryReport, deliver_pending
+if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
+    from exports.job import RunReport
+    from exports.webhooks import DeliveryReport
 
 app = typer.Typer(no_args_is_help=True, help="Gateway exports to data hosts.")
 
 
 async def _one_pass() -> tuple[RunReport, DeliveryReport]:
+    from core.runtime import Runtime
+    from core.settings import Settings
+    from exports.job import run_once
+    from exports.webhooks import deliver_pending
+
     runtime = Runtime.create(Settings())
     try:
         report = await run_once(runtime.sessionmaker, runtime.keys)
@@ -34,6 +33,15 @@ async def _one_pass() -> tuple[RunReport, DeliveryReport]:
 
 
 async def _work(interval: float) -> None:
+    import asyncio
+    import datetime as dt
+    import signal
+
+    from core.audit_checkpoints import CheckpointSchedule, CheckpointStore
+    from core.runtime import Runtime
+    from core.settings import Settings
+    from exports.job import run_forever
+
     runtime = Runtime.create(Settings())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -64,6 +72,10 @@ def run() -> None:
     Exits 0 when the pass did its work, naming any host that got nothing because of its
     own key; 1 when an export failed for another reason.
     """
+    import asyncio
+
+    from authz.guard import install_guard
+
     install_guard()  # the job's reads must all be marked as the platform's
     report, deliveries = asyncio.run(_one_pass())
     typer.echo(report.summary())
@@ -83,9 +95,30 @@ def run() -> None:
 @app.command("worker")
 def worker(
     interval: float = typer.Option(60.0, "--interval", min=1.0, help="Seconds between two passes."),
+    metrics_port: int = typer.Option(
+        0,
+        "--metrics-port",
+        envvar="MILLGATE_WORKER_METRICS_PORT",
+        help="Serve this worker's Prometheus metrics on this port (0: not served).",
+    ),
+    metrics_host: str = typer.Option(
+        "127.0.0.1", "--metrics-host", help="Interface of the metrics port."
+    ),
 ) -> None:
-    """Run passes and webhook deliveries until Ctrl-C or SIGTERM."""
+    """Run passes, webhook deliveries and audit checkpoints until Ctrl-C or SIGTERM."""
+    import asyncio
+
+    from authz.guard import install_guard
+    from core.logs import configure_logging
+
     install_guard()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
+    if metrics_port:
+        from prometheus_client import start_http_server
+
+        from cli.serve import claim_port
+
+        claim_port(metrics_host, metrics_port)
+        start_http_server(metrics_port, addr=metrics_host)
     asyncio.run(_work(interval))
     typer.echo("export worker stopped")

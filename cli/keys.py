@@ -2,27 +2,26 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from cli.db import database_url
-from core import rekey
-from core.crypto import ApiKeyHasher, FieldCipher, SigningKeys
-from core.db import make_engine
-from core.errors import CryptoError
-from core.settings import Settings
+if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
+    from core.crypto import FieldCipher
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, help="Production key files, and their rotation.")
 
-FILES = {
-    "MILLGATE_FIELD_KEYS_FILE": ("field-keys.json", FieldCipher.new_key_file),
-    "MILLGATE_SIGNING_KEYS_FILE": ("signing-keys.json", SigningKeys.new_key_file),
-    "MILLGATE_API_KEY_PEPPER_FILE": ("api-key-pepper", ApiKeyHasher.new_key_file),
-}
+
+def _files() -> dict[str, tuple[str, Callable[[Path], object]]]:
+    from core.crypto import ApiKeyHasher, FieldCipher, SigningKeys
+
+    return {
+        "MILLGATE_FIELD_KEYS_FILE": ("field-keys.json", FieldCipher.new_key_file),
+        "MILLGATE_SIGNING_KEYS_FILE": ("signing-keys.json", SigningKeys.new_key_file),
+        "MILLGATE_API_KEY_PEPPER_FILE": ("api-key-pepper", ApiKeyHasher.new_key_file),
+    }
 
 
 def _fail(message: str) -> typer.Exit:
@@ -41,11 +40,12 @@ def generate(
     out: Path = typer.Option(..., "--out", help="Folder to write the three key files into."),
 ) -> None:
     """Write new production key files (mode 0600); an existing file is never overwritten."""
-    taken = [out / name for name, _ in FILES.values() if (out / name).exists()]
+    files = _files()
+    taken = [out / name for name, _ in files.values() if (out / name).exists()]
     if taken:
         raise _fail(f"{taken[0]} exists; key files are never overwritten (nothing written)")
     out.mkdir(mode=0o700, parents=True, exist_ok=True)
-    for variable, (name, make) in FILES.items():
+    for variable, (name, make) in files.items():
         make(out / name)
         typer.echo(f"{variable}={(out / name).resolve()}")
 
@@ -53,6 +53,9 @@ def generate(
 @app.command("rotate-signing")
 def rotate_signing() -> None:
     """Add a signing key: it signs after the next restart; older keys keep verifying."""
+    from core.crypto import SigningKeys
+    from core.settings import Settings
+
     settings = Settings()
     path = _existing(settings.signing_keys_file or settings.keys_dir / "signing-keys.json")
     kid = SigningKeys.add_key_to_file(path)
@@ -64,6 +67,10 @@ def retire_signing(
     kid: str = typer.Argument(..., help="The kid of a signing key to remove."),
 ) -> None:
     """Remove an older signing key: tokens and exports it signed stop verifying."""
+    from core.crypto import SigningKeys
+    from core.errors import CryptoError
+    from core.settings import Settings
+
     settings = Settings()
     path = _existing(settings.signing_keys_file or settings.keys_dir / "signing-keys.json")
     try:
@@ -74,6 +81,12 @@ def retire_signing(
 
 
 async def _rewrap(url: str, cipher: FieldCipher, batch_size: int) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from core import rekey
+    from core.db import make_engine
+
     engine = make_engine(url)
     done = 0
     try:
@@ -104,6 +117,12 @@ def rotate_field_key(
 
     Resumable: run it again after an interruption and it finishes the same rotation.
     """
+    import asyncio
+
+    from cli.db import database_url
+    from core.crypto import FieldCipher
+    from core.settings import Settings
+
     settings = Settings()
     path = _existing(settings.field_keys_file or settings.keys_dir / "field-keys.json")
     kid, added = FieldCipher.rotate_key_file(path)

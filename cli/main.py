@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, catalogue, db, demo, exports, keys, serve, tokens
+from cli import audit, catalogue, db, demo, errors, exports, keys, serve, tokens
 
 app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
-    help="Millgate: consent-bound sharing of compliance data.",
+    help="Millgate: consent-bound sharing of compliance data. "
+    "`millgate --debug COMMAND` shows the traceback of a failure.",
 )
 app.add_typer(audit.app, name="audit")
 app.add_typer(catalogue.app, name="catalogue")
@@ -21,5 +22,11 @@ app.add_typer(tokens.app, name="token")
 serve.register(app)
 tokens.register(app)
 
+
+def main() -> None:
+    """The console script: failures told in one line each (see cli.errors)."""
+    errors.run(app)
+
+
 if __name__ == "__main__":
-    app()
+    main()

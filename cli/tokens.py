@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
+from typing import TYPE_CHECKING
 
 import typer
-from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
 
-import models as m
-from authz.guard import system_read
-from core import audit, migrate
-from core.runtime import Runtime
-from core.settings import Settings
+if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
+    import models as m
+    from core.runtime import Runtime
 
-app = typer.Typer(no_args_is_help=True)
+app = typer.Typer(no_args_is_help=True, help="Access tokens of users.")
 
 
 async def tokens_for_emails(runtime: Runtime, emails: dict[m.Role, str]) -> dict[m.Role, str]:
     """An access token for each of the given users, by role."""
+    from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
+
+    import models as m
+    from authz.guard import system_read
+
     ttl = runtime.settings.token_ttl_seconds
     async with runtime.sessionmaker() as session:
         users = {
@@ -35,6 +37,13 @@ async def tokens_for_emails(runtime: Runtime, emails: dict[m.Role, str]) -> dict
 
 
 async def _issue(email: str, ttl: int | None) -> str:
+    from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
+
+    import models as m
+    from authz.guard import system_read
+    from core.runtime import Runtime
+    from core.settings import Settings
+
     runtime = Runtime.create(Settings())
     try:
         async with runtime.sessionmaker() as session:
@@ -54,6 +63,14 @@ async def _issue(email: str, ttl: int | None) -> str:
 
 
 async def _bootstrap(email: str) -> str:
+    from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
+
+    import models as m
+    from authz.guard import system_read
+    from core import audit
+    from core.runtime import Runtime
+    from core.settings import Settings
+
     runtime = Runtime.create(Settings())
     try:
         async with runtime.sessionmaker() as session:
@@ -111,6 +128,8 @@ def issue(
     ttl: int | None = typer.Option(None, "--ttl", min=60, max=86400 * 30, help="Seconds."),
 ) -> None:
     """Print an access token for an existing user."""
+    import asyncio
+
     typer.echo(asyncio.run(_issue(user, ttl)))
 
 
@@ -120,5 +139,10 @@ def register(root: typer.Typer) -> None:
         admin_email: str = typer.Option(..., "--admin-email", help="The first platform admin."),
     ) -> None:
         """Create the platform organisation and its first admin (idempotent); print a token."""
+        import asyncio
+
+        from core import migrate
+        from core.settings import Settings
+
         migrate.upgrade(Settings().effective_database_url)
         typer.echo(asyncio.run(_bootstrap(admin_email)))

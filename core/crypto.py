@@ -23,7 +23,7 @@ import os
 import secrets
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -683,13 +683,32 @@ def load_key_material(
         "signing": SigningKeys.new_key_file,
         "pepper": ApiKeyHasher.new_key_file,
     }
+    settings = {
+        "fields": "MILLGATE_FIELD_KEYS_FILE",
+        "signing": "MILLGATE_SIGNING_KEYS_FILE",
+        "pepper": "MILLGATE_API_KEY_PEPPER_FILE",
+    }
     for name, path in paths.items():
         if not path.exists():
             if not create_missing:
-                raise CryptoError(f"key file {path} does not exist")
+                raise CryptoError(f"key file {path} ({settings[name]}) does not exist")
             makers[name](path)
+
+    def read(name: str, loader: Callable[[Path], Any]) -> Any:
+        path = paths[name]
+        try:
+            return loader(path)
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+        except CryptoError as error:
+            reason = str(error)
+        except (ValueError, KeyError, TypeError, JoseError) as error:
+            # The kind of fault only: the text of a key file is never repeated.
+            reason = f"not a valid key file ({type(error).__name__})"
+        raise CryptoError(f"key file {path} ({settings[name]}) cannot be used: {reason}")
+
     return KeyMaterial(
-        fields=FieldCipher.from_file(paths["fields"]),
-        signing=SigningKeys.from_file(paths["signing"]),
-        api_keys=ApiKeyHasher.from_file(paths["pepper"]),
+        fields=read("fields", FieldCipher.from_file),
+        signing=read("signing", SigningKeys.from_file),
+        api_keys=read("pepper", ApiKeyHasher.from_file),
     )

@@ -12,6 +12,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from core import metrics
+
 
 def make_engine(url: str, *, statement_timeout_ms: int | None = None, **kwargs: Any) -> AsyncEngine:
     """An async engine; SQLite gets foreign keys and WAL, PostgreSQL a statement timeout."""
@@ -26,12 +28,15 @@ def make_engine(url: str, *, statement_timeout_ms: int | None = None, **kwargs: 
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        metrics.watch_pool(engine)
         return engine
     connect_args: dict[str, Any] = {}
     if statement_timeout_ms:
         connect_args["server_settings"] = {"statement_timeout": str(statement_timeout_ms)}
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, connect_args=connect_args, **kwargs)
+    engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+    metrics.watch_pool(engine)
+    return engine
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

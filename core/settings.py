@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from functools import cached_property
+from ipaddress import ip_network
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
@@ -69,6 +71,19 @@ class Settings(BaseSettings):
     fast_executor: bool = Field(
         default=True, description="The fast GraphQL executor (api.fastpath); same answers."
     )
+    log_format: Literal["json", "console"] = Field(
+        default="json", description="json: one object a line; console: for a terminal."
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses or networks (comma-separated) of the reverse proxies whose "
+        "X-Forwarded-For/-Proto are believed; '*' trusts every peer.",
+    )
+    metrics_allow: str = Field(
+        default="",
+        description="Production: addresses or networks (comma-separated) that may read "
+        "/metrics (empty: nobody). Development serves it to everyone.",
+    )
     gc_young_threshold: int = Field(
         default=20_000,
         ge=0,
@@ -85,6 +100,14 @@ class Settings(BaseSettings):
             raise ValueError(
                 "MILLGATE_DATABASE_URL must be sqlite+aiosqlite://... or postgresql+asyncpg://..."
             )
+        return value
+
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        for part in (p.strip() for p in value.split(",")):
+            if part and part != "*":
+                ip_network(part, strict=False)  # ValueError names the bad entry
         return value
 
     @model_validator(mode="after")

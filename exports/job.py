@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
 from authz.guard import system_read
+from core import metrics
 from core.audit_checkpoints import CheckpointSchedule
 from core.crypto import (
     KeyMaterial,
@@ -77,6 +78,7 @@ class RunReport:
 
     def fail_host(self, host_id: int, reason: str) -> None:
         self.failed_hosts.append(HostFailure(host_id, reason))
+        metrics.EXPORT_FAILURES.labels(str(host_id)).inc()
         self.errors.append(f"host {host_id}: {reason}")
 
     @property
@@ -259,9 +261,11 @@ async def _claim_and_write(
         # Nothing was committed; leave the cycle to the next pass.
         assert claim is not None
         report.errors.append(f"cycle {claim.cycle_id}, host {claim.host_id}: {error}")
+        metrics.EXPORT_FAILURES.labels(str(claim.host_id)).inc()
         plan.cycles.discard(claim.cycle_id)
         return True
     report.exports_written += 1
+    metrics.EXPORTS_WRITTEN.inc()
     return True
 
 
@@ -282,6 +286,7 @@ async def run_once(
     while plan.cycles and plan.hosts:
         if not await _claim_and_write(sessionmaker, keys, today, plan, report):
             break
+    metrics.EXPORT_LAST_PASS.set_to_current_time()
     log.info("export pass: %s", report.summary())
     for error in report.errors:
         log.warning("export not written: %s", error)

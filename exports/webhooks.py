@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
 from authz.guard import system_read
+from core import metrics
 from core.crypto import WEBHOOK_SECRET_PURPOSE, KeyMaterial, webhook_signature
 from core.errors import CryptoError
 from exports.grants import host_may_receive
@@ -185,8 +186,11 @@ async def deliver_pending(
             state = await _record(sessionmaker, job, error, now, max_attempts)
             if state == m.DeliveryState.DELIVERED:
                 report.delivered += 1
+                metrics.WEBHOOK_DELIVERIES.labels("sent").inc()
             elif state == m.DeliveryState.FAILED:
                 report.failed += 1
+                metrics.WEBHOOK_DELIVERIES.labels("failed").inc()
             else:
                 report.retrying += 1
+                metrics.WEBHOOK_DELIVERIES.labels("retrying").inc()
     return report

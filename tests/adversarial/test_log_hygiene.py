@@ -1,10 +1,14 @@
 """The logs, captured at DEBUG from every logger while callers use tokens and API keys, read
 decrypted details and answers, get new secrets and make requests fail: not one token, key,
-secret or decrypted text appears in them."""
+secret or decrypted text appears in them, neither in the records nor in the JSON lines the
+served process writes (core.logs)."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +16,7 @@ from joserfc.jwk import OKPKey
 
 from core import audit
 from core.demo import DemoWorld, known_plaintexts
+from core.logs import configure_logging
 from exports.job import run_once
 from tests.adversarial.support import DHAKA, SINAR, People, gid
 
@@ -19,6 +24,20 @@ READ_ALL = """query($id: ID!) { factory(id: $id) { name
   assessments { edges { node { findings { edges { node { detail } } } } } }
   selfAssessments { answers } consentGrants { id } } }"""
 SECRET_DETAIL = "Worker Siti Rahayu, 15, found on the night shift by the assessor"
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """What the root handler of a served process writes, at DEBUG, during the test."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    before = (list(root.handlers), root.level)
+    configure_logging("json", level="DEBUG", stream=stream)
+    try:
+        yield stream
+    finally:
+        root.handlers, _ = before
+        root.setLevel(before[1])
 
 
 def _captured(caplog: pytest.LogCaptureFixture) -> str:
@@ -36,6 +55,7 @@ async def test_no_credential_secret_or_decrypted_text_is_logged(
     people: People,
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
+    json_lines: io.StringIO,
 ) -> None:
     caplog.set_level(logging.DEBUG)  # the root logger: every library's debug output too
     sinar = gid("Factory", world.factory_ids[SINAR])
@@ -118,10 +138,16 @@ async def test_no_credential_secret_or_decrypted_text_is_logged(
     ):
         await api.client.post("/graphql", json={"query": "{ viewer { role } }"}, headers=headers)
 
-    logged = _captured(caplog)
-    # Proof the capture works: the masked failures were logged, tracebacks and all.
+    written = json_lines.getvalue()
+    logged = _captured(caplog) + "\n" + written
+    # Proof the capture works: the masked failures were logged, tracebacks and all, and
+    # every request got its line, each line one JSON object.
     names = {r.name for r in caplog.records}
     assert "millgate.graphql" in names, names
+    lines = [json.loads(line) for line in written.splitlines() if line.strip()]
+    requests = [line for line in lines if line.get("logger") == "millgate.access"]
+    assert len(requests) >= 10 and {r["status"] for r in requests} >= {200, 401}
+    assert any("exception" in line for line in lines)
     secrets = {
         "brand token": people.brand.token,
         "manager token": people.manager.token,
