@@ -131,7 +131,7 @@ async def zero_tolerance_findings(
     fields = ctx.runtime.keys.fields
     out = []
     for finding, assessment, factory in rows:
-        ctx.record_access(factory.id, "zeroToleranceFindings")
+        ctx.record_access(factory.id, info)
         out.append(
             ZeroToleranceCase(
                 factory_id=to_global_id("Factory", factory.id),

@@ -68,5 +68,5 @@ async def test_a_bare_count_reads_no_factory_and_logs_nothing(api, session, keys
     assert counted["factories"]["totalCount"] == 1
     assert after_count["factory"]["accessLog"]["edges"] == []
     assert [e["node"]["operation"] for e in after_read["factory"]["accessLog"]["edges"]] == [
-        "anonymous:factories"
+        "query:factories"
     ]
