@@ -25,7 +25,6 @@ AssessmentStatus = strawberry.enum(m.AssessmentStatus, name="AssessmentStatus")
 ComplianceCluster = strawberry.enum(m.ComplianceCluster, name="ComplianceCluster")
 
 
-
 class FindingSource(Protocol):
     """A finding as loaded: an ``m.Finding``, or a row of its columns (pages load rows:
     building ORM objects for thousands of findings costs more than everything else)."""

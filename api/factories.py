@@ -153,10 +153,7 @@ class FactoryConnection:
     @strawberry.field
     def edges(self, info: Info[Context, None]) -> list[FactoryEdge]:
         # Built (and logged as reads) only when asked for: a bare totalCount reads no factory.
-        return [
-            FactoryEdge(node=factory_out(info, r), cursor=cursor_of(r.id))
-            for r in self.rows
-        ]
+        return [FactoryEdge(node=factory_out(info, r), cursor=cursor_of(r.id)) for r in self.rows]
 
     @strawberry.field
     async def total_count(self, info: Info[Context, None]) -> int:

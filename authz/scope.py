@@ -38,7 +38,6 @@ from authz.guard import scoped
 from authz.principal import Principal
 from authz.rules import ASSESSMENT, IN_COUNTRY, OWNER, SELF_ASSESSMENT, Shape, condition, decide
 
-
 # Audit entries name their target "Kind:id"; those of an assessment follow its visibility.
 ASSESSMENT_TARGET = "Assessment:"
 
@@ -318,9 +317,7 @@ class Scope:
                 cycle.factory_id == factory_id,
                 cycle.number == cycle_number,
                 self.allows("slcp", cycle.factory_id),
-                or_(
-                    seen_assessment, seen_self_assessment, self.allows("draft", cycle.factory_id)
-                ),
+                or_(seen_assessment, seen_self_assessment, self.allows("draft", cycle.factory_id)),
             )
         )
         return scoped(stmt, "eligibility_facts")
@@ -444,6 +441,15 @@ class Scope:
         if not self.may("admin"):
             stmt = stmt.where(m.User.id == (self.principal.user_id or -1))
         return scoped(stmt, "users")
+
+    def own_factory_members(self) -> Select[m.User]:
+        """The users of the caller's own factory, whose membership its managers change."""
+        stmt = select(m.User).where(
+            m.User.organization_id == (self.principal.organization_id or -1)
+            if self.own_factory_id
+            else false()
+        )
+        return scoped(stmt, "own_factory_members")
 
     def api_keys(self) -> Select[m.ApiKey]:
         stmt = select(m.ApiKey)

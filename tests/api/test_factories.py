@@ -661,7 +661,10 @@ async def test_access_log_is_the_factorys_alone(
         pytest.param(PHNOM_PENH, 1, False, ["COUNTRY_NOT_ROLLED_OUT"], id="country-not-rolled-out"),
         # The platform may not read drafts: nothing of an unreleased assessment shows (rule 5).
         pytest.param(HANOI, 2, False, ["NO_ASSESSMENT"], id="release-date-ahead-hidden"),
-        pytest.param(SINAR, 99, False, ["NO_SUCH_CYCLE"], id="no-such-cycle"),
+        # Only the programme, which sees every cycle, is told that one does not exist.
+        pytest.param(
+            SINAR, 99, False, ["NO_SELF_ASSESSMENT", "NO_ASSESSMENT"], id="no-such-cycle-empty"
+        ),
     ],
 )
 async def test_gateway_eligibility_names_every_unmet_condition(

@@ -83,8 +83,11 @@ async def test_a_narrow_host_grant_made_before_the_rule_exports_nothing(
     pulled = {e["node"]["factoryGatewayId"] for e in data["gatewayExports"]["edges"]}
     assert pulled  # the host's other factories still export
     assert "SLCP-ID-000101" not in pulled
-    assert await scalar(
-        session,
-        "SELECT count(*) FROM gateway_export WHERE factory_id = :f",
-        f=world.factory_ids[SINAR],
-    ) == 0
+    assert (
+        await scalar(
+            session,
+            "SELECT count(*) FROM gateway_export WHERE factory_id = :f",
+            f=world.factory_ids[SINAR],
+        )
+        == 0
+    )
