@@ -332,7 +332,7 @@ async def test_create_user_refuses_bad_input_and_changes_nothing(
 @pytest.mark.parametrize(
     ("kind_slug", "role"),
     [
-        pytest.param("sinar-garmen", "WORKER_REPRESENTATIVE", id="factory"),
+        # A factory's users are its managers' to add (tests/api/test_factory_membership.py).
         pytest.param(BW_INDONESIA, "ASSESSOR", id="programme"),
         pytest.param(OPEN_AUDIT_HUB, "HOST_INTEGRATION", id="host"),
         pytest.param("id-labour-inspectorate", "CONSTITUENT_VIEWER", id="constituent"),
