@@ -145,8 +145,9 @@ async def test_token_issue_for_an_unknown_email_fails_clearly(tmp_path: Path) ->
 async def test_token_issue_for_a_disabled_user_fails(tmp_path: Path) -> None:
     await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
     with sqlite3.connect(tmp_path / "millgate.db") as conn:
-        conn.execute("UPDATE app_user SET disabled_at = '2024-01-01 00:00:00' WHERE email = ?",
-                     (ADMIN,))
+        conn.execute(
+            "UPDATE app_user SET disabled_at = '2024-01-01 00:00:00' WHERE email = ?", (ADMIN,)
+        )
 
     result = await millgate(tmp_path, "token", "issue", "--user", ADMIN)
 
@@ -206,8 +207,11 @@ async def test_demo_seed_then_a_demo_user_signs_in(tmp_path: Path) -> None:
 @pytest.mark.skipif(not _has_demo_seed(), reason="no `millgate demo seed` command")
 async def test_bootstrap_refuses_an_email_of_another_organisation(tmp_path: Path) -> None:
     seeded = await millgate(tmp_path, "demo", "seed")
-    brand_user = query(tmp_path, "SELECT u.email FROM app_user u JOIN organization o "
-                                 "ON o.id = u.organization_id WHERE o.kind = 'BRAND' LIMIT 1")
+    brand_user = query(
+        tmp_path,
+        "SELECT u.email FROM app_user u JOIN organization o "
+        "ON o.id = u.organization_id WHERE o.kind = 'BRAND' LIMIT 1",
+    )
     assert brand_user, seeded.output
 
     result = await millgate(tmp_path, "bootstrap", "--admin-email", str(brand_user[0][0]))

@@ -32,7 +32,9 @@ mutation Enroll($input: EnrollFactoryInput!) {
 }
 """
 AUDIT = """
-query Audit($id: ID!) { factory(id: $id) { auditLog(first: 20) { edges { node { action target } } } } }
+query Audit($id: ID!) {
+  factory(id: $id) { auditLog(first: 20) { edges { node { action target } } } }
+}
 """
 
 
@@ -131,9 +133,7 @@ async def test_the_programme_names_the_first_manager_at_enrolment(
         " WHERE u.email = 'first.manager@baru-garmen.example' AND o.kind = 'FACTORY'",
     )
     assert role == "FACTORY_MANAGER"
-    factory = await scalar(
-        session, "SELECT id FROM factory WHERE name = 'PT Baru Garmen'"
-    )
+    factory = await scalar(session, "SELECT id FROM factory WHERE name = 'PT Baru Garmen'")
     actions = await scalar(
         session,
         "SELECT count(*) FROM audit_entry WHERE factory_id = :f AND action = 'user.create'",
