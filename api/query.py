@@ -151,7 +151,9 @@ class Query:
     ) -> GatewayExportConnection:
         return await gateway.gateway_exports(info, first, after)
 
-    @strawberry.field
+    @strawberry.field(
+        description="Consolidated statistics of a country (rule 12), for its programme and constituents: published in batches of at least 5 factories each, never per release (docs/statistics.md)."  # noqa: E501 - one line of contract text
+    )
     async def country_statistics(
         self, info: Info[Context, None], country: str
     ) -> list[ClusterStatistic]:

@@ -354,22 +354,28 @@ class Scope:
         return scoped(stmt, "public_findings")
 
     def statistics_rows(self, country: str) -> Select[Any]:
-        """Per cluster: factories assessed, and factories with a non-compliance (rule 12)."""
-        base = (
+        """Per cluster and released assessment: its factory, when its release became public,
+        and whether it found a non-compliance (rule 12; :mod:`api.disclosure` publishes)."""
+        stmt = (
             select(
                 m.Finding.cluster.label("cluster"),
+                m.Assessment.id.label("assessment_id"),
                 m.Assessment.factory_id.label("factory_id"),
+                m.Assessment.released_on,
+                m.Assessment.released_at,
                 func.max(func.cast(m.Finding.non_compliant, m.Assessment.id.type)).label("nc"),
             )
             .join(m.Assessment, m.Assessment.id == m.Finding.assessment_id)
             .join(m.Factory, m.Factory.id == m.Assessment.factory_id)
             .where(m.Factory.country_code == country, released())
-            .group_by(m.Finding.cluster, m.Assessment.factory_id)
-            .subquery()
+            .group_by(
+                m.Finding.cluster,
+                m.Assessment.id,
+                m.Assessment.factory_id,
+                m.Assessment.released_on,
+                m.Assessment.released_at,
+            )
         )
-        stmt = select(
-            base.c.cluster, func.count().label("factories"), func.sum(base.c.nc).label("nc")
-        ).group_by(base.c.cluster)
         if not self.may("statistics", country=country):
             stmt = stmt.where(false())
         return scoped(stmt, "statistics")
