@@ -22,10 +22,11 @@ from graphql import (
     SelectionSetNode,
     is_abstract_type,
 )
+from graphql.pyutils import Path
 from strawberry.types import Info
 
 
-def _applies(raw: GraphQLResolveInfo, condition: Any, typename: str | None) -> bool:
+def _applies(raw: GraphQLResolveInfo[Any], condition: Any, typename: str | None) -> bool:
     """Whether a fragment on ``condition`` applies to an object of type ``typename``."""
     if condition is None or typename is None:
         return True
@@ -38,12 +39,12 @@ def _applies(raw: GraphQLResolveInfo, condition: Any, typename: str | None) -> b
         abstract is not None
         and concrete is not None
         and is_abstract_type(abstract)
-        and raw.schema.is_sub_type(abstract, concrete)  # type: ignore[arg-type]
+        and raw.schema.is_sub_type(abstract, concrete)
     )
 
 
 def _field(
-    raw: GraphQLResolveInfo, selection: SelectionSetNode, key: str, typename: str | None
+    raw: GraphQLResolveInfo[Any], selection: SelectionSetNode, key: str, typename: str | None
 ) -> FieldNode | None:
     """The field answered under the response key ``key`` on an object of ``typename``."""
     for node in selection.selections:
@@ -70,9 +71,9 @@ def _field(
 
 def field_path(info: Info[Any, Any]) -> str:
     """``factories.assessments.findings`` for a resolver of findings under a brand's page."""
-    raw: GraphQLResolveInfo = info._raw_info  # strawberry keeps graphql-core's info here
+    raw: GraphQLResolveInfo[Any] = info._raw_info  # strawberry keeps graphql-core's info here
     steps: list[tuple[str, str | None]] = []
-    path = raw.path
+    path: Path | None = raw.path
     while path is not None:
         if isinstance(path.key, str):
             steps.append((path.key, path.typename))

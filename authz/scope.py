@@ -273,7 +273,7 @@ class Scope:
         )
         return or_(self.self_assessment_visible(), shared)
 
-    def eligibility_facts(self, factory_id: int, cycle_number: int) -> Select[Any]:
+    def eligibility_facts(self, factory_id: int, cycle_number: int) -> Select[*tuple[Any, ...]]:
         """The facts ``gatewayEligibility`` judges one cycle on, each read as the caller may.
 
         A cycle shows when the caller sees something of it (an assessment, a self-assessment,
@@ -297,7 +297,7 @@ class Scope:
             m.SelfAssessment.step == 1,
             self._shared_self_assessment_visible(),
         )
-        stmt = (
+        stmt: Select[*tuple[Any, ...]] = (
             select(
                 cycle.id.label("cycle_id"),
                 m.Country.slcp_rollout_on,
@@ -353,10 +353,10 @@ class Scope:
             stmt = stmt.where(false())
         return scoped(stmt, "public_findings")
 
-    def statistics_rows(self, country: str) -> Select[Any]:
+    def statistics_rows(self, country: str) -> Select[*tuple[Any, ...]]:
         """Per cluster and released assessment: its factory, when its release became public,
         and whether it found a non-compliance (rule 12; :mod:`api.disclosure` publishes)."""
-        stmt = (
+        stmt: Select[*tuple[Any, ...]] = (
             select(
                 m.Finding.cluster.label("cluster"),
                 m.Assessment.id.label("assessment_id"),
