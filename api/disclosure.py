@@ -3,30 +3,33 @@
 A cell (a country's cluster) counts the factories assessed on it and those found non-compliant.
 Exact counts that move with every release let a reader who looks before and after one release,
 and who learns from ``publicFindings`` which factory was released, difference out that
-factory's non-public findings. So a cell is published in **batches**:
+factory's non-public findings. So a cell is published per day, in **batches**:
 
-- the contributions to a cell (one per released assessment with findings in the cluster) are
-  ordered by the day they became public (the later of the release date and the day the
-  release was recorded) and then by the moment the release was recorded, so a new release
-  always comes last;
-- the first batch closes once it holds at least :data:`K` factories: until then the cell is
-  suppressed (rule 12, cells of at least 5 factories);
-- every later batch closes once at least :data:`K` distinct factories contributed to it;
+- a contribution to a cell (a released assessment with findings in the cluster) counts from
+  the day it became public: its release date, or the day its release was recorded if that is
+  later (a release dated in the past cannot slip into a day already published);
+- a day counts only once it is over: today's releases are never shown today, so no one can
+  read the cell between two releases of the same day;
+- the first batch closes at the end of the first day by which at least :data:`K` factories
+  contributed; until then the cell is suppressed (rule 12, cells of at least 5 factories);
+- every later batch closes at the end of a day once at least :data:`K` distinct factories
+  contributed since the last closed batch;
 - the published cell is the state after the last closed batch; the open batch shows nothing.
 
-A single release therefore never moves a published cell: it either joins the open batch (no
-change) or closes it, and then the change is the sum of at least :data:`K` factories'. The
-order depends only on data already public, so the published value is the same whoever asks and
-whenever, and a batch once closed never reopens.
+A single release therefore never moves a published cell: it lands on today or later, which
+is not shown, and when its day is over it either joins the open batch (no change) or closes
+it, and then the change is the sum of at least :data:`K` factories'. Days once over never
+change, so a closed batch never reopens and every reader sees the same cell.
 
 Example:
-    cell = published_cell([Contribution(7, day, dt.datetime(...), True), ...])
+    cell = published_cell(contributions, today=dt.date(2026, 5, 1))
     if cell is None: ...  # suppressed
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -39,13 +42,7 @@ class Contribution:
 
     factory_id: int
     public_on: dt.date
-    recorded_at: dt.datetime
     non_compliant: bool
-    assessment_id: int = 0  # the last tie-breaker: the order is total
-
-    @property
-    def order(self) -> tuple[dt.date, dt.datetime, int]:
-        return (self.public_on, self.recorded_at, self.assessment_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,25 +54,31 @@ class Cell:
 
 
 def public_on(released_on: dt.date, recorded_at: dt.datetime | None) -> dt.date:
-    """The day a release became public: a release dated in the past counts from the day it
-    was recorded, so it cannot slip into a batch already published."""
+    """The day a release became public: the later of its date and the day it was recorded
+    (None for releases written before it was recorded: their date)."""
     if recorded_at is None:
         return released_on
     return max(released_on, recorded_at.astimezone(dt.UTC).date())
 
 
-def published_cell(contributions: Iterable[Contribution], k: int = K) -> Cell | None:
-    """The cell as published after its last closed batch; None while suppressed."""
-    ordered = sorted(contributions, key=lambda c: c.order)
+def published_cell(
+    contributions: Iterable[Contribution], today: dt.date, k: int = K
+) -> Cell | None:
+    """The cell as published on ``today``, after its last closed batch; None if suppressed."""
+    by_day: dict[dt.date, list[Contribution]] = defaultdict(list)
+    for contribution in contributions:
+        if contribution.public_on < today:  # a day counts once it is over
+            by_day[contribution.public_on].append(contribution)
     assessed: set[int] = set()
     non_compliant: set[int] = set()
-    published: Cell | None = None
     batch: set[int] = set()
-    for contribution in ordered:
-        assessed.add(contribution.factory_id)
-        if contribution.non_compliant:
-            non_compliant.add(contribution.factory_id)
-        batch.add(contribution.factory_id)
+    published: Cell | None = None
+    for day in sorted(by_day):
+        for contribution in by_day[day]:
+            assessed.add(contribution.factory_id)
+            batch.add(contribution.factory_id)
+            if contribution.non_compliant:
+                non_compliant.add(contribution.factory_id)
         if len(batch) >= k and len(assessed) >= k:
             published = Cell(len(assessed), len(non_compliant))
             batch = set()

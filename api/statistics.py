@@ -71,20 +71,19 @@ async def country_statistics(info: Info[Context, None], country: str) -> list[Cl
         rows = (await session.execute(ctx.scope.statistics_rows(code))).all()
     if not ctx.scope.may("statistics", country=code):
         return []
+    today = dt.datetime.now(dt.UTC).date()
     by_cluster: dict[m.ComplianceCluster, list[Contribution]] = defaultdict(list)
     for row in rows:
         by_cluster[m.ComplianceCluster(row.cluster)].append(
             Contribution(
                 factory_id=row.factory_id,
                 public_on=public_on(row.released_on, row.released_at),
-                recorded_at=row.released_at or _midnight(row.released_on),
                 non_compliant=bool(row.nc),
-                assessment_id=row.assessment_id,
             )
         )
     out = []
     for cluster in m.ComplianceCluster:
-        cell = published_cell(by_cluster.get(cluster, []), MIN_CELL)
+        cell = published_cell(by_cluster.get(cluster, []), today, MIN_CELL)
         if cell is None:
             out.append(
                 ClusterStatistic(
@@ -101,10 +100,6 @@ async def country_statistics(info: Info[Context, None], country: str) -> list[Cl
                 )
             )
     return out
-
-
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
 
 
 async def public_findings(

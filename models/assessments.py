@@ -37,7 +37,8 @@ class Assessment(Base):
     )
     released_on: Mapped[dt.date | None] = mapped_column(Date)
     gateway_release_on: Mapped[dt.date | None] = mapped_column(Date)
-    # When the release was recorded: orders releases for the statistics' disclosure control.
+    # When the release was recorded through the API (NULL for seeded and older rows): a release
+    # dated in the past counts for the statistics from this day (api/disclosure.py).
     released_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     # Question codes a virtual check covered; step 1 answers outside it stay self-assessed.
     virtual_scope: Mapped[str | None] = mapped_column(Text)
@@ -48,7 +49,6 @@ class Assessment(Base):
         self.status = AssessmentStatus.RELEASED
         self.released_on = on
         self.gateway_release_on = on + dt.timedelta(days=GATEWAY_DELAY_DAYS)
-        self.released_at = utcnow()
 
     def latest_release_on(self) -> dt.date:
         return self.assessed_on + dt.timedelta(days=RELEASE_WITHIN_DAYS)

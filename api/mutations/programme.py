@@ -287,6 +287,7 @@ async def _release(ctx: Context, data: ReleaseAssessmentInput) -> AssessmentRow:
             "releasedOn",
         )
     assessment.release(data.released_on)
+    assessment.released_at = m.utcnow()
     await session.flush()
     await audit.append(
         session,

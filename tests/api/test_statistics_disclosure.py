@@ -2,8 +2,8 @@
 
 The differencing the audit found: read, one factory is released (and named by its public
 findings), read again, and the cell's move is that factory's non-compliance. Here, over random
-release histories and on the API, a published cell changes only by batches of at least five
-factories (docs/statistics.md).
+release histories and on the API, a published cell changes only at the end of a day and only
+by batches of at least five factories (docs/statistics.md).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import models as m
 from api.disclosure import Cell, Contribution, K, public_on, published_cell
 from core.crypto import KeyMaterial
 from core.demo import DemoWorld
@@ -27,41 +28,50 @@ query Statistics($country: String!) {
 }
 """
 
-START = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+DAY0 = dt.date(2025, 1, 1)
 
-# A release history: (factory, non-compliant) in the order the releases were recorded.
-histories = st.lists(st.tuples(st.integers(0, 11), st.booleans()), max_size=40)
+# A release history: (day it became public, factory, non-compliant), days from DAY0.
+releases = st.tuples(st.integers(0, 30), st.integers(0, 11), st.booleans())
+histories = st.lists(releases, max_size=40)
 
 
-def _contributions(history: list[tuple[int, bool]]) -> list[Contribution]:
-    return [
-        Contribution(
-            factory_id=factory,
-            public_on=(START + dt.timedelta(hours=i)).date(),
-            recorded_at=START + dt.timedelta(hours=i),
-            non_compliant=non_compliant,
-            assessment_id=i,
-        )
-        for i, (factory, non_compliant) in enumerate(history)
-    ]
+def _contribution(day: int, factory: int, non_compliant: bool) -> Contribution:
+    return Contribution(factory, DAY0 + dt.timedelta(days=day), non_compliant)
+
+
+@settings(max_examples=300, deadline=None)
+@given(history=histories, new=releases, released_days_back=st.integers(0, 40))
+def test_a_release_recorded_today_never_moves_todays_cell(
+    history: list[tuple[int, int, bool]], new: tuple[int, int, bool], released_days_back: int
+) -> None:
+    today, factory, non_compliant = new
+    now = dt.datetime.combine(DAY0 + dt.timedelta(days=today), dt.time(12), tzinfo=dt.UTC)
+    released_on = now.date() - dt.timedelta(days=released_days_back)  # even dated in the past
+    known = [_contribution(*r) for r in history]
+    release = Contribution(factory, public_on(released_on, now), non_compliant)
+
+    before = published_cell(known, now.date())
+    after = published_cell([*known, release], now.date())
+
+    assert after == before
 
 
 @settings(max_examples=300, deadline=None)
 @given(history=histories)
 def test_every_change_of_a_published_cell_covers_at_least_k_factories(
-    history: list[tuple[int, bool]],
+    history: list[tuple[int, int, bool]],
 ) -> None:
-    contributions = _contributions(history)
+    contributions = [_contribution(*r) for r in history]
     last: Cell | None = None
-    since_last_change: set[int] = set()
-    for n in range(len(contributions)):
-        since_last_change.add(contributions[n].factory_id)
-        cell = published_cell(contributions[: n + 1])
+    last_change = DAY0
+    for today in (DAY0 + dt.timedelta(days=n) for n in range(33)):
+        cell = published_cell(contributions, today)
         if cell != last:
-            # one release moved the cell: only as the last of at least K factories
-            assert len(since_last_change) >= K, (history[: n + 1], last, cell)
+            # the factories that became public since the last change: at least K
+            since = {c.factory_id for c in contributions if last_change <= c.public_on < today}
+            assert len(since) >= K, (history, today, last, cell)
             assert cell is not None and cell.factories >= K
-            since_last_change = set()
+            last_change = today
         last = cell
 
 
@@ -78,45 +88,63 @@ async def _child_labour(api: Any, caller: Any) -> dict[str, Any]:
     return next(r for r in rows if r["cluster"] == "CHILD_LABOUR")
 
 
-async def _release_one(session: AsyncSession, keys: KeyMaterial, non_compliant: bool) -> None:
+async def _release_one(
+    session: AsyncSession, keys: KeyMaterial, non_compliant: bool, recorded: dt.datetime
+) -> None:
+    """One more Indonesian factory, assessed on child labour, released yesterday and recorded
+    at ``recorded`` (as `releaseAssessment` records it)."""
     factory = await make_factory(session, "ID")
     assessment = await make_assessment(session, factory, released_on=days(-1))
+    assessment.released_at = recorded
     await make_finding(session, assessment, keys, non_compliant=non_compliant)
     await session.commit()
 
 
+@pytest.fixture
+async def published_five(
+    world: DemoWorld, session: AsyncSession, keys: KeyMaterial, api: Any, constituent: Any
+) -> dict[str, Any]:
+    """Indonesia's child labour cell, published: three demo factories and two more."""
+    for non_compliant in (True, False):
+        factory = await make_factory(session, "ID")
+        assessment = await make_assessment(session, factory, released_on=days(-30))
+        await make_finding(session, assessment, keys, non_compliant=non_compliant)
+    await session.commit()
+    cell = await _child_labour(api, constituent)
+    assert (cell["suppressed"], cell["factories"], cell["nonComplianceRate"]) == (False, 5, 0.4)
+    return cell
+
+
 @pytest.mark.parametrize("non_compliant", [True, False], ids=["non-compliant", "compliant"])
+@pytest.mark.parametrize("recorded", ["now", "yesterday"])
 async def test_one_more_release_does_not_move_a_published_cell(
     api: Any,
-    world: DemoWorld,
     session: AsyncSession,
     keys: KeyMaterial,
     constituent: Any,
+    published_five: dict[str, Any],
     non_compliant: bool,
+    recorded: str,
 ) -> None:
-    # given Indonesia's child labour cell is published (three demo factories and two more)
-    for nc in (True, False):
-        await _release_one(session, keys, nc)
-    before = await _child_labour(api, constituent)
-    assert before["suppressed"] is False and before["factories"] == 5
-
-    # when one more factory is released
-    await _release_one(session, keys, non_compliant)
+    # when one more factory is released (today, or yesterday: the day is over)
+    when = m.utcnow() - dt.timedelta(days=1 if recorded == "yesterday" else 0)
+    await _release_one(session, keys, non_compliant, when)
 
     # then the cell reads as before: nothing of that factory can be differenced out
-    assert await _child_labour(api, constituent) == before
+    assert await _child_labour(api, constituent) == published_five
 
 
-async def test_a_batch_of_five_more_factories_moves_the_cell(
-    api: Any, world: DemoWorld, session: AsyncSession, keys: KeyMaterial, constituent: Any
+async def test_a_batch_of_five_more_factories_moves_the_cell_the_day_after(
+    api: Any,
+    session: AsyncSession,
+    keys: KeyMaterial,
+    constituent: Any,
+    published_five: dict[str, Any],
 ) -> None:
-    for nc in (True, False):
-        await _release_one(session, keys, nc)
-    before = await _child_labour(api, constituent)
-
-    for nc in (True, False, False, True, False):
-        await _release_one(session, keys, nc)
+    yesterday = m.utcnow() - dt.timedelta(days=1)
+    for non_compliant in (True, False, False, True, False):
+        await _release_one(session, keys, non_compliant, yesterday)
 
     after = await _child_labour(api, constituent)
-    assert (before["factories"], after["factories"]) == (5, 10)
-    assert after["nonComplianceRate"] == 0.4
+
+    assert (after["factories"], after["nonComplianceRate"]) == (10, 0.4)
