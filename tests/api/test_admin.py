@@ -406,8 +406,11 @@ async def test_disable_user_of_no_user_is_not_found(
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("NOT_FOUND", "userId")]
 
 
+# A factory's users are removed by its managers alone (tests/api/test_factory_membership.py).
 @pytest.mark.parametrize(
-    "caller", ["manager", "brand", "assessor"], ids=["factory", "brand", "programme"]
+    "caller",
+    ["worker_rep", "brand", "assessor"],
+    ids=["factory-worker-representative", "brand", "programme"],
 )
 async def test_only_the_platform_disables_users(
     api: Any,
