@@ -584,8 +584,8 @@ async def test_access_log_shows_the_factory_who_read_its_data(
     # then it sees both readers, newest first, and not itself
     readers = [(e["node"]["organization"]["name"], e["node"]["operation"]) for e in log["edges"]]
     assert readers == [
-        ("Millgate Operations", "Factory:factory"),
-        ("Northwind Apparel", "Factory:factory"),
+        ("Millgate Operations", "query:factory"),
+        ("Northwind Apparel", "query:factory"),
     ]
 
 
