@@ -53,8 +53,11 @@ async def test_a_bare_count_reads_no_factory_and_logs_nothing(api, session, keys
     brand = await make_org(session, m.OrganizationKind.BRAND)
     await make_grant(session, factory, brand)
     reader = await make_user(session, brand, m.Role.BRAND_VIEWER)
-    manager = m.User(email="manager@counted.test", organization_id=factory.organization_id,
-                     role=m.Role.FACTORY_MANAGER)
+    manager = m.User(
+        email="manager@counted.test",
+        organization_id=factory.organization_id,
+        role=m.Role.FACTORY_MANAGER,
+    )
     session.add(manager)
     await session.commit()
     await api.reload_policy()
