@@ -25,7 +25,6 @@ AssessmentStatus = strawberry.enum(m.AssessmentStatus, name="AssessmentStatus")
 ComplianceCluster = strawberry.enum(m.ComplianceCluster, name="ComplianceCluster")
 
 
-
 class FindingSource(Protocol):
     """A finding as loaded: an ``m.Finding``, or a row of its columns (pages load rows:
     building ORM objects for thousands of findings costs more than everything else)."""
@@ -153,6 +152,7 @@ class Assessment(Node):
         args = page_args(first, after, info.context.runtime.settings.max_page_size)
         flt = FindingFilter(cluster, bool(non_compliant_only))
         rows = await info.context.loaders.findings_page.load((self.row.id, (args, flt)))
+        info.context.record_access(self.row.factory_id, info)
         cipher = info.context.runtime.keys.fields
         return finding_connection(rows, args, self.row.id, flt, cipher)
 

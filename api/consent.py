@@ -69,7 +69,9 @@ class ConsentGrant(Node):
 class AccessEvent:
     row: strawberry.Private[m.AccessEvent]
     at: dt.datetime
-    operation: str
+    operation: str = strawberry.field(
+        description='The operation type and the root fields read, as the server parsed the document, e.g. "query:factories".'  # noqa: E501 - one line of contract text
+    )
 
     @strawberry.field
     async def organization(self, info: Info[Context, None]) -> Organization:
@@ -78,6 +80,22 @@ class AccessEvent:
     @strawberry.field(description="How the reader authenticated: USER or API_KEY.")
     def via(self) -> str:
         return "API_KEY" if self.row.api_key_id is not None else "USER"
+
+    @strawberry.field(
+        description="The reader within its organisation: the global ID of its user or API key, never a name or email (a brand's user is personal data; the organisation, and for support the platform, can say who it is). The access log is its factory's alone."  # noqa: E501 - one line of contract text
+    )
+    def reader_id(self) -> strawberry.ID | None:
+        if self.row.api_key_id is not None:
+            return to_global_id("ApiKey", self.row.api_key_id)
+        if self.row.user_id is not None:
+            return to_global_id("User", self.row.user_id)
+        return None
+
+    @strawberry.field(
+        description="Every field read, as the schema names it (e.g. factories.assessments.findings), whatever the reader called its operation."  # noqa: E501 - one line of contract text
+    )
+    def fields(self) -> list[str]:
+        return (self.row.fields or "").split()
 
 
 @strawberry.type

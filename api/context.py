@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.types import Info
 
 import models as m
+from api.access_paths import field_path
 from authz.enforcer import allows
 from authz.facts import NO_GRANTS, factory_relation
 from authz.principal import Principal
@@ -34,10 +36,13 @@ class Context:
     principal: Principal
     session: AsyncSession
     request_id: str
+    # The reader's own name for its operation: for its logs, never for the access log.
     operation: str = "graphql"
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    # (factory id, operation) read by another organisation, written once at the end.
-    accessed: set[tuple[int, str]] = field(default_factory=set)
+    # Factory id -> field paths read by another organisation, written once at the end.
+    accessed: dict[int, set[str]] = field(default_factory=dict)
+    # "query" or "mutation", as the server parsed the document (set by the first read).
+    accessed_by: str = "query"
     # Set when the answer is complete: a dataloader batch that a failing sibling field left
     # behind must not open the session again after the app has closed it.
     finished: bool = False
@@ -68,25 +73,31 @@ class Context:
             grants = await self.loaders.grant_scopes.load(factory.id)
         return allows(self.principal, obj, act, factory_relation(self.principal, factory, grants))
 
-    def record_access(self, factory_id: int, what: str) -> None:
-        """Notes a read of a factory's data by someone other than the factory itself."""
+    def record_access(self, factory_id: int, info: Info[Any, Any]) -> None:
+        """Notes a read of a factory's data by someone other than the factory itself, named
+        by the schema fields it went through (:func:`api.access_paths.field_path`)."""
         if self.principal.factory_id != factory_id and not self.principal.is_anonymous:
-            self.accessed.add((factory_id, f"{self.operation}:{what}"))
+            self.accessed.setdefault(factory_id, set()).add(field_path(info))
+            self.accessed_by = info.operation.operation.value
 
     async def flush_access_log(self) -> None:
+        """One event per factory read: the root fields as ``operation``, every path read."""
         if not self.accessed or self.principal.organization_id is None:
             return
-        rows: list[dict[str, Any]] = [
-            {
-                "factory_id": factory_id,
-                "organization_id": self.principal.organization_id,
-                "user_id": self.principal.user_id,
-                "api_key_id": self.principal.api_key_id,
-                "operation": operation[:120],
-                "at": m.utcnow(),
-            }
-            for factory_id, operation in sorted(self.accessed)
-        ]
+        rows: list[dict[str, Any]] = []
+        for factory_id, paths in sorted(self.accessed.items()):
+            roots = ",".join(sorted({path.split(".", 1)[0] for path in paths}))
+            rows.append(
+                {
+                    "factory_id": factory_id,
+                    "organization_id": self.principal.organization_id,
+                    "user_id": self.principal.user_id,
+                    "api_key_id": self.principal.api_key_id,
+                    "operation": f"{self.accessed_by}:{roots}"[:120],
+                    "fields": " ".join(sorted(paths)),
+                    "at": m.utcnow(),
+                }
+            )
         self.accessed.clear()
         async with self.db() as session:
             await session.execute(insert(m.AccessEvent), rows)

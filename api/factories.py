@@ -61,6 +61,7 @@ class Factory(Node):
     async def slcp(self, info: Info[Context, None]) -> SlcpRegistration | None:
         if not await info.context.allows("slcp", "read", self.row):
             return None
+        info.context.record_access(self.row.id, info)
         row = self.row
         if row.slcp_gateway_id is None or row.slcp_registered_on is None:
             return None
@@ -77,16 +78,19 @@ class Factory(Node):
     ) -> AssessmentConnection:
         args = page_args(first, after, info.context.runtime.settings.max_page_size, DATE_ID_KEY)
         rows = await info.context.loaders.assessments_page.load((self.row.id, args))
+        info.context.record_access(self.row.id, info)
         return assessment_connection(rows, args, self.row.id)
 
     @strawberry.field
     async def self_assessments(self, info: Info[Context, None]) -> list[SelfAssessment]:
         rows = await info.context.loaders.self_assessments.load(self.row.id)
+        info.context.record_access(self.row.id, info)
         return [SelfAssessment.of(row, number) for row, number in rows]
 
     @strawberry.field
     async def consent_grants(self, info: Info[Context, None]) -> list[ConsentGrant]:
         rows = await info.context.loaders.grants.load(self.row.id)
+        info.context.record_access(self.row.id, info)
         return [ConsentGrant.of(row) for row in rows]
 
     @strawberry.field
@@ -118,23 +122,23 @@ class Factory(Node):
     ) -> GatewayEligibility | None:
         if not await info.context.allows("slcp", "read", self.row):
             return None
-        return await eligibility_of(info.context, self.row, cycle)
+        return await eligibility_of(info, self.row, cycle)
 
 
-def factory_out(ctx: Context, row: m.Factory, how: str) -> Factory:
+def factory_out(info: Info[Context, None], row: m.Factory) -> Factory:
     """A factory handed to the caller: logged when the caller is not the factory itself."""
-    ctx.record_access(row.id, how)
+    info.context.record_access(row.id, info)
     return Factory.of(row)
 
 
-async def load_factory(info: Info[Context, None], factory_id: int, how: str) -> Factory | None:
+async def load_factory(info: Info[Context, None], factory_id: int) -> Factory | None:
     row = await info.context.loaders.factory.load(factory_id)
-    return None if row is None else factory_out(info.context, row, how)
+    return None if row is None else factory_out(info, row)
 
 
 async def require_factory(info: Info[Context, None], factory_id: int) -> Factory:
     """The factory of a visible child row (assessment, grant)."""
-    found = await load_factory(info, factory_id, "factory")
+    found = await load_factory(info, factory_id)
     if found is None:
         raise LookupError("factory of a visible row is not visible")
     return found
@@ -155,10 +159,7 @@ class FactoryConnection:
     @strawberry.field
     def edges(self, info: Info[Context, None]) -> list[FactoryEdge]:
         # Built (and logged as reads) only when asked for: a bare totalCount reads no factory.
-        return [
-            FactoryEdge(node=factory_out(info.context, r, "factories"), cursor=cursor_of(r.id))
-            for r in self.rows
-        ]
+        return [FactoryEdge(node=factory_out(info, r), cursor=cursor_of(r.id)) for r in self.rows]
 
     @strawberry.field
     async def total_count(self, info: Info[Context, None]) -> int:

@@ -83,7 +83,7 @@ async def gateway_exports(
         rows = list((await session.scalars(stmt.limit(args.first + 1))).all())
     page = rows[: args.first]
     for row in page:
-        ctx.record_access(row.factory_id, "gatewayExports")
+        ctx.record_access(row.factory_id, info)
     edges = [
         GatewayExportEdge(
             node=GatewayExport.of(r), cursor=cursor_of(r.created_at.isoformat(), r.id)
@@ -109,6 +109,8 @@ async def enrolled_factories(
         stmt = stmt.where(m.Factory.id > args.after[0])
     async with ctx.db() as session:
         rows = (await session.scalars(stmt.limit(args.first))).all()
+    for row in rows:  # a factory's name and Gateway ID: a read of its data like any other
+        ctx.record_access(row.id, info)
     return [
         EnrolledFactory(
             name=r.name,

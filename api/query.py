@@ -39,14 +39,14 @@ async def _node(info: Info[Context, None], id: strawberry.ID) -> Node | None:
     ctx = info.context
     loaders = ctx.loaders
     if kind == "Factory":
-        return await load_factory(info, pk, "node")
+        return await load_factory(info, pk)
     if kind == "Organization":
         return await load_organization(info, pk)
     if kind == "Assessment":
         found = await loaders.assessment.load(pk)
         if found is None:
             return None
-        ctx.record_access(found.row.factory_id, "node")
+        ctx.record_access(found.row.factory_id, info)
         return Assessment.of(found)
     async with ctx.db() as session:
         if kind == "Finding":
@@ -59,13 +59,13 @@ async def _node(info: Info[Context, None], id: strawberry.ID) -> Node | None:
             ).first()
             if hit is None:
                 return None
-            ctx.record_access(hit[1], "node")
+            ctx.record_access(hit[1], info)
             return Finding.of(hit[0], ctx.runtime.keys.fields)
         if kind == "ConsentGrant":
             grant = await session.scalar(ctx.scope.grants().where(m.ConsentGrant.id == pk))
             if grant is None:
                 return None
-            ctx.record_access(grant.factory_id, "node")
+            ctx.record_access(grant.factory_id, info)
             return ConsentGrant.of(grant)
         if kind == "SelfAssessment":
             sa = (
@@ -75,7 +75,7 @@ async def _node(info: Info[Context, None], id: strawberry.ID) -> Node | None:
             ).first()
             if sa is None:
                 return None
-            ctx.record_access(sa[0].factory_id, "node")
+            ctx.record_access(sa[0].factory_id, info)
             return SelfAssessment.of(sa[0], sa[1])
         if kind == "User":
             user = await session.scalar(ctx.scope.users().where(m.User.id == pk))
@@ -87,7 +87,7 @@ async def _node(info: Info[Context, None], id: strawberry.ID) -> Node | None:
             export = await session.scalar(ctx.scope.exports().where(m.GatewayExport.id == pk))
             if export is None:
                 return None
-            ctx.record_access(export.factory_id, "node")
+            ctx.record_access(export.factory_id, info)
             return gateway.GatewayExport.of(export)
     return None
 
@@ -152,7 +152,7 @@ class Query:
     @strawberry.field
     async def factory(self, info: Info[Context, None], id: strawberry.ID) -> Factory | None:
         pk = pk_of(id, "Factory")
-        return None if pk is None else await load_factory(info, pk, "factory")
+        return None if pk is None else await load_factory(info, pk)
 
     @strawberry.field
     async def gateway_exports(
@@ -160,7 +160,9 @@ class Query:
     ) -> GatewayExportConnection:
         return await gateway.gateway_exports(info, first, after)
 
-    @strawberry.field
+    @strawberry.field(
+        description="Consolidated statistics of a country (rule 12), for its programme and constituents: published in batches of at least 5 factories each, never per release (docs/statistics.md)."  # noqa: E501 - one line of contract text
+    )
     async def country_statistics(
         self, info: Info[Context, None], country: str
     ) -> list[ClusterStatistic]:

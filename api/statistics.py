@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 
 import strawberry
 from strawberry.types import Info
@@ -10,18 +11,25 @@ from strawberry.types import Info
 import models as m
 from api.assessments import ComplianceCluster
 from api.context import Context
+from api.disclosure import Contribution, K, public_on, published_cell
 from api.errors import BadArgument
 from api.ids import to_global_id
 from core.crypto import DETAIL_PURPOSE
 
-MIN_CELL = 5  # a cell of fewer factories would point at one factory (rule 12)
+MIN_CELL = K  # a cell, and each change of it, covers at least 5 factories (api/disclosure.py)
 
 
-@strawberry.type
+@strawberry.type(
+    description="One cluster of a country, published in batches (docs/statistics.md): a cell shows once it covers at least 5 factories, and changes only when at least 5 more factories contributed since its last change, so no single release can be read off it."  # noqa: E501 - one line of contract text
+)
 class ClusterStatistic:
     cluster: ComplianceCluster  # type: ignore[valid-type]
-    factories: int
-    non_compliance_rate: float | None
+    factories: int = strawberry.field(
+        description="Factories assessed on the cluster, as of the cell's last closed batch."
+    )
+    non_compliance_rate: float | None = strawberry.field(
+        description="Share of those factories found non-compliant, as of the same batch."
+    )
     suppressed: bool = strawberry.field(
         description="True where the cell was withheld because it covers too few factories."
     )
@@ -60,28 +68,34 @@ async def country_statistics(info: Info[Context, None], country: str) -> list[Cl
     code = _country(country)
     assert code is not None
     async with ctx.db() as session:
-        rows = {
-            r.cluster: r for r in (await session.execute(ctx.scope.statistics_rows(code))).all()
-        }
+        rows = (await session.execute(ctx.scope.statistics_rows(code))).all()
     if not ctx.scope.may("statistics", country=code):
         return []
+    today = dt.datetime.now(dt.UTC).date()
+    by_cluster: dict[m.ComplianceCluster, list[Contribution]] = defaultdict(list)
+    for row in rows:
+        by_cluster[m.ComplianceCluster(row.cluster)].append(
+            Contribution(
+                factory_id=row.factory_id,
+                public_on=public_on(row.released_on, row.released_at),
+                non_compliant=bool(row.nc),
+            )
+        )
     out = []
     for cluster in m.ComplianceCluster:
-        row = rows.get(cluster)
-        factories = int(row.factories) if row else 0
-        if factories < MIN_CELL:
+        cell = published_cell(by_cluster.get(cluster, []), today, MIN_CELL)
+        if cell is None:
             out.append(
                 ClusterStatistic(
                     cluster=cluster, factories=0, non_compliance_rate=None, suppressed=True
                 )
             )
         else:
-            assert row is not None
             out.append(
                 ClusterStatistic(
                     cluster=cluster,
-                    factories=factories,
-                    non_compliance_rate=round(int(row.nc) / factories, 4),
+                    factories=cell.factories,
+                    non_compliance_rate=round(cell.non_compliant / cell.factories, 4),
                     suppressed=False,
                 )
             )
@@ -131,7 +145,7 @@ async def zero_tolerance_findings(
     fields = ctx.runtime.keys.fields
     out = []
     for finding, assessment, factory in rows:
-        ctx.record_access(factory.id, "zeroToleranceFindings")
+        ctx.record_access(factory.id, info)
         out.append(
             ZeroToleranceCase(
                 factory_id=to_global_id("Factory", factory.id),

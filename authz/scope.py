@@ -38,6 +38,9 @@ from authz.guard import scoped
 from authz.principal import Principal
 from authz.rules import ASSESSMENT, IN_COUNTRY, OWNER, SELF_ASSESSMENT, Shape, condition, decide
 
+# Audit entries name their target "Kind:id"; those of an assessment follow its visibility.
+ASSESSMENT_TARGET = "Assessment:"
+
 
 def active_grant() -> ColumnElement[bool]:
     """A grant neither revoked nor expired, by the database clock."""
@@ -222,17 +225,20 @@ class Scope:
         return scoped(stmt, "access_events")
 
     def audit_entries(self) -> Select[m.AuditEntry]:
-        """Audit entries about a factory's data, for whoever may read its access log; the
-        record of an assessment only once the reader may see the assessment (drafts are
-        the programme's alone)."""
-        visible_assessments = select(literal("Assessment:") + cast(m.Assessment.id, String)).where(
-            self.assessment_visible()
-        )
+        """Audit entries about a factory's data, for whoever may read its access log.
+
+        Any entry whose target is an assessment (its record, its release, whatever comes
+        next) shows only once the reader may see that assessment: before its release date
+        nothing of it shows, not even the date (rule 5; drafts are the programme's alone).
+        """
+        visible_assessments = select(
+            literal(ASSESSMENT_TARGET) + cast(m.Assessment.id, String)
+        ).where(self.assessment_visible())
         stmt = select(m.AuditEntry).where(
             m.AuditEntry.factory_id.is_not(None),
             self.allows("access_log", m.AuditEntry.factory_id),
             or_(
-                m.AuditEntry.action != "assessment.record",
+                ~m.AuditEntry.target.startswith(ASSESSMENT_TARGET, autoescape=True),
                 m.AuditEntry.target.in_(visible_assessments),
             ),
         )
@@ -247,6 +253,74 @@ class Scope:
         if not (override_deadline and self.may("late_release", "write")):
             stmt = stmt.where(self.assessment_visible())
         return scoped(stmt, "assessments_to_release")
+
+    # -- Gateway eligibility: each of its facts as the caller may read it ------------------
+
+    def _shared_assessment_visible(self) -> ColumnElement[bool]:
+        """An assessment whose dates the caller may read: a released one it reads, or whose
+        Gateway share it was granted (``shared_assessment``); any where it reads drafts."""
+        col = m.Assessment.factory_id
+        readable = or_(self.allows("assessment", col), self.allows("shared_assessment", col))
+        released_ones = and_(readable, released())
+        drafts = self.allows("draft", col)
+        return released_ones if isinstance(drafts, False_) else or_(released_ones, drafts)
+
+    def _shared_self_assessment_visible(self) -> ColumnElement[bool]:
+        """A self-assessment the caller reads, or whose Gateway share it was granted."""
+        shared = and_(
+            self.allows("shared_self_assessment", m.SelfAssessment.factory_id),
+            m.SelfAssessment.submitted_at.is_not(None),
+        )
+        return or_(self.self_assessment_visible(), shared)
+
+    def eligibility_facts(self, factory_id: int, cycle_number: int) -> Select[*tuple[Any, ...]]:
+        """The facts ``gatewayEligibility`` judges one cycle on, each read as the caller may.
+
+        A cycle shows when the caller sees something of it (an assessment, a self-assessment,
+        or all of it where it reads drafts); what it may not read comes back as NULL, exactly
+        as if absent. The SLCP registration is the factory row's, read by the caller already.
+        """
+        cycle = m.ServiceCycle
+        # Correlated on the cycle alone: the statement below joins these tables itself.
+        seen_assessment = (
+            exists()
+            .where(m.Assessment.cycle_id == cycle.id, self._shared_assessment_visible())
+            .correlate(cycle)
+        )
+        seen_self_assessment = (
+            exists()
+            .where(m.SelfAssessment.cycle_id == cycle.id, self._shared_self_assessment_visible())
+            .correlate(cycle)
+        )
+        step1 = and_(
+            m.SelfAssessment.cycle_id == cycle.id,
+            m.SelfAssessment.step == 1,
+            self._shared_self_assessment_visible(),
+        )
+        stmt: Select[*tuple[Any, ...]] = (
+            select(
+                cycle.id.label("cycle_id"),
+                m.Country.slcp_rollout_on,
+                m.SelfAssessment.submitted_at,
+                m.Assessment.assessed_on,
+                m.Assessment.status,
+                m.Assessment.released_on,
+            )
+            .join(m.Factory, m.Factory.id == cycle.factory_id)
+            .join(m.Country, m.Country.code == m.Factory.country_code)
+            .outerjoin(m.SelfAssessment, step1)
+            .outerjoin(
+                m.Assessment,
+                and_(m.Assessment.cycle_id == cycle.id, self._shared_assessment_visible()),
+            )
+            .where(
+                cycle.factory_id == factory_id,
+                cycle.number == cycle_number,
+                self.allows("slcp", cycle.factory_id),
+                or_(seen_assessment, seen_self_assessment, self.allows("draft", cycle.factory_id)),
+            )
+        )
+        return scoped(stmt, "eligibility_facts")
 
     def cycles(self, obj: str) -> Select[m.ServiceCycle]:
         stmt = select(m.ServiceCycle).where(self.allows(obj, m.ServiceCycle.factory_id))
@@ -279,23 +353,29 @@ class Scope:
             stmt = stmt.where(false())
         return scoped(stmt, "public_findings")
 
-    def statistics_rows(self, country: str) -> Select[Any]:
-        """Per cluster: factories assessed, and factories with a non-compliance (rule 12)."""
-        base = (
+    def statistics_rows(self, country: str) -> Select[*tuple[Any, ...]]:
+        """Per cluster and released assessment: its factory, when its release became public,
+        and whether it found a non-compliance (rule 12; :mod:`api.disclosure` publishes)."""
+        stmt: Select[*tuple[Any, ...]] = (
             select(
                 m.Finding.cluster.label("cluster"),
+                m.Assessment.id.label("assessment_id"),
                 m.Assessment.factory_id.label("factory_id"),
+                m.Assessment.released_on,
+                m.Assessment.released_at,
                 func.max(func.cast(m.Finding.non_compliant, m.Assessment.id.type)).label("nc"),
             )
             .join(m.Assessment, m.Assessment.id == m.Finding.assessment_id)
             .join(m.Factory, m.Factory.id == m.Assessment.factory_id)
             .where(m.Factory.country_code == country, released())
-            .group_by(m.Finding.cluster, m.Assessment.factory_id)
-            .subquery()
+            .group_by(
+                m.Finding.cluster,
+                m.Assessment.id,
+                m.Assessment.factory_id,
+                m.Assessment.released_on,
+                m.Assessment.released_at,
+            )
         )
-        stmt = select(
-            base.c.cluster, func.count().label("factories"), func.sum(base.c.nc).label("nc")
-        ).group_by(base.c.cluster)
         if not self.may("statistics", country=country):
             stmt = stmt.where(false())
         return scoped(stmt, "statistics")
@@ -307,13 +387,15 @@ class Scope:
         return scoped(stmt, "enrolled_factories")
 
     def exports(self) -> Select[m.GatewayExport]:
-        """A host's own exports, while the factory grants it ASSESSMENT (any active grant:
-        a grant revoked and given again serves the exports made under the first)."""
+        """A host's own exports, while the factory grants it the whole Gateway share, both
+        scopes (any active grant: a grant revoked and given again serves the exports made
+        under the first; a narrower one, refused since, serves none)."""
         host = self.principal.organization_id or -1
         granted = exists().where(
             m.ConsentGrant.factory_id == m.GatewayExport.factory_id,
             m.ConsentGrant.grantee_id == m.GatewayExport.host_id,
             m.ConsentGrant.scope_assessment.is_(True),
+            m.ConsentGrant.scope_self_assessment.is_(True),
             active_grant(),
         )
         stmt = select(m.GatewayExport).where(m.GatewayExport.host_id == host, granted)
@@ -375,6 +457,15 @@ class Scope:
         if not self.may("admin"):
             stmt = stmt.where(m.User.id == (self.principal.user_id or -1))
         return scoped(stmt, "users")
+
+    def own_factory_members(self) -> Select[m.User]:
+        """The users of the caller's own factory, whose membership its managers change."""
+        stmt = select(m.User).where(
+            m.User.organization_id == (self.principal.organization_id or -1)
+            if self.own_factory_id
+            else false()
+        )
+        return scoped(stmt, "own_factory_members")
 
     def api_keys(self) -> Select[m.ApiKey]:
         stmt = select(m.ApiKey)

@@ -55,8 +55,26 @@ async def _issue(email: str, ttl: int | None) -> str:
                     "cli: token issue",
                 )
             )
+            kind = None
+            if user is not None:
+                kind = await session.scalar(
+                    system_read(
+                        select(m.Organization.kind).where(
+                            m.Organization.id == user.organization_id
+                        ),
+                        "cli: token issue",
+                    )
+                )
         if user is None:
             raise typer.BadParameter("no active user with this email", param_hint="--user")
+        if kind == m.OrganizationKind.FACTORY and runtime.settings.production:
+            # The operator holds the signing key: a token it mints for a factory's user would
+            # let the platform act as the factory (rule 1). Factory users sign in themselves.
+            raise typer.BadParameter(
+                "in production a factory's users sign in themselves; "
+                "the operator never acts as a factory",
+                param_hint="--user",
+            )
         return runtime.token_service.issue(user.id, ttl or runtime.settings.token_ttl_seconds)
     finally:
         await runtime.close()

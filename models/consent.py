@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -75,4 +76,8 @@ class AccessEvent(Base):
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
+    # "query:factories": the operation type and the root fields, as the server parsed them.
     operation: Mapped[str] = mapped_column(String(120))
+    # Every field path read, space-separated ("factories factories.assessments"); NULL before
+    # it was recorded.
+    fields: Mapped[str | None] = mapped_column(Text)

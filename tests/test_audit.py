@@ -75,6 +75,8 @@ WEBHOOK = """mutation($input: SetHostWebhookInput!) {
   setHostWebhook(input: $input) { organization { id } errors { code field message } } }"""
 HOST_KEY = """mutation($input: RegisterHostKeyInput!) {
   registerHostKey(input: $input) { organization { id } errors { code field message } } }"""
+AUDIT_DETAILS = """query($id: ID!) { factory(id: $id) { auditLog(first: 50) {
+  edges { node { action target details } } } } }"""
 AUDIT_LOG = """query($id: ID!) { factory(id: $id) { auditLog(first: 50) {
   edges { node { seq action target } } } } }"""
 
@@ -563,6 +565,61 @@ async def test_a_factory_does_not_learn_of_a_draft_assessment_through_its_audit_
 
     actions = [e["node"]["action"] for e in seen["factory"]["auditLog"]["edges"]]
     assert "assessment.record" not in actions
+
+
+async def test_a_factory_does_not_learn_of_a_future_release_through_its_audit_log(
+    api: Any, session: AsyncSession, world: DemoWorld, callers: Callable[[str], Awaitable[Caller]]
+) -> None:
+    """Rule 5: nothing of an assessment before its release date, not even the date."""
+    assessor = await callers(world.emails[m.Role.ASSESSOR])
+    manager = await callers(world.emails[m.Role.FACTORY_MANAGER])
+    sinar = world.factory_ids[SINAR]
+    question = (
+        await session.execute(
+            text(
+                "SELECT q.code, q.cluster, q.compliance_point FROM question q"
+                " JOIN country c ON c.code = q.country_code WHERE q.country_code = 'ID'"
+                " AND q.cluster IS NOT NULL AND q.overlay_version = c.overlay_version"
+                " ORDER BY q.code LIMIT 1"
+            )
+        )
+    ).one()
+    next_cycle = 1 + await scalar(
+        session, "SELECT max(number) FROM service_cycle WHERE factory_id = :id", id=sinar
+    )
+    finding = {
+        "cluster": question.cluster,
+        "compliancePoint": question.compliance_point,
+        "questionCode": question.code,
+        "nonCompliant": True,
+        "publicReporting": False,
+        "zeroTolerance": False,
+    }
+    recorded = await api.gql(
+        RECORD,
+        {
+            "input": {
+                "factoryId": gid("Factory", sinar),
+                "cycle": next_cycle,
+                "kind": "ONSITE",
+                "assessedOn": TODAY,
+                "findings": [finding],
+            }
+        },
+        **assessor.auth,
+    )
+    assessment_id = recorded["recordAssessment"]["assessment"]["id"]
+    later = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=10)).isoformat()
+    released = await api.gql(
+        RELEASE, {"input": {"assessmentId": assessment_id, "releasedOn": later}}, **assessor.auth
+    )
+    assert released["releaseAssessment"]["errors"] == []
+
+    seen = await api.gql(AUDIT_DETAILS, {"id": gid("Factory", sinar)}, **manager.auth)
+
+    entries = seen["factory"]["auditLog"]["edges"]
+    assert [e for e in entries if e["node"]["target"].startswith("Assessment:")] == []
+    assert later not in json.dumps(seen)
 
 
 # --- signed checkpoints, kept outside the database -----------------------------------------

@@ -145,8 +145,9 @@ async def test_token_issue_for_an_unknown_email_fails_clearly(tmp_path: Path) ->
 async def test_token_issue_for_a_disabled_user_fails(tmp_path: Path) -> None:
     await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
     with sqlite3.connect(tmp_path / "millgate.db") as conn:
-        conn.execute("UPDATE app_user SET disabled_at = '2024-01-01 00:00:00' WHERE email = ?",
-                     (ADMIN,))
+        conn.execute(
+            "UPDATE app_user SET disabled_at = '2024-01-01 00:00:00' WHERE email = ?", (ADMIN,)
+        )
 
     result = await millgate(tmp_path, "token", "issue", "--user", ADMIN)
 
@@ -206,8 +207,11 @@ async def test_demo_seed_then_a_demo_user_signs_in(tmp_path: Path) -> None:
 @pytest.mark.skipif(not _has_demo_seed(), reason="no `millgate demo seed` command")
 async def test_bootstrap_refuses_an_email_of_another_organisation(tmp_path: Path) -> None:
     seeded = await millgate(tmp_path, "demo", "seed")
-    brand_user = query(tmp_path, "SELECT u.email FROM app_user u JOIN organization o "
-                                 "ON o.id = u.organization_id WHERE o.kind = 'BRAND' LIMIT 1")
+    brand_user = query(
+        tmp_path,
+        "SELECT u.email FROM app_user u JOIN organization o "
+        "ON o.id = u.organization_id WHERE o.kind = 'BRAND' LIMIT 1",
+    )
     assert brand_user, seeded.output
 
     result = await millgate(tmp_path, "bootstrap", "--admin-email", str(brand_user[0][0]))
@@ -215,3 +219,47 @@ async def test_bootstrap_refuses_an_email_of_another_organisation(tmp_path: Path
     assert result.exit_code != 0
     assert "belongs to a user of another organisation" in said(result)
     assert not any(JWT.match(line.strip()) for line in result.output.splitlines())
+
+
+def _add_factory_user(data_dir: Path, email: str) -> None:
+    """A factory organisation and one manager, written as the programme's enrolment would."""
+    with sqlite3.connect(data_dir / "millgate.db") as conn:
+        org = conn.execute(
+            "INSERT INTO organization (name, kind, labour_inspectorate, created_at)"
+            " VALUES ('A Factory', 'FACTORY', 0, '2024-01-01 00:00:00')"
+        ).lastrowid
+        conn.execute(
+            "INSERT INTO app_user (email, organization_id, role, created_at)"
+            " VALUES (?, ?, 'FACTORY_MANAGER', '2024-01-01 00:00:00')",
+            (email, org),
+        )
+
+
+def run_in_production(data_dir: Path, *args: str) -> Result:
+    keys = data_dir / "keys"
+    env = {
+        "MILLGATE_DATA_DIR": str(data_dir),
+        "MILLGATE_DATABASE_URL": f"sqlite+aiosqlite:///{data_dir / 'millgate.db'}",
+        "MILLGATE_PRODUCTION": "true",
+        "MILLGATE_FIELD_KEYS_FILE": str(keys / "field-keys.json"),
+        "MILLGATE_SIGNING_KEYS_FILE": str(keys / "signing-keys.json"),
+        "MILLGATE_API_KEY_PEPPER_FILE": str(keys / "api-key-pepper"),
+    }
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+async def test_token_issue_in_production_refuses_a_factory_user(tmp_path: Path) -> None:
+    """The operator never acts as a factory (rule 1): factory users sign in themselves."""
+    await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
+    _add_factory_user(tmp_path, "manager@factory.test")
+
+    refused = await asyncio.to_thread(
+        run_in_production, tmp_path, "token", "issue", "--user", "manager@factory.test"
+    )
+    admin = await asyncio.to_thread(run_in_production, tmp_path, "token", "issue", "--user", ADMIN)
+
+    assert refused.exit_code != 0
+    assert "the operator never acts as a factory" in said(refused)
+    assert not any(JWT.match(line.strip()) for line in refused.output.splitlines())
+    assert admin.exit_code == 0, admin.output
+    assert user_of(tmp_path, token_in(admin.output))

@@ -52,8 +52,11 @@ async def test_a_bare_count_reads_no_factory_and_logs_nothing(api, session, keys
     brand = await make_org(session, m.OrganizationKind.BRAND)
     await make_grant(session, factory, brand)
     reader = await make_user(session, brand, m.Role.BRAND_VIEWER)
-    manager = m.User(email="manager@counted.test", organization_id=factory.organization_id,
-                     role=m.Role.FACTORY_MANAGER)
+    manager = m.User(
+        email="manager@counted.test",
+        organization_id=factory.organization_id,
+        role=m.Role.FACTORY_MANAGER,
+    )
     session.add(manager)
     await session.commit()
     own = {"id": to_global_id("Factory", factory.id)}
@@ -66,5 +69,5 @@ async def test_a_bare_count_reads_no_factory_and_logs_nothing(api, session, keys
     assert counted["factories"]["totalCount"] == 1
     assert after_count["factory"]["accessLog"]["edges"] == []
     assert [e["node"]["operation"] for e in after_read["factory"]["accessLog"]["edges"]] == [
-        "anonymous:factories"
+        "query:factories"
     ]

@@ -7,7 +7,6 @@ or submits anything of a factory's.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import secrets
 
 import strawberry
@@ -16,16 +15,22 @@ from strawberry.types import Info
 
 import models as m
 from api.context import Context
-from api.errors import UserError, not_found
-from api.ids import pk_of
-from api.mutations.base import INVALID, check_text, country_code, payload_errors, require, run
+from api.errors import FORBIDDEN, UserError, not_found
+from api.ids import pk_of, to_global_id
+from api.mutations.base import (
+    INVALID,
+    check_text,
+    country_code,
+    member_email,
+    payload_errors,
+    require,
+    run,
+)
 from api.organizations import ApiKey, Country, Organization, OrganizationKind, Role, User
 from core import audit
 from core.crypto import WEBHOOK_SECRET_PURPOSE, validate_host_public_jwk
 from core.errors import CryptoError, UserInputError
 from exports.public_address import AddressRefused, check_webhook_url
-
-EMAIL = re.compile(r"^[^@\s,;\"'<>()\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,200}\.[A-Za-z]{2,63}$")
 
 
 @strawberry.input
@@ -199,12 +204,39 @@ async def _set_rollout(ctx: Context, data: SetCountryRolloutInput) -> m.Country:
     return row
 
 
+async def _member_target(ctx: Context, global_id: str, field: str) -> m.Organization:
+    """The organisation whose membership changes, once the caller may change it.
+
+    Platform admins change the membership of organisations; a factory's, rule 1, only its
+    own managers (policy: ``membership`` of the factory), the platform never.
+    """
+    if not ctx.scope.may("admin", "write"):
+        own = ctx.principal.organization_id
+        if ctx.principal.factory_id is None or pk_of(global_id, "Organization") != own:
+            await require(ctx, "admin")  # FORBIDDEN, as for any admin mutation
+    org = await _organization(ctx, global_id, field)
+    if org.kind == m.OrganizationKind.FACTORY:
+        await factory_membership(ctx, org, field)
+    else:
+        await require(ctx, "admin")
+    return org
+
+
+async def factory_membership(ctx: Context, org: m.Organization, field: str) -> m.Factory:
+    """The factory of ``org`` if the caller may change its users (its managers alone)."""
+    factory = await ctx.session.scalar(
+        ctx.scope.factories().where(m.Factory.organization_id == org.id)
+    )
+    if factory is None or not await ctx.allows("membership", "write", factory):
+        raise UserInputError(
+            FORBIDDEN, "a factory's users are added and removed by its managers alone", field
+        )
+    return factory
+
+
 async def _create_user(ctx: Context, data: CreateUserInput) -> m.User:
-    await require(ctx, "admin")
-    org = await _organization(ctx, data.organization_id, "organizationId")
-    email = data.email.strip().lower()
-    if len(email) > 320 or not EMAIL.match(email):  # 320: RFC 5321 and app_user.email
-        raise UserInputError(INVALID, "not an email address", "email")
+    org = await _member_target(ctx, data.organization_id, "organizationId")
+    email = member_email(data.email, "email")
     role = m.Role(data.role)
     if role not in m.ROLES_OF_KIND[org.kind]:
         raise UserInputError(INVALID, f"a {org.kind.value} member cannot be {role.value}", "role")
@@ -219,36 +251,61 @@ async def _create_user(ctx: Context, data: CreateUserInput) -> m.User:
         ctx.principal,
         "user.create",
         f"User:{row.id}",
+        factory_id=ctx.principal.factory_id if org.kind == m.OrganizationKind.FACTORY else None,
         details={"organization": org.id, "role": role.value},
     )
     return row
 
 
-async def _disable_user(ctx: Context, data: DisableUserInput) -> m.User:
-    await require(ctx, "admin")
-    pk = pk_of(data.user_id, "User")
-    row = None if pk is None else await ctx.session.scalar(ctx.scope.users().where(m.User.id == pk))
+async def _member_user(ctx: Context, user_id: str) -> tuple[m.User, m.Factory | None]:
+    """A user whose standing the caller may change, with the factory it belongs to: platform
+    admins for other organisations, a factory's managers alone for theirs (rule 1)."""
+    pk = pk_of(user_id, "User")
+    admin = ctx.scope.may("admin", "write")
+    users = ctx.scope.users() if admin else ctx.scope.own_factory_members()
+    row = None if pk is None else await ctx.session.scalar(users.where(m.User.id == pk))
+    if row is None and not admin:
+        await require(ctx, "admin")  # FORBIDDEN, as for any admin mutation
     if row is None:
         raise not_found("user", "userId")
+    org = await _organization(ctx, to_global_id("Organization", row.organization_id), "userId")
+    factory = None
+    if org.kind == m.OrganizationKind.FACTORY:
+        factory = await factory_membership(ctx, org, "userId")
+    else:
+        await require(ctx, "admin")
+    return row, factory
+
+
+async def _disable_user(ctx: Context, data: DisableUserInput) -> m.User:
+    row, factory = await _member_user(ctx, data.user_id)
     if row.disabled_at is None:
         row.disabled_at = m.utcnow()
     await ctx.session.flush()
-    await audit.append(ctx.session, ctx.principal, "user.disable", f"User:{row.id}")
+    await audit.append(
+        ctx.session,
+        ctx.principal,
+        "user.disable",
+        f"User:{row.id}",
+        factory_id=factory.id if factory else None,
+    )
     return row
 
 
 async def _enable_user(ctx: Context, data: EnableUserInput) -> m.User:
-    await require(ctx, "admin")
-    pk = pk_of(data.user_id, "User")
-    row = None if pk is None else await ctx.session.scalar(ctx.scope.users().where(m.User.id == pk))
-    if row is None:
-        raise not_found("user", "userId")
+    row, factory = await _member_user(ctx, data.user_id)
     if row.disabled_at is not None:
         # Tokens issued before the disable stay refused: only new sign-ins work again.
         row.tokens_issued_after = row.disabled_at
         row.disabled_at = None
     await ctx.session.flush()
-    await audit.append(ctx.session, ctx.principal, "user.enable", f"User:{row.id}")
+    await audit.append(
+        ctx.session,
+        ctx.principal,
+        "user.enable",
+        f"User:{row.id}",
+        factory_id=factory.id if factory else None,
+    )
     return row
 
 

@@ -8,6 +8,7 @@ there is nothing else to bring up to date: every decision reads its facts afresh
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -91,6 +92,17 @@ def check_text(value: str, field: str, *, max_len: int = 200, min_len: int = 1) 
     if any(ord(c) < 32 for c in cleaned):
         raise UserInputError(INVALID, "must not contain control characters", field)
     return cleaned
+
+
+EMAIL = re.compile(r"^[^@\s,;\"'<>()\x00-\x1f\x7f]{1,64}@[A-Za-z0-9.-]{1,200}\.[A-Za-z]{2,63}$")
+
+
+def member_email(value: str, field: str) -> str:
+    """A new user's email, lower-cased, or INVALID."""
+    email = value.strip().lower()
+    if len(email) > 320 or not EMAIL.match(email):  # 320: RFC 5321 and app_user.email
+        raise UserInputError(INVALID, "not an email address", field)
+    return email
 
 
 def country_code(value: str, field: str) -> str:

@@ -32,6 +32,7 @@ from core.crypto import ANSWERS_PURPOSE
 from core.errors import UserInputError
 
 IMPORT_NOT_ACCEPTED = "IMPORT_NOT_ACCEPTED"
+WHOLE_SHARE_REQUIRED = "WHOLE_SHARE_REQUIRED"
 GATEWAY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$")
 TOOL_VERSION = re.compile(r"^CAF \d{1,2}\.\d{1,2}$")
 MAX_ANSWERS_BYTES = 256 * 1024
@@ -115,6 +116,14 @@ async def _grant(ctx: Context, data: GrantConsentInput) -> m.ConsentGrant:
     scopes = set(data.scopes)
     if not scopes:
         raise UserInputError(INVALID, "give at least one scope", "scopes")
+    if grantee.kind == m.OrganizationKind.HOST and scopes != set(m.DataScope):
+        # A host receives the Gateway share: the self-assessment and Better Work's
+        # assessment of it as one verified data set (Q26, Q28, Q36), never half of it.
+        raise UserInputError(
+            WHOLE_SHARE_REQUIRED,
+            "a host receives the whole Gateway share: grant ASSESSMENT and SELF_ASSESSMENT",
+            "scopes",
+        )
     now = m.utcnow()
     if data.expires_at is not None:
         if data.expires_at.tzinfo is None:

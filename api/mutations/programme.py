@@ -19,6 +19,7 @@ from api.mutations.base import (
     INVALID,
     check_text,
     country_code,
+    member_email,
     payload_errors,
     require,
     run,
@@ -40,6 +41,10 @@ class EnrollFactoryInput:
     name: str
     country: str
     enrolled_on: dt.date
+    manager_email: str | None = strawberry.field(
+        default=None,
+        description="The factory's first manager, named once at enrolment; after it only the factory's managers add or remove its users (rule 1).",  # noqa: E501 - one line of contract text
+    )
 
 
 @strawberry.input
@@ -111,6 +116,22 @@ async def _enroll(ctx: Context, data: EnrollFactoryInput) -> m.Factory:
         factory_id=factory.id,
         details={"country": code},
     )
+    if data.manager_email is not None:
+        manager = m.User(
+            email=member_email(data.manager_email, "managerEmail"),
+            organization_id=organization.id,
+            role=m.Role.FACTORY_MANAGER,
+        )
+        session.add(manager)
+        await session.flush()  # a taken email: ALREADY_EXISTS, nothing written
+        await audit.append(
+            session,
+            ctx.principal,
+            "user.create",
+            f"User:{manager.id}",
+            factory_id=factory.id,
+            details={"organization": organization.id, "role": m.Role.FACTORY_MANAGER.value},
+        )
     return factory
 
 
@@ -262,6 +283,7 @@ async def _release(ctx: Context, data: ReleaseAssessmentInput) -> AssessmentRow:
             "releasedOn",
         )
     assessment.release(data.released_on)
+    assessment.released_at = m.utcnow()
     await session.flush()
     await audit.append(
         session,

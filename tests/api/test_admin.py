@@ -333,7 +333,7 @@ async def test_create_user_refuses_bad_input_and_changes_nothing(
 @pytest.mark.parametrize(
     ("kind_slug", "role"),
     [
-        pytest.param("sinar-garmen", "WORKER_REPRESENTATIVE", id="factory"),
+        # A factory's users are its managers' to add (tests/api/test_factory_membership.py).
         pytest.param(BW_INDONESIA, "ASSESSOR", id="programme"),
         pytest.param(OPEN_AUDIT_HUB, "HOST_INTEGRATION", id="host"),
         pytest.param("id-labour-inspectorate", "CONSTITUENT_VIEWER", id="constituent"),
@@ -407,8 +407,11 @@ async def test_disable_user_of_no_user_is_not_found(
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("NOT_FOUND", "userId")]
 
 
+# A factory's users are removed by its managers alone (tests/api/test_factory_membership.py).
 @pytest.mark.parametrize(
-    "caller", ["manager", "brand", "assessor"], ids=["factory", "brand", "programme"]
+    "caller",
+    ["worker_rep", "brand", "assessor"],
+    ids=["factory-worker-representative", "brand", "programme"],
 )
 async def test_only_the_platform_disables_users(
     api: Any,

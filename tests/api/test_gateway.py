@@ -152,7 +152,7 @@ async def test_gateway_export_pulls_are_in_the_factorys_access_log(
     )
 
     assert {
-        "operation": "anonymous:gatewayExports",
+        "operation": "query:gatewayExports",
         "organization": {"name": "Open Audit Hub"},
     } in [e["node"] for e in log["factory"]["accessLog"]["edges"]]
 

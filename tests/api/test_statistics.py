@@ -236,7 +236,7 @@ async def test_zero_tolerance_reads_are_in_the_factorys_access_log(
 
     assert [e["node"] for e in log["factory"]["accessLog"]["edges"]] == [
         {
-            "operation": "anonymous:zeroToleranceFindings",
+            "operation": "query:zeroToleranceFindings",
             "organization": {"name": "Directorate of Labour Inspection, Indonesia"},
         }
     ]

@@ -551,13 +551,21 @@ class Oracle:
         return {fid for i, fid in enumerate(self.b.factory_ids) if self.spec.factories[i].enrolled}
 
     def exports(self, who: Who) -> set[int]:
-        """A host's own exports, while the factory grants it ASSESSMENT (by any grant)."""
+        """A host's own exports, while the factory grants it the whole Gateway share: one
+        active grant with both scopes (docs/hosts.md; by any grant, not only the first)."""
         return {
             eid
             for eid, g in self.b.exports.items()
             if self.host(who)
             and self.spec.grants[g].grantee == who.org
-            and self.active_grant(who, self.spec.grants[g].factory, "ASSESSMENT")
+            and any(
+                x.factory == self.spec.grants[g].factory
+                and x.grantee == who.org
+                and x.state.startswith("active")
+                and x.assessment
+                and x.self_assessment
+                for x in self.spec.grants
+            )
         }
 
 

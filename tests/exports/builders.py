@@ -216,7 +216,7 @@ async def make_grant(
     grantee: m.Organization,
     *,
     assessment: bool = True,
-    self_assessment: bool = False,
+    self_assessment: bool = True,  # a host's grant is the whole Gateway share (docs/hosts.md)
     granted_at: dt.datetime | None = None,
     expires_at: dt.datetime | None = None,
     revoked_at: dt.datetime | None = None,
