@@ -1,4 +1,5 @@
-"""enableUser undoes disableUser: the platform's alone, audit-logged, old tokens stay dead."""
+"""enableUser undoes disableUser: with the same authority (a factory's users are its managers',
+others' the platform's), audit-logged, and old tokens stay dead."""
 
 from __future__ import annotations
 
@@ -80,21 +81,47 @@ async def test_enable_user_of_no_user_is_not_found(
         assert [(e["code"], e["field"]) for e in payload["errors"]] == [("NOT_FOUND", "userId")]
 
 
-@pytest.mark.parametrize("caller", ["manager", "brand", "assessor", "host_key", "anonymous"])
-async def test_only_the_platform_enables_users(
+@pytest.mark.parametrize(
+    "caller", ["manager", "other_brand", "assessor", "host_key", "anonymous"]
+)
+async def test_only_the_platform_enables_the_users_of_other_organisations(
     api: Any,
     session: AsyncSession,
     auth_of: dict[str, dict[str, str]],
     admin: Any,
-    worker_rep: Any,
+    brand: Any,
     caller: str,
 ) -> None:
-    user = {"input": {"userId": gid("User", worker_rep.user_id)}}
+    user = {"input": {"userId": gid("User", brand.user_id)}}
     await api.gql(DISABLE, user, **admin.auth)
 
     payload = await refused(api, session, ENABLE, user, auth_of[caller])
 
     assert codes(payload) == ["FORBIDDEN"]
     assert await scalar(
-        session, "SELECT disabled_at FROM app_user WHERE id = :id", id=worker_rep.user_id
+        session, "SELECT disabled_at FROM app_user WHERE id = :id", id=brand.user_id
     )
+
+
+async def test_a_factory_s_managers_alone_enable_its_users(
+    api: Any, session: AsyncSession, admin: Any, manager: Any, worker_rep: Any
+) -> None:
+    """Rule 1: a factory's membership is its managers' (the platform gets FORBIDDEN)."""
+    user = {"input": {"userId": gid("User", worker_rep.user_id)}}
+    disabled = await api.gql(DISABLE, user, **manager.auth)
+    assert disabled["disableUser"]["errors"] == []
+
+    by_platform = await refused(api, session, ENABLE, user, admin.auth)
+    by_manager = await api.gql(ENABLE, user, **manager.auth)
+
+    assert codes(by_platform) == ["FORBIDDEN"]
+    assert by_manager["enableUser"]["errors"] == []
+    assert by_manager["enableUser"]["user"]["disabledAt"] is None
+    sinar = await scalar(
+        session, "SELECT id FROM factory WHERE organization_id = :o", o=manager.organization_id
+    )
+    entry = await scalar(
+        session,
+        "SELECT factory_id FROM audit_entry WHERE action = 'user.enable' ORDER BY seq DESC",
+    )
+    assert entry == sinar
