@@ -22,15 +22,8 @@ from cli.main import app as cli
 from core import audit
 from core.crypto import KeyMaterial
 from core.demo import KEYED_HOST, DemoWorld
-from tests.adversarial.support import (
-    Caller,
-    audit_rows,
-    dump,
-    gid,
-    scalar,
-    seed_world,
-    sign_in,
-)
+from tests.adversarial.support import audit_rows, dump, gid, scalar
+from tests.world import Caller, seed_world, sign_in
 
 SINAR = "PT Sinar Garmen Jaya"
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()

@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from core.demo import DemoWorld
-from tests.adversarial.support import DHAKA, GAZIPUR, HANOI, KAMPONG, SINAR, People, gid
+from tests.adversarial.support import DHAKA, GAZIPUR, HANOI, KAMPONG, SINAR, gid
+from tests.world import People
 
 FACTORIES = """query($first: Int, $after: String, $country: String) {
   factories(first: $first, after: $after, country: $country) {

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import models as m
 from authz.principal import Principal
 from core.demo import DemoWorld
-from tests.adversarial.support import SINAR, People, gid
+from tests.adversarial.support import SINAR, gid
+from tests.world import People
 
 HOSTILE = [
     "Evil, platform, *",

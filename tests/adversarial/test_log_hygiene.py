@@ -13,7 +13,8 @@ from joserfc.jwk import OKPKey
 from core import audit
 from core.demo import DemoWorld, known_plaintexts
 from exports.job import run_once
-from tests.adversarial.support import DHAKA, SINAR, People, gid
+from tests.adversarial.support import DHAKA, SINAR, gid
+from tests.world import People
 
 READ_ALL = """query($id: ID!) { factory(id: $id) { name
   assessments { edges { node { findings { edges { node { detail } } } } } }

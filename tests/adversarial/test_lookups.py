@@ -13,18 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.demo import KEYED_HOST, DemoWorld
 from exports.job import run_once
-from tests.adversarial.support import (
-    DHAKA,
-    GAZIPUR,
-    HANOI,
-    MITRA,
-    SINAR,
-    People,
-    Rows,
-    dump,
-    gid,
-    scalar,
-)
+from tests.adversarial.support import DHAKA, GAZIPUR, HANOI, MITRA, SINAR, dump, gid, scalar
+from tests.world import People, Rows
 
 NOWHERE = 987_654_321  # a primary key that names no row
 

@@ -2,7 +2,7 @@
 headers is ignored, callers without a right are refused every mutation that needs it and
 nothing changes, and dead or unknown credentials get 401.
 
-(Token forgery, algorithms and expiry are tests/auth's.)"""
+(Token forgery, algorithms and expiry are in tests/authz/test_tokens.py.)"""
 
 from __future__ import annotations
 
@@ -13,17 +13,8 @@ from joserfc.jwk import OKPKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.demo import KEYED_HOST, DemoWorld
-from tests.adversarial.support import (
-    DHAKA,
-    MITRA,
-    SINAR,
-    People,
-    Rows,
-    audit_rows,
-    dump,
-    gid,
-    scalar,
-)
+from tests.adversarial.support import DHAKA, MITRA, SINAR, audit_rows, dump, gid, scalar
+from tests.world import People, Rows
 
 VIEWER = "{ viewer { role organization { name } user { email } } factories { totalCount } }"
 PAYLOAD = "errors { code field }"

@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.ids import encode_cursor
 from core.demo import DemoWorld
-from tests.adversarial.support import SINAR, People, dump, gid
+from tests.adversarial.support import SINAR, dump, gid
+from tests.world import People
 
 GRANT = """mutation { grantConsent(input: {factoryId: "%s", granteeId: "%s",
   scopes: [ASSESSMENT]}) { grant { id } errors { code } } }"""

@@ -18,8 +18,9 @@ from core.crypto import KeyMaterial, SigningKeys, decrypt_and_verify, sign_and_e
 from core.errors import CryptoError
 from exports.delivery import visible_exports_query
 from exports.job import run_once
-from tests.exports.builders import GATEWAY_ON, World, make_host_key, make_world
+from tests.builders import GATEWAY_ON, make_host_key
 from tests.exports.jose import open_envelope
+from tests.world import World, make_world
 
 
 def b64decode(text: str) -> bytes:
@@ -153,8 +154,9 @@ async def test_inner_payload_swapped_under_the_original_signature_fails(
     relabelled.add_recipient(jwk.JWK(**host_public))
 
     with pytest.raises(JWException):
-        open_envelope(relabelled.serialize(compact=True), world.host.private_key,
-                      keys.signing.public_jwks())
+        open_envelope(
+            relabelled.serialize(compact=True), world.host.private_key, keys.signing.public_jwks()
+        )
 
 
 async def test_another_hosts_key_cannot_open_it(
