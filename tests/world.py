@@ -6,9 +6,10 @@ then copied row for row), the authorization worlds (`build_matrix_world`,
 `make_*` builders in tests/builders.py.
 
 Keeping a world: a test marked `reads_only` does not empty the database when it ends, so
-the next read-only test that asks for the same world finds it there and skips the copy. A
-read-only test that changed a row count (the access log aside: reading writes it) fails,
-and the database is emptied.
+the next read-only test that asks for the same world finds it there and skips the copy. The
+access events its reads logged are deleted (the next test reads a pristine log); a read-only
+test that changed any other row count fails, and the database is emptied. (Every mutation
+that succeeds appends to the audit trail, so the count check catches updates too.)
 """
 
 from __future__ import annotations
@@ -50,14 +51,13 @@ from tests.builders import (
 # --- what the database holds between tests ------------------------------------------------
 
 EMPTY = ""
-# Left out of the read-only check: reading a factory's data is allowed to log the read.
-_UNCHECKED = frozenset({"access_event"})
 
 
 @dataclass
 class _Held:
     world: str = EMPTY  # the world in the database, or EMPTY
     counts: tuple[int, ...] = ()  # its row counts when made
+    last_access_event: int = 0  # the highest access_event id when made
     made_now: bool = False  # set when the running test asked for it
 
 
@@ -99,7 +99,7 @@ async def empty_database(engine: AsyncEngine, *, only_if_used: bool = False) -> 
 
 
 async def _row_counts(engine: AsyncEngine) -> tuple[int, ...]:
-    names = [t.name for t in m.Base.metadata.sorted_tables if t.name not in _UNCHECKED]
+    names = [t.name for t in m.Base.metadata.sorted_tables]
     counts = ", ".join(f'(SELECT count(*) FROM "{n}")' for n in names)  # noqa: S608 - ours
     async with engine.connect() as conn:
         row = (await conn.execute(text(f"SELECT {counts}"))).one()
@@ -121,6 +121,9 @@ async def _keep(engine: AsyncEngine, name: str) -> bool:
 async def _made(engine: AsyncEngine, name: str) -> None:
     held = _held(engine)
     held.world, held.counts = name, await _row_counts(engine)
+    async with engine.connect() as conn:
+        last = await conn.scalar(text("SELECT max(id) FROM access_event"))
+    held.last_access_event = int(last or 0)
 
 
 async def leave_world(engine: AsyncEngine, node: pytest.Item) -> None:
@@ -130,6 +133,10 @@ async def leave_world(engine: AsyncEngine, node: pytest.Item) -> None:
         await empty_database(engine)
         return
     held.made_now = False
+    async with engine.begin() as conn:  # reading logs access events: forget this test's
+        await conn.execute(
+            text("DELETE FROM access_event WHERE id > :last"), {"last": held.last_access_event}
+        )
     if await _row_counts(engine) != held.counts:
         await empty_database(engine)
         pytest.fail(f"{node.nodeid} is marked reads_only but changed rows; mark it `writes`")

@@ -17,6 +17,9 @@ from core.demo import DemoWorld
 from tests.adversarial.support import GAZIPUR, MITRA, SINAR, gid
 from tests.world import People
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 LEAKS = re.compile(
     r"\bSELECT\b|\bINSERT\b|\bUPDATE\b|\bDELETE\b|\bWHERE\b|\bJOIN\b|sqlalchemy|asyncpg|sqlite"
     r"|psycopg|Traceback|File \"|\.py\b|line \d+,"

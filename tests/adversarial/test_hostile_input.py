@@ -18,6 +18,9 @@ from core.demo import DemoWorld
 from tests.adversarial.support import SINAR, gid
 from tests.world import People
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 HOSTILE = [
     "Evil, platform, *",
     "x\ng, org:1, platform, *",
@@ -208,6 +211,7 @@ READS = [
 
 
 @pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.writes
 async def test_hostile_strings_never_reach_the_policy(
     api: Any,
     session: AsyncSession,
@@ -233,6 +237,7 @@ async def test_hostile_strings_never_reach_the_policy(
     assert_policy_shape(enforcer_links(api))
 
 
+@pytest.mark.writes
 async def test_an_organisation_named_like_a_policy_line_gains_nothing(
     api: Any, session: AsyncSession, world: DemoWorld, people: People
 ) -> None:

@@ -16,6 +16,9 @@ from exports.job import run_once
 from tests.adversarial.support import DHAKA, SINAR, gid
 from tests.world import People
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 READ_ALL = """query($id: ID!) { factory(id: $id) { name
   assessments { edges { node { findings { edges { node { detail } } } } } }
   selfAssessments { answers } consentGrants { id } } }"""
@@ -31,6 +34,7 @@ def _captured(caplog: pytest.LogCaptureFixture) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.writes
 async def test_no_credential_secret_or_decrypted_text_is_logged(
     api: Any,
     world: DemoWorld,

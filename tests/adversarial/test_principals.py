@@ -16,6 +16,9 @@ from core.demo import KEYED_HOST, DemoWorld
 from tests.adversarial.support import DHAKA, MITRA, SINAR, audit_rows, dump, gid, scalar
 from tests.world import People, Rows
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 VIEWER = "{ viewer { role organization { name } user { email } } factories { totalCount } }"
 PAYLOAD = "errors { code field }"
 
@@ -175,6 +178,7 @@ async def test_every_mutation_without_the_right_is_refused_and_changes_nothing(
     assert len(await audit_rows(session)) == entries
 
 
+@pytest.mark.writes
 async def test_the_rightful_callers_can_run_them(
     api: Any, session: AsyncSession, world: DemoWorld, people: People, rows: Rows
 ) -> None:
@@ -310,6 +314,7 @@ async def test_unknown_malformed_and_mixed_credentials_are_refused(
     assert await _status(api, authorization="Bearer") == 400
 
 
+@pytest.mark.writes
 async def test_a_revoked_api_key_stops_working_at_once(
     api: Any, session: AsyncSession, world: DemoWorld, people: People, rows: Rows
 ) -> None:
@@ -325,6 +330,7 @@ async def test_a_revoked_api_key_stops_working_at_once(
     assert await _status(api, **{"x-api-key": world.host_api_key}) == 401
 
 
+@pytest.mark.writes
 async def test_a_disabled_users_token_stops_working_at_once(
     api: Any, world: DemoWorld, people: People, rows: Rows
 ) -> None:
