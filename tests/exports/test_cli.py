@@ -36,15 +36,8 @@ async def data_dir(backend: str, tmp_path: Path) -> Path:
 async def millgate(data_dir: Path, *args: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "MILLGATE_DATA_DIR": str(data_dir), "MILLGATE_DATABASE_URL": ""}
     return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli.main",
-        "exports",
-        *args,
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "cli.main", "exports", *args, cwd=ROOT, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
 
 
