@@ -1,7 +1,11 @@
-"""Fixtures shared by every test: one database per backend, emptied after each test.
+"""Fixtures shared by every test: one database per backend and per test process.
 
 Every test that takes `engine` runs on SQLite and, when MILLGATE_TEST_POSTGRES_URL is set
 (CI sets it), on PostgreSQL too, in a database created for this run and dropped after it.
+Under pytest-xdist (`-n 2`) each process has its own SQLite file and PostgreSQL database.
+
+A test marked `reads_only` (most often through its module's `pytestmark`) leaves the world it
+found for the next such test instead of emptying the database: see tests/world.py.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import models as m
 from core.crypto import KeyMaterial, load_key_material
 from core.db import make_engine, make_sessionmaker
+from tests.world import empty_database, keeps_world, leave_world
 
 POSTGRES_URL = os.environ.get("MILLGATE_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
+# "gw0", "gw1", ... under pytest-xdist; "main" in a plain run.
+PROCESS = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
 def _asyncpg(url: str) -> str:
@@ -29,10 +36,10 @@ def _asyncpg(url: str) -> str:
 
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this run; its async URL."""
+    """A fresh PostgreSQL database for this test process; its async URL."""
     import asyncio
 
-    name = f"millgate_test_{uuid.uuid4().hex[:12]}"
+    name = f"millgate_test_{PROCESS}_{uuid.uuid4().hex[:12]}"
     admin_url = _asyncpg(POSTGRES_URL)
 
     async def admin(sql: str) -> None:
@@ -57,7 +64,7 @@ def database_url(
 ) -> str:
     if backend == "postgres":
         return str(request.getfixturevalue("postgres_database"))
-    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / 'millgate.db'}"
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('db') / f'millgate-{PROCESS}.db'}"
 
 
 @pytest.fixture(scope="session")
@@ -70,31 +77,24 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-async def _empty(engine: AsyncEngine) -> None:
-    """DELETE every row, children first, and restart the id sequences.
-
-    (TRUNCATE would be simpler, but costs PostgreSQL about a second a test.)
-    """
-    tables = list(reversed(m.Base.metadata.sorted_tables))
-    async with engine.begin() as conn:
-        for table in tables:
-            await conn.execute(table.delete())
-        if engine.dialect.name == "postgresql":
-            restarts = [
-                f"setval(pg_get_serial_sequence('\"{t.name}\"', 'id'), 1, false)"
-                for t in tables
-                if "id" in t.c and t.c.id.primary_key and t.c.id.autoincrement
-            ]
-            await conn.execute(text("SELECT " + ", ".join(restarts)))
+# Kept for callers of the old name (tests/authz).
+_empty = empty_database
 
 
 @pytest.fixture
-async def db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
-    """The session's engine, emptied after the test."""
+async def db(engine: AsyncEngine, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    """The session's engine: empty when the test starts, unless the test only reads and
+    the world an earlier read-only test left is still there (tests/world.py)."""
+    reads_only = keeps_world(request.node)
+    if not reads_only:
+        await empty_database(engine, only_if_used=True)
     try:
         yield engine
     finally:
-        await _empty(engine)
+        if reads_only:
+            await leave_world(engine, request.node)
+        else:
+            await empty_database(engine)
 
 
 @pytest.fixture

@@ -28,9 +28,9 @@ from core.demo import DemoWorld
 from core.settings import Settings
 from exports.job import run_once
 from tests.api.support import codes, gid, row_counts, scalar
-from tests.api.world import demo_world
 from tests.builders import make_org, make_user
 from tests.field_access import FIELD_ACCESS
+from tests.world import demo_world
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = ROOT / "schema.graphql"

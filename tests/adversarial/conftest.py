@@ -25,7 +25,8 @@ from core.db import make_sessionmaker
 from core.demo import LABOUR_INSPECTORATE, DemoWorld, email_of
 from core.runtime import Runtime
 from core.settings import Settings
-from tests.adversarial.support import Caller, People, Rows, scalar, seed_world, sign_in
+from tests.adversarial.support import scalar
+from tests.world import Caller, People, Rows, seed_world, sign_in
 
 
 @pytest.fixture

@@ -1,8 +1,10 @@
-"""Helpers of the adversarial, audit and fuzz tests: the demo world, callers, database dumps."""
+"""Helpers of the adversarial, audit and fuzz tests: demo names, direct reads, database dumps.
+
+The demo world and its callers (`seed_world`, `People`, `sign_in`) are in tests/world.py.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import text
@@ -10,8 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
 from api.ids import to_global_id
-from core.crypto import KeyMaterial
-from core.demo import DemoWorld, seed_demo, seed_reference
 
 # Tables whose rows a refused request must leave exactly as they were. The access log is
 # left out: reading is allowed to leave a trace there.
@@ -26,73 +26,6 @@ DHAKA = "Dhaka Knitwear Ltd."
 GAZIPUR = "Gazipur Denim Mills Ltd."
 HANOI = "Hanoi Fashion Garment JSC"
 KAMPONG = "Kampong Speu Textiles Ltd."
-
-
-@dataclass(frozen=True)
-class Caller:
-    email: str
-    user_id: int
-    organization_id: int
-    token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"token": self.token}
-
-
-@dataclass(frozen=True)
-class People:
-    manager: Caller  # Sinar's manager
-    worker_rep: Caller  # Sinar's worker representative
-    mitra_manager: Caller
-    brand: Caller  # Northwind
-    lumen: Caller  # Lumen Basics
-    assessor: Caller  # Better Work Indonesia
-    bd_assessor: Caller  # Better Work Bangladesh
-    constituent: Caller
-    inspectorate: Caller
-    admin: Caller
-    host_key: str  # Open Audit Hub's API key
-
-    def by_name(self, name: str) -> dict[str, str]:
-        """Credentials for `api.post(..., **people.by_name("brand"))`."""
-        if name == "host":
-            return {"api_key": self.host_key}
-        if name == "anonymous":
-            return {}
-        caller: Caller = getattr(self, name)
-        return caller.auth
-
-
-@dataclass(frozen=True)
-class Rows:
-    """Primary keys of rows in the demo world, read straight from the database."""
-
-    grants: dict[tuple[str, str], int]  # (factory slug, grantee slug) -> grant id
-    assessments: dict[tuple[str, int], int]  # (factory name, cycle) -> assessment id
-    drafts: set[int]
-    finding_of: dict[int, int]  # assessment id -> one of its findings
-    self_assessments: dict[str, int]  # factory name -> one self-assessment
-    users: dict[str, int]  # email -> id
-    api_key: int
-
-
-async def seed_world(session: AsyncSession, keys: KeyMaterial, api: Any) -> DemoWorld:
-    await seed_reference(session)
-    world = await seed_demo(session, keys)
-    await session.commit()
-    return world
-
-
-async def sign_in(api: Any, session: AsyncSession, email: str) -> Caller:
-    row = (
-        await session.execute(
-            text("SELECT id, organization_id FROM app_user WHERE email = :email"),
-            {"email": email},
-        )
-    ).one()
-    await session.rollback()
-    return Caller(email, row.id, row.organization_id, api.runtime.token_service.issue(row.id, 600))
 
 
 def gid(kind: str, pk: int) -> str:

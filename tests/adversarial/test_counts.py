@@ -6,8 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from core.demo import DemoWorld
-from tests.adversarial.support import DHAKA, GAZIPUR, HANOI, KAMPONG, SINAR, People, gid
+from tests.adversarial.support import DHAKA, GAZIPUR, HANOI, KAMPONG, SINAR, gid
+from tests.world import People
+
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
 
 FACTORIES = """query($first: Int, $after: String, $country: String) {
   factories(first: $first, after: $after, country: $country) {

@@ -14,7 +14,11 @@ from sqlalchemy.exc import OperationalError
 from api.ids import encode_cursor
 from authz.scope import Scope
 from core.demo import DemoWorld
-from tests.adversarial.support import GAZIPUR, MITRA, SINAR, People, gid
+from tests.adversarial.support import GAZIPUR, MITRA, SINAR, gid
+from tests.world import People
+
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
 
 LEAKS = re.compile(
     r"\bSELECT\b|\bINSERT\b|\bUPDATE\b|\bDELETE\b|\bWHERE\b|\bJOIN\b|sqlalchemy|asyncpg|sqlite"

@@ -16,7 +16,11 @@ import models as m
 from authz.enforcer import ENFORCER, allows
 from authz.principal import Principal
 from core.demo import DemoWorld
-from tests.adversarial.support import SINAR, People, gid
+from tests.adversarial.support import SINAR, gid
+from tests.world import People
+
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
 
 HOSTILE = [
     "Evil, platform, *",
@@ -181,6 +185,7 @@ READS = [
 
 
 @pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.writes
 async def test_hostile_strings_never_reach_the_policy(
     api: Any,
     session: AsyncSession,
@@ -203,6 +208,7 @@ async def test_hostile_strings_never_reach_the_policy(
     assert_no_policy_state()
 
 
+@pytest.mark.writes
 async def test_an_organisation_named_like_a_policy_line_gains_nothing(
     api: Any, session: AsyncSession, world: DemoWorld, people: People
 ) -> None:

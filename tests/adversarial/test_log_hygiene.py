@@ -18,7 +18,11 @@ from core import audit
 from core.demo import DemoWorld, known_plaintexts
 from core.logs import configure_logging
 from exports.job import run_once
-from tests.adversarial.support import DHAKA, SINAR, People, gid
+from tests.adversarial.support import DHAKA, SINAR, gid
+from tests.world import People
+
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
 
 READ_ALL = """query($id: ID!) { factory(id: $id) { name
   assessments { edges { node { findings { edges { node { detail } } } } } }
@@ -49,6 +53,7 @@ def _captured(caplog: pytest.LogCaptureFixture) -> str:
     return "\n".join(parts)
 
 
+@pytest.mark.writes
 async def test_no_credential_secret_or_decrypted_text_is_logged(
     api: Any,
     world: DemoWorld,

@@ -13,18 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.demo import KEYED_HOST, DemoWorld
 from exports.job import run_once
-from tests.adversarial.support import (
-    DHAKA,
-    GAZIPUR,
-    HANOI,
-    MITRA,
-    SINAR,
-    People,
-    Rows,
-    dump,
-    gid,
-    scalar,
-)
+from tests.adversarial.support import DHAKA, GAZIPUR, HANOI, MITRA, SINAR, dump, gid, scalar
+from tests.world import People, Rows
+
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
 
 NOWHERE = 987_654_321  # a primary key that names no row
 
@@ -152,6 +145,7 @@ async def test_node_answers_a_hidden_row_as_it_answers_no_row(
     assert await scalar(session, "SELECT count(*) FROM access_event") == events
 
 
+@pytest.mark.writes
 async def test_a_hidden_gateway_export_is_no_export(
     api: Any, session: AsyncSession, world: DemoWorld, people: People
 ) -> None:

@@ -2,7 +2,7 @@
 headers is ignored, callers without a right are refused every mutation that needs it and
 nothing changes, and dead or unknown credentials get 401.
 
-(Token forgery, algorithms and expiry are tests/auth's.)"""
+(Token forgery, algorithms and expiry are in tests/authz/test_tokens.py.)"""
 
 from __future__ import annotations
 
@@ -13,17 +13,11 @@ from joserfc.jwk import OKPKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.demo import KEYED_HOST, DemoWorld
-from tests.adversarial.support import (
-    DHAKA,
-    MITRA,
-    SINAR,
-    People,
-    Rows,
-    audit_rows,
-    dump,
-    gid,
-    scalar,
-)
+from tests.adversarial.support import DHAKA, MITRA, SINAR, audit_rows, dump, gid, scalar
+from tests.world import People, Rows
+
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
 
 VIEWER = "{ viewer { role organization { name } user { email } } factories { totalCount } }"
 PAYLOAD = "errors { code field }"
@@ -184,6 +178,7 @@ async def test_every_mutation_without_the_right_is_refused_and_changes_nothing(
     assert len(await audit_rows(session)) == entries
 
 
+@pytest.mark.writes
 async def test_the_rightful_callers_can_run_them(
     api: Any, session: AsyncSession, world: DemoWorld, people: People, rows: Rows
 ) -> None:
@@ -319,6 +314,7 @@ async def test_unknown_malformed_and_mixed_credentials_are_refused(
     assert await _status(api, authorization="Bearer") == 400
 
 
+@pytest.mark.writes
 async def test_a_revoked_api_key_stops_working_at_once(
     api: Any, session: AsyncSession, world: DemoWorld, people: People, rows: Rows
 ) -> None:
@@ -334,6 +330,7 @@ async def test_a_revoked_api_key_stops_working_at_once(
     assert await _status(api, **{"x-api-key": world.host_api_key}) == 401
 
 
+@pytest.mark.writes
 async def test_a_disabled_users_token_stops_working_at_once(
     api: Any, world: DemoWorld, people: People, rows: Rows
 ) -> None:

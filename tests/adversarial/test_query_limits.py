@@ -13,7 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.ids import encode_cursor
 from core.demo import DemoWorld
-from tests.adversarial.support import SINAR, People, dump, gid
+from tests.adversarial.support import SINAR, dump, gid
+from tests.world import People
+
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
 
 GRANT = """mutation { grantConsent(input: {factoryId: "%s", granteeId: "%s",
   scopes: [ASSESSMENT]}) { grant { id } errors { code } } }"""

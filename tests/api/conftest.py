@@ -1,59 +1,31 @@
 """Fixtures of the API tests: the demo world, and one signed-in caller per kind of user.
 
 Every test here talks to the real Starlette app over in-process HTTP (`api`), against the
-world `core.demo` seeds, so what a test shows is what a user of the demo would see.
+world `core.demo` seeds, so what a test shows is what a user of the demo would see. A module
+whose tests only read marks itself `pytestmark = pytest.mark.reads_only`: its tests share
+one copy of the world (tests/world.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
 from core.crypto import KeyMaterial
 from core.demo import LABOUR_INSPECTORATE, DemoWorld, email_of
 from tests.api.support import HARBOUR
-from tests.api.world import demo_world
-
-
-@pytest.fixture
-async def db(engine: AsyncEngine) -> AsyncIterator[AsyncEngine]:
-    """The session's engine, emptied after the test by DELETE on every backend.
-
-    Overrides the root fixture, whose TRUNCATE costs PostgreSQL about a second a test; these
-    tests restore every id they need (see `world`), so sequences need not restart.
-    """
-    try:
-        yield engine
-    finally:
-        async with engine.begin() as conn:
-            for table in reversed(m.Base.metadata.sorted_tables):
-                await conn.execute(table.delete())
+from tests.world import Caller, demo_world
 
 
 @pytest.fixture
 async def world(session: AsyncSession, keys: KeyMaterial, api: Any, backend: str) -> DemoWorld:
-    """The demo world (see tests/api/world.py)."""
+    """The demo world (see tests/world.py)."""
     return await demo_world(session, keys, api, backend)
-
-
-@dataclass(frozen=True)
-class Caller:
-    """A signed-in user of the demo: `api.gql(DOC, variables, **caller.auth)`."""
-
-    email: str
-    user_id: int
-    organization_id: int
-    token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"token": self.token}
 
 
 Login = Callable[[str], Awaitable[Caller]]

@@ -34,6 +34,9 @@ from tests.api.support import (
     scalar,
 )
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 CREATE_ORGANIZATION = """
 mutation CreateOrganization($input: CreateOrganizationInput!) {
   createOrganization(input: $input) {
@@ -109,6 +112,7 @@ def x25519_public() -> dict[str, str]:
 # -- createOrganization ----------------------------------------------------------------------
 
 
+@pytest.mark.writes
 async def test_the_platform_creates_a_brand(api: Any, session: AsyncSession, admin: Any) -> None:
     before = await row_counts(session)
 
@@ -133,6 +137,7 @@ async def test_the_platform_creates_a_brand(api: Any, session: AsyncSession, adm
     assert {"name": "Seabird Sportswear", "kind": "BRAND"} in listed
 
 
+@pytest.mark.writes
 async def test_a_new_labour_inspectorate_receives_zero_tolerance_findings_at_once(
     api: Any, admin: Any
 ) -> None:
@@ -247,6 +252,7 @@ def user_token(api: Any, user_global_id: str) -> str:
     return str(api.runtime.token_service.issue(pk, 600))
 
 
+@pytest.mark.writes
 async def test_the_platform_creates_a_user_who_can_then_sign_in(
     api: Any, world: DemoWorld, session: AsyncSession, admin: Any
 ) -> None:
@@ -340,6 +346,7 @@ async def test_create_user_refuses_bad_input_and_changes_nothing(
         pytest.param("millgate", "PLATFORM_ADMIN", id="platform"),
     ],
 )
+@pytest.mark.writes
 async def test_each_kind_of_organization_takes_its_role(
     api: Any, world: DemoWorld, admin: Any, kind_slug: str, role: str
 ) -> None:
@@ -379,6 +386,7 @@ async def test_only_the_platform_creates_users(
     assert codes(payload) == ["FORBIDDEN"]
 
 
+@pytest.mark.writes
 async def test_a_disabled_users_token_stops_working_at_once(
     api: Any, admin: Any, brand: Any
 ) -> None:
@@ -435,6 +443,7 @@ async def test_only_the_platform_disables_users(
 # -- issueApiKey and revokeApiKey ------------------------------------------------------------
 
 
+@pytest.mark.writes
 async def test_an_issued_key_is_shown_once_and_authenticates(
     api: Any, world: DemoWorld, session: AsyncSession, admin: Any
 ) -> None:
@@ -464,6 +473,7 @@ async def test_an_issued_key_is_shown_once_and_authenticates(
     }
 
 
+@pytest.mark.writes
 async def test_every_issued_api_key_authenticates(
     api: Any, world: DemoWorld, admin: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -522,6 +532,7 @@ async def test_only_the_platform_issues_keys(
     assert codes(payload) == ["FORBIDDEN"]
 
 
+@pytest.mark.writes
 async def test_a_revoked_key_gets_401_and_cannot_be_revoked_twice(
     api: Any, session: AsyncSession, admin: Any, host_key: dict[str, str]
 ) -> None:
@@ -568,6 +579,7 @@ async def test_only_the_platform_revokes_keys(
 # -- registerHostKey -------------------------------------------------------------------------
 
 
+@pytest.mark.writes
 async def test_a_host_registers_its_x25519_key(
     api: Any, world: DemoWorld, session: AsyncSession, admin: Any
 ) -> None:
@@ -671,6 +683,7 @@ async def test_only_the_platform_registers_host_keys(
 # -- setCountryRollout -----------------------------------------------------------------------
 
 
+@pytest.mark.writes
 async def test_rolling_out_a_country_makes_its_cycles_eligible(
     api: Any, world: DemoWorld, admin: Any
 ) -> None:
@@ -693,6 +706,7 @@ async def test_rolling_out_a_country_makes_its_cycles_eligible(
     assert after["factory"]["gatewayEligibility"]["reasons"] == []
 
 
+@pytest.mark.writes
 async def test_a_roll_out_after_the_assessment_is_too_late(
     api: Any, world: DemoWorld, admin: Any
 ) -> None:
@@ -704,6 +718,7 @@ async def test_a_roll_out_after_the_assessment_is_too_late(
     assert after["factory"]["gatewayEligibility"]["reasons"] == ["COUNTRY_ROLLED_OUT_LATE"]
 
 
+@pytest.mark.writes
 async def test_a_roll_out_can_be_withdrawn(api: Any, world: DemoWorld, admin: Any) -> None:
     data = await api.gql(
         SET_ROLLOUT, {"input": {"code": "ID", "slcpRolloutOn": None}}, **admin.auth

@@ -26,6 +26,9 @@ from tests.api.support import (
     scalar,
 )
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 GRANT = """
 mutation Grant($input: GrantConsentInput!) {
   grantConsent(input: $input) {
@@ -81,6 +84,7 @@ async def grant_id(session: AsyncSession, world: DemoWorld, factory: str, grante
 # -- grantConsent ----------------------------------------------------------------------------
 
 
+@pytest.mark.writes
 async def test_a_factory_grants_a_brand_which_then_sees_it(
     api: Any, world: DemoWorld, session: AsyncSession, manager: Any, login: Any
 ) -> None:
@@ -109,6 +113,7 @@ async def test_a_factory_grants_a_brand_which_then_sees_it(
     assert (await api.gql(FACTORY_NAME, sinar, **lumen.auth))["factory"] == {"name": SINAR}
 
 
+@pytest.mark.writes
 async def test_a_factory_grants_a_host(api: Any, world: DemoWorld, manager: Any) -> None:
     data = await api.gql(
         GRANT,
@@ -122,6 +127,7 @@ async def test_a_factory_grants_a_host(api: Any, world: DemoWorld, manager: Any)
     assert grant["expiresAt"] is None
 
 
+@pytest.mark.writes
 async def test_an_expired_grant_can_be_given_again(api: Any, world: DemoWorld, login: Any) -> None:
     # given Mitra Busana, whose grant to Harbour & Field expired in March 2025
     mitra = await login("manager@mitra-busana.demo")
@@ -253,6 +259,7 @@ async def test_only_the_factory_manager_grants(
 # -- revokeConsent ---------------------------------------------------------------------------
 
 
+@pytest.mark.writes
 async def test_revoking_ends_the_brands_view_at_once(
     api: Any, world: DemoWorld, session: AsyncSession, manager: Any, brand: Any
 ) -> None:
@@ -283,6 +290,7 @@ async def test_revoking_ends_the_brands_view_at_once(
     assert kept == 1
 
 
+@pytest.mark.writes
 async def test_a_revoked_pair_can_be_granted_again_and_history_stays(
     api: Any, world: DemoWorld, session: AsyncSession, manager: Any, brand: Any
 ) -> None:
@@ -312,6 +320,7 @@ async def test_a_revoked_pair_can_be_granted_again_and_history_stays(
     ] == {"name": SINAR}
 
 
+@pytest.mark.writes
 async def test_a_second_revoke_is_not_active(
     api: Any, world: DemoWorld, session: AsyncSession, manager: Any
 ) -> None:

@@ -17,6 +17,9 @@ import pytest
 from core.demo import DemoWorld
 from exports.job import run_once
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 PART = re.compile(r"^## Example queries$(?P<part>.*?)(?=^## |\Z)", re.MULTILINE | re.DOTALL)
@@ -58,6 +61,7 @@ async def test_the_page_has_three_examples() -> None:
     ]
 
 
+@pytest.mark.writes
 async def test_every_example_answers_what_the_page_shows(
     api: Any, world: DemoWorld, login: Any
 ) -> None:

@@ -24,6 +24,9 @@ from tests.api.support import (
     gql_named,
 )
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 FACTORY_NAMES = """
 query Factories($first: Int, $after: String, $country: String) {
   factories(first: $first, after: $after, country: $country) {

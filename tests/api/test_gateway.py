@@ -11,6 +11,9 @@ from core.demo import DemoWorld
 from exports.job import run_once
 from tests.api.support import DHAKA, SINAR, error_codes, gid, scalar
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 EXPORTS = """
 query Exports($first: Int, $after: String) {
   gatewayExports(first: $first, after: $after) {
@@ -69,6 +72,7 @@ async def test_gateway_exports_are_empty_before_the_job_runs(
     assert data == {"pageInfo": {"hasNextPage": False, "endCursor": None}, "edges": []}
 
 
+@pytest.mark.writes
 async def test_gateway_exports_give_a_host_its_exports(
     api: Any, host_key: dict[str, str], exported: None
 ) -> None:
@@ -82,6 +86,7 @@ async def test_gateway_exports_give_a_host_its_exports(
     assert created == sorted(created, reverse=True)  # newest first
 
 
+@pytest.mark.writes
 async def test_gateway_exports_page(api: Any, host_key: dict[str, str], exported: None) -> None:
     seen: list[str] = []
     after = None
@@ -103,6 +108,7 @@ async def test_gateway_exports_page(api: Any, host_key: dict[str, str], exported
     ["brand", "manager", "assessor", "admin", "anonymous"],
     ids=["brand", "factory", "programme", "platform", "public"],
 )
+@pytest.mark.writes
 async def test_gateway_exports_are_empty_for_everyone_but_the_host(
     api: Any, auth_of: dict[str, dict[str, str]], exported: None, caller: str
 ) -> None:
@@ -111,6 +117,7 @@ async def test_gateway_exports_are_empty_for_everyone_but_the_host(
     assert data["edges"] == []
 
 
+@pytest.mark.writes
 async def test_gateway_exports_end_with_the_grant(
     api: Any,
     world: DemoWorld,
@@ -140,6 +147,7 @@ async def test_gateway_exports_end_with_the_grant(
     assert len(data["edges"]) == len(OPEN_AUDIT_HUB_EXPORTS) - 2
 
 
+@pytest.mark.writes
 async def test_gateway_export_pulls_are_in_the_factorys_access_log(
     api: Any, world: DemoWorld, host_key: dict[str, str], manager: Any, exported: None
 ) -> None:

@@ -13,6 +13,9 @@ import api.statistics as statistics
 from core.demo import DemoWorld
 from tests.api.support import error_codes, gid
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 VIEWER = "{ viewer { role } }"
 UNFINISHED = "{ viewer { role }"
 NO_SUCH_FIELD = "{ viewer { password } }"

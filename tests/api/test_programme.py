@@ -21,6 +21,9 @@ from tests.api.support import (
     scalar,
 )
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 ENROLL = """
 mutation Enroll($input: EnrollFactoryInput!) {
   enrollFactory(input: $input) {
@@ -118,6 +121,7 @@ def enroll_input(
 # -- enrollFactory ---------------------------------------------------------------------------
 
 
+@pytest.mark.writes
 async def test_an_assessor_enrols_a_factory_in_its_country(
     api: Any, session: AsyncSession, assessor: Any
 ) -> None:
@@ -187,6 +191,7 @@ async def test_only_a_programme_assessor_enrols(
 # -- recordAssessment ------------------------------------------------------------------------
 
 
+@pytest.mark.writes
 async def test_an_assessor_records_a_draft_that_only_the_programme_sees(
     api: Any, world: DemoWorld, session: AsyncSession, assessor: Any, brand: Any, manager: Any
 ) -> None:
@@ -222,6 +227,7 @@ async def test_an_assessor_records_a_draft_that_only_the_programme_sees(
         assert seen["factory"]["assessments"]["totalCount"] == 2
 
 
+@pytest.mark.writes
 async def test_a_virtual_compliance_check_is_recorded_as_such(
     api: Any, world: DemoWorld, assessor: Any
 ) -> None:
@@ -357,6 +363,7 @@ async def test_only_a_programme_assessor_records(
 # -- releaseAssessment -----------------------------------------------------------------------
 
 
+@pytest.mark.writes
 async def test_a_release_makes_the_assessment_visible_to_brands(
     api: Any, world: DemoWorld, assessor: Any, brand: Any
 ) -> None:
@@ -382,6 +389,7 @@ async def test_a_release_makes_the_assessment_visible_to_brands(
     assert seen["factory"]["assessments"]["edges"][0]["node"] == {"cycle": 3, "status": "RELEASED"}
 
 
+@pytest.mark.writes
 async def test_a_release_date_ahead_is_allowed_and_hides_it_until_then(
     api: Any, world: DemoWorld, assessor: Any, brand: Any
 ) -> None:
@@ -396,6 +404,7 @@ async def test_a_release_date_ahead_is_allowed_and_hides_it_until_then(
     assert seen["factory"]["assessments"]["totalCount"] == 2
 
 
+@pytest.mark.writes
 async def test_the_last_day_of_the_28_is_not_late(
     api: Any, world: DemoWorld, assessor: Any
 ) -> None:
@@ -408,6 +417,7 @@ async def test_the_last_day_of_the_28_is_not_late(
     assert data["releaseAssessment"]["errors"] == []
 
 
+@pytest.mark.writes
 async def test_a_release_past_28_days_is_too_late(
     api: Any, world: DemoWorld, session: AsyncSession, assessor: Any
 ) -> None:
@@ -443,6 +453,7 @@ async def test_the_demos_bangladesh_draft_is_past_its_deadline(
     assert codes(payload) == ["RELEASE_TOO_LATE"]
 
 
+@pytest.mark.writes
 async def test_a_platform_admin_may_release_past_the_deadline(
     api: Any, world: DemoWorld, assessor: Any, admin: Any
 ) -> None:
@@ -458,6 +469,7 @@ async def test_a_platform_admin_may_release_past_the_deadline(
     assert data["releaseAssessment"]["assessment"]["status"] == "RELEASED"
 
 
+@pytest.mark.writes
 async def test_a_release_date_past_the_calendar_is_invalid(
     api: Any, world: DemoWorld, session: AsyncSession, assessor: Any, admin: Any
 ) -> None:
@@ -471,6 +483,7 @@ async def test_a_release_date_past_the_calendar_is_invalid(
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("INVALID", "releasedOn")]
 
 
+@pytest.mark.writes
 async def test_an_assessor_may_not_override_the_deadline(
     api: Any, world: DemoWorld, session: AsyncSession, assessor: Any
 ) -> None:
@@ -482,6 +495,7 @@ async def test_an_assessor_may_not_override_the_deadline(
     assert codes(payload) == ["FORBIDDEN"]
 
 
+@pytest.mark.writes
 async def test_release_before_the_assessment_is_invalid(
     api: Any, world: DemoWorld, session: AsyncSession, assessor: Any
 ) -> None:
@@ -498,6 +512,7 @@ async def test_release_before_the_assessment_is_invalid(
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("INVALID", "releasedOn")]
 
 
+@pytest.mark.writes
 async def test_a_released_assessment_cannot_be_released_again(
     api: Any, world: DemoWorld, session: AsyncSession, assessor: Any
 ) -> None:
@@ -519,6 +534,7 @@ async def test_a_released_assessment_cannot_be_released_again(
         pytest.param("anonymous", "NOT_FOUND", id="public"),
     ],
 )
+@pytest.mark.writes
 async def test_only_the_programme_releases(
     api: Any,
     world: DemoWorld,
@@ -536,6 +552,7 @@ async def test_only_the_programme_releases(
     assert codes(payload) == [code]
 
 
+@pytest.mark.writes
 async def test_release_in_another_country_is_not_found(
     api: Any, world: DemoWorld, session: AsyncSession, assessor: Any, login: Any
 ) -> None:

@@ -24,6 +24,9 @@ from tests.api.support import (
     row_counts,
 )
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 REGISTER = """
 mutation Register($input: RegisterSlcpInput!) {
   registerSlcp(input: $input) {
@@ -93,6 +96,7 @@ async def mitra(login: Any) -> Any:
 # -- registerSlcp ----------------------------------------------------------------------------
 
 
+@pytest.mark.writes
 async def test_a_factory_registers_with_the_gateway(
     api: Any, world: DemoWorld, session: AsyncSession, mitra: Any
 ) -> None:
@@ -116,6 +120,7 @@ async def test_a_factory_registers_with_the_gateway(
     assert after["audit_entry"] == before["audit_entry"] + 1
 
 
+@pytest.mark.writes
 async def test_registering_without_confirming_leaves_sharing_unconfirmed(
     api: Any, world: DemoWorld, mitra: Any
 ) -> None:
@@ -130,6 +135,7 @@ async def test_registering_without_confirming_leaves_sharing_unconfirmed(
     ]
 
 
+@pytest.mark.writes
 async def test_registering_again_under_the_same_id_keeps_the_first_date(
     api: Any, world: DemoWorld, manager: Any
 ) -> None:
@@ -217,6 +223,7 @@ async def test_a_brand_learns_nothing_of_slcp_from_the_refusal(
 # -- submitSelfAssessment --------------------------------------------------------------------
 
 
+@pytest.mark.writes
 async def test_a_factory_submits_a_self_assessment(
     api: Any, world: DemoWorld, session: AsyncSession, manager: Any, brand: Any
 ) -> None:
@@ -242,6 +249,7 @@ async def test_a_factory_submits_a_self_assessment(
     ]
 
 
+@pytest.mark.writes
 async def test_submitting_for_the_next_cycle_opens_it(
     api: Any, world: DemoWorld, session: AsyncSession, manager: Any
 ) -> None:
@@ -346,6 +354,7 @@ async def test_only_the_factory_manager_submits(
     assert codes(payload) == [code]
 
 
+@pytest.mark.writes
 async def test_a_step_being_filled_in_can_be_submitted(
     api: Any, world: DemoWorld, login: Any
 ) -> None:

@@ -22,6 +22,9 @@ from core.demo import DemoWorld
 from tests.api.support import NORTHWIND
 from tests.builders import days, make_assessment, make_factory, make_finding, make_grant
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 NESTED = """
 query Nested($first: Int) {
   factories(first: $first) { edges { node {
@@ -106,6 +109,7 @@ async def _statements_for(
 
 
 @pytest.mark.parametrize("caller", ["brand", "admin"], ids=["brand", "platform"])
+@pytest.mark.writes
 async def test_a_nested_list_costs_the_same_for_two_factories_and_for_all(
     api: Any, auth_of: dict[str, dict[str, str]], bigger_world: int, caller: str
 ) -> None:
@@ -122,6 +126,7 @@ async def test_a_nested_list_costs_the_same_for_two_factories_and_for_all(
 @pytest.mark.parametrize(
     "caller", ["brand", "admin", "host_key"], ids=["brand", "platform", "host"]
 )
+@pytest.mark.writes
 async def test_a_page_of_factory_cards_does_not_grow_with_its_length(
     api: Any, auth_of: dict[str, dict[str, str]], bigger_world: int, caller: str
 ) -> None:
@@ -133,6 +138,7 @@ async def test_a_page_of_factory_cards_does_not_grow_with_its_length(
     assert few <= CARD_STATEMENTS
 
 
+@pytest.mark.writes
 async def test_the_nested_answer_is_complete(api: Any, brand: Any, bigger_world: int) -> None:
     # the count above is only worth something if the big page really holds the nested rows
     data = await api.gql(NESTED, {"first": 100}, **brand.auth)

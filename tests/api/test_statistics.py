@@ -13,6 +13,9 @@ from core.demo import DemoWorld
 from tests.api.support import CAHAYA, KAMPONG, SINAR, error_codes, factory_gid
 from tests.builders import days, make_assessment, make_factory, make_finding
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 STATISTICS = """
 query Statistics($country: String!) {
   countryStatistics(country: $country) { cluster factories nonComplianceRate suppressed }
@@ -80,6 +83,7 @@ async def five_in_child_labour(
     await session.commit()
 
 
+@pytest.mark.writes
 async def test_statistics_show_a_cell_of_five_factories(
     api: Any, constituent: Any, five_in_child_labour: None
 ) -> None:
@@ -107,6 +111,7 @@ async def test_statistics_show_a_cell_of_five_factories(
         pytest.param("anonymous", "ID", id="public"),
     ],
 )
+@pytest.mark.writes
 async def test_statistics_are_empty_for_everyone_else(
     api: Any,
     auth_of: dict[str, dict[str, str]],

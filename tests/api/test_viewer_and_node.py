@@ -26,6 +26,9 @@ from tests.api.support import (
     scalar,
 )
 
+# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+pytestmark = pytest.mark.reads_only
+
 VIEWER = """
 query Viewer {
   viewer { role factoryId user { email } organization { name kind } }
@@ -247,6 +250,7 @@ async def test_node_answers_its_audience_and_nobody_else(
     assert hidden is None
 
 
+@pytest.mark.writes
 async def test_node_of_a_gateway_export_answers_its_host_only(
     api: Any,
     world: DemoWorld,

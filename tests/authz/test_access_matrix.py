@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from api.ids import to_global_id
-from tests.authz.world import MatrixWorld, build_matrix_world
 from tests.conftest import Api
+from tests.world import MatrixWorld, build_matrix_world
 
 # --- the expectation table ----------------------------------------------------------------
 #

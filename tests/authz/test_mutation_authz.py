@@ -20,8 +20,8 @@ import pytest
 from jwcrypto import jwk
 
 from api.ids import to_global_id
-from tests.authz.world import MutationWorld, build_mutation_world, snapshot
 from tests.conftest import Api
+from tests.world import MutationWorld, build_mutation_world, snapshot
 
 # --- the GraphQL documents: each returns (result, errors) --------------------------------------
 

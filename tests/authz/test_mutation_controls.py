@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.authz.test_mutation_authz import MUTATIONS, RIGHTFUL, _gid
-from tests.authz.world import MutationWorld, build_mutation_world, snapshot
 from tests.conftest import Api
+from tests.world import MutationWorld, build_mutation_world, snapshot
 
 # A mutation whose rightful caller still fails, for a reason that is not authorization.
 NOT_AUTHORIZATION = {"releaseAssessment of a released one": "ALREADY_RELEASED"}

@@ -15,7 +15,8 @@ import models as m
 from authz.guard import system_read
 from core.crypto import load_key_material
 from core.db import make_engine, make_sessionmaker
-from tests.exports.builders import make_grant, make_world
+from tests.builders import make_export_grant
+from tests.world import make_world
 
 ROOT = Path(__file__).parents[2]
 
@@ -77,7 +78,7 @@ async def test_run_names_a_host_with_an_unusable_key_and_still_succeeds(data_dir
         )
         session.add(broken)
         await session.flush()
-        await make_grant(session, factory, broken)
+        await make_export_grant(session, factory, broken)
         await session.commit()
         broken_id = broken.id
     await engine.dispose()

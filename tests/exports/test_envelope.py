@@ -18,8 +18,9 @@ from core.crypto import KeyMaterial, SigningKeys, decrypt_and_verify, sign_and_e
 from core.errors import CryptoError
 from exports.delivery import visible_exports_query
 from exports.job import run_once
-from tests.exports.builders import GATEWAY_ON, World, make_host_key, make_world
+from tests.builders import GATEWAY_ON, make_host_key
 from tests.exports.jose import open_envelope
+from tests.world import World, make_world
 
 
 def b64decode(text: str) -> bytes:

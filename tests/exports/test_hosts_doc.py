@@ -16,7 +16,8 @@ from authz.guard import system_read
 from core.crypto import KeyMaterial, webhook_signature
 from exports.delivery import visible_exports_query
 from exports.job import run_once
-from tests.exports.builders import EXPORT_SCHEMA, GATEWAY_ON, make_world
+from tests.builders import EXPORT_SCHEMA, GATEWAY_ON
+from tests.world import make_world
 
 DOC = (Path(__file__).parents[2] / "docs" / "hosts.md").read_text()
 API_KEY = "mg_0123abcd_secret"

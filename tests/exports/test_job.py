@@ -20,20 +20,19 @@ from core.crypto import KeyMaterial, encrypt_for_host
 from exports import job
 from exports.delivery import visible_exports_query
 from exports.job import run_once
-from tests.exports.builders import (
+from tests.builders import (
     ASSESSED_ON,
     DETAIL,
     EXPORT_SCHEMA,
     GATEWAY_ON,
     RELEASED_ON,
-    World,
-    make_grant,
+    make_export_grant,
     make_host,
     make_organization,
     make_released_cycle,
-    make_world,
 )
 from tests.exports.jose import open_envelope
+from tests.world import World, make_world
 
 
 async def host_exports(session: AsyncSession, host: m.Organization) -> list[m.GatewayExport]:
@@ -211,7 +210,7 @@ async def test_outbox_row_only_for_a_host_with_a_webhook(
     world = await make_world(session, keys)
     hooked = await make_host(session, keys, "Hooked Host", webhook_url="https://h.example/x",
                              webhook_secret="s3cret")
-    await make_grant(session, world.factory, hooked.organization)
+    await make_export_grant(session, world.factory, hooked.organization)
     await session.commit()
 
     report = await run_once(sessionmaker, keys, today=GATEWAY_ON)
@@ -262,10 +261,10 @@ async def test_brands_and_ungranted_hosts_get_nothing(
 ) -> None:
     world = await make_world(session, keys)
     brand = await make_organization(session, m.OrganizationKind.BRAND, "Brand")
-    await make_grant(session, world.factory, brand)
+    await make_export_grant(session, world.factory, brand)
     stranger = await make_host(session, keys, "Stranger Host")
     only_self = await make_host(session, keys, "Self-assessment-only Host")
-    await make_grant(
+    await make_export_grant(
         session, world.factory, only_self.organization, assessment=False, self_assessment=True
     )
     await session.commit()
@@ -288,7 +287,7 @@ async def test_reshared_to_a_second_host_is_just_another_grant(
 
     # when the factory grants a second host later
     second = await make_host(session, keys, "Second Host")
-    await make_grant(session, world.factory, second.organization)
+    await make_export_grant(session, world.factory, second.organization)
     await session.commit()
     report = await run_once(sessionmaker, keys, today=GATEWAY_ON + dt.timedelta(days=60))
 
@@ -327,7 +326,7 @@ async def test_revoked_grant_stops_new_exports_and_serving_old_ones(
     assert await count(session, m.GatewayExport) == 1
 
     # and a new grant shows the old export again and sends the new cycle
-    await make_grant(session, world.factory, world.host.organization)
+    await make_export_grant(session, world.factory, world.host.organization)
     await session.commit()
     renewed = await run_once(sessionmaker, keys, today=dt.date(2025, 6, 1))
     assert renewed.exports_written == 1
@@ -346,7 +345,7 @@ async def test_expired_grant_stops_new_exports_and_serving_old_ones(
         .values(granted_at=now - dt.timedelta(days=30), expires_at=now - dt.timedelta(seconds=5))
     )
     expired_before = await make_host(session, keys, "Host of an expired grant")
-    await make_grant(
+    await make_export_grant(
         session, world.factory, expired_before.organization,
         granted_at=now - dt.timedelta(days=30), expires_at=now - dt.timedelta(days=1),
     )
@@ -470,7 +469,7 @@ async def test_host_with_an_unusable_key_does_not_hold_up_the_others(
         update(m.Organization).where(m.Organization.id == broken.organization.id)
         .values(host_public_jwk={"kty": "OKP", "crv": "X25519", "x": "too-short"})
     )
-    await make_grant(session, world.factory, broken.organization)
+    await make_export_grant(session, world.factory, broken.organization)
     await session.commit()
 
     report = await run_once(sessionmaker, keys, today=GATEWAY_ON)
@@ -492,7 +491,7 @@ async def _host_before_the_world_with(
         .values(host_public_jwk=public_jwk)
     )
     world = await make_world(session, keys)
-    await make_grant(session, world.factory, first.organization)
+    await make_export_grant(session, world.factory, first.organization)
     await session.commit()
     assert first.organization.id < world.host.organization.id
     return world, first.organization

@@ -19,7 +19,8 @@ from exports.job import run_once
 from exports.pinned_transport import AddressNotAllowed, PinnedTransport
 from exports.public_address import IPAddress, address_allowed, literal_address, parse_address
 from exports.webhooks import deliver_pending
-from tests.exports.builders import GATEWAY_ON, make_world
+from tests.builders import GATEWAY_ON
+from tests.world import make_world
 
 SECRET = "whsec-addresses"
 LOOPBACK_SPELLINGS = ["127.1", "2130706433", "0x7f000001", "017700000001", "0", "127.0.0.1"]

@@ -15,7 +15,8 @@ from authz.guard import system_read
 from core.crypto import KeyMaterial, webhook_signature
 from exports.job import run_once
 from exports.webhooks import backoff, deliver_pending
-from tests.exports.builders import GATEWAY_ON, World, make_world
+from tests.builders import GATEWAY_ON
+from tests.world import World, make_world
 
 URL = "https://host.example/millgate-hook"
 SECRET = "whsec-3f9a1c"

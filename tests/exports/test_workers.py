@@ -18,12 +18,12 @@ from core.crypto import KeyMaterial
 from core.db import make_engine, make_sessionmaker
 from exports import job
 from exports.job import run_once
-from tests.exports.builders import (
+from tests.builders import (
     GATEWAY_ON,
     make_catalogue,
-    make_country,
-    make_factory,
-    make_grant,
+    make_export_country,
+    make_export_factory,
+    make_export_grant,
     make_host,
     make_released_cycle,
 )
@@ -39,7 +39,7 @@ async def count(session: AsyncSession, *columns: Any) -> int:
 
 async def make_many(session: AsyncSession, keys: KeyMaterial) -> None:
     """FACTORIES eligible factories, each granting HOSTS hosts, and one host without a key."""
-    country = await make_country(session)
+    country = await make_export_country(session)
     await make_catalogue(session, country)
     hosts = [
         await make_host(session, keys, f"Host {n}", webhook_url=f"https://h{n}.example/hook",
@@ -48,10 +48,12 @@ async def make_many(session: AsyncSession, keys: KeyMaterial) -> None:
     ]
     keyless = await make_host(session, keys, "Keyless Host", with_key=False)
     for n in range(FACTORIES):
-        factory = await make_factory(session, country, f"Factory {n}", gateway_id=f"SLCP-{n}")
+        factory = await make_export_factory(
+            session, country, f"Factory {n}", gateway_id=f"SLCP-{n}"
+        )
         await make_released_cycle(session, keys.fields, factory)
         for host in [*hosts, keyless]:
-            await make_grant(session, factory, host.organization)
+            await make_export_grant(session, factory, host.organization)
     await session.commit()
 
 

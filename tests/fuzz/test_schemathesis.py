@@ -29,8 +29,8 @@ from core.db import make_engine, make_sessionmaker
 from core.demo import DemoWorld, seed_demo, seed_reference
 from core.runtime import Runtime
 from core.settings import Settings
-from tests.adversarial.support import sign_in
 from tests.adversarial.test_error_hygiene import LEAKS, messages
+from tests.world import sign_in
 
 # Scalars of our own, as GraphQL literals.
 _TEXT = st.text(max_size=10)

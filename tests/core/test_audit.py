@@ -32,15 +32,8 @@ from core.audit_checkpoints import (
 from core.crypto import KeyMaterial, SigningKeys, load_key_material, verify_checkpoint
 from core.demo import KEYED_HOST, DemoWorld
 from exports.job import run_forever
-from tests.adversarial.support import (
-    Caller,
-    audit_rows,
-    dump,
-    gid,
-    scalar,
-    seed_world,
-    sign_in,
-)
+from tests.adversarial.support import audit_rows, dump, gid, scalar
+from tests.world import Caller, seed_world, sign_in
 
 SINAR = "PT Sinar Garmen Jaya"
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()

@@ -1,30 +1,297 @@
-"""The worlds of the authorization tests, built once per module with the `make_*` builders.
+"""The worlds tests run in, and what the database holds between tests.
 
-``build_matrix_world`` is one target factory **F** seen from every kind of caller: its own
-users, another factory, brands and hosts in every grant state, programmes, constituents,
-labour inspectorates, the platform and the anonymous public. Everything a test expects is
-written in the test's own table; this module only names the rows.
+Three ways to get rows: the demo world (`demo_world`: `core.demo` seeded once per database,
+then copied row for row), the authorization worlds (`build_matrix_world`,
+`build_mutation_world`), and the export world (`make_world`). Single rows come from the
+`make_*` builders in tests/builders.py.
+
+Keeping a world: a test marked `reads_only` does not empty the database when it ends, so
+the next read-only test that asks for the same world finds it there and skips the copy. The
+access events its reads logged are deleted (the next test reads a pristine log); a read-only
+test that changed any other row count fails, and the database is emptied. (Every mutation
+that succeeds appends to the audit trail, so the count check catches updates too.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import models as m
 from authz.guard import system_read
 from core import audit
-from core.crypto import ANSWERS_PURPOSE, DETAIL_PURPOSE, KeyMaterial
-from tests.builders import days, make_country, make_factory, make_grant, make_org, make_user
+from core.crypto import KeyMaterial
+from core.demo import DemoWorld, seed_demo, seed_reference
+from tests.builders import (
+    ROLLOUT_ON,
+    Host,
+    days,
+    make_catalogue,
+    make_coded_finding,
+    make_country,
+    make_cycle_assessment,
+    make_export,
+    make_export_country,
+    make_export_factory,
+    make_export_grant,
+    make_factory,
+    make_grant,
+    make_host,
+    make_org,
+    make_released_cycle,
+    make_submitted_self_assessment,
+    make_user,
+)
+
+# --- what the database holds between tests ------------------------------------------------
+
+EMPTY = ""
+
+
+@dataclass
+class _Held:
+    world: str = EMPTY  # the world in the database, or EMPTY
+    counts: tuple[int, ...] = ()  # its row counts when made
+    last_access_event: int = 0  # the highest access_event id when made
+    made_now: bool = False  # set when the running test asked for it
+
+
+_HELD: dict[str, _Held] = {}  # by database URL, in this test process
+
+
+def _held(engine: AsyncEngine) -> _Held:
+    return _HELD.setdefault(str(engine.url), _Held())
+
+
+def keeps_world(node: pytest.Item) -> bool:
+    """Whether this test only reads (marked `reads_only`, and not `writes`)."""
+    return (
+        node.get_closest_marker("reads_only") is not None
+        and node.get_closest_marker("writes") is None
+    )
+
+
+async def empty_database(engine: AsyncEngine, *, only_if_used: bool = False) -> None:
+    """DELETE every row, children first, and restart the id sequences.
+
+    (TRUNCATE would be simpler, but costs PostgreSQL about a second a test.)
+    """
+    held = _held(engine)
+    if only_if_used and held.world == EMPTY:
+        return
+    tables = list(reversed(m.Base.metadata.sorted_tables))
+    async with engine.begin() as conn:
+        for table in tables:
+            await conn.execute(table.delete())
+        if engine.dialect.name == "postgresql":
+            restarts = [
+                f"setval(pg_get_serial_sequence('\"{t.name}\"', 'id'), 1, false)"
+                for t in tables
+                if "id" in t.c and t.c.id.primary_key and t.c.id.autoincrement
+            ]
+            await conn.execute(text("SELECT " + ", ".join(restarts)))
+    _HELD[str(engine.url)] = _Held()
+
+
+async def _row_counts(engine: AsyncEngine) -> tuple[int, ...]:
+    names = [t.name for t in m.Base.metadata.sorted_tables]
+    counts = ", ".join(f'(SELECT count(*) FROM "{n}")' for n in names)  # noqa: S608 - ours
+    async with engine.connect() as conn:
+        row = (await conn.execute(text(f"SELECT {counts}"))).one()
+    return tuple(int(n) for n in row)
+
+
+async def _keep(engine: AsyncEngine, name: str) -> bool:
+    """True when the database already holds `name` for this test; else empties it."""
+    held = _held(engine)
+    held.made_now = True
+    if held.world == name:
+        return True
+    if held.world != EMPTY:
+        await empty_database(engine)
+        _held(engine).made_now = True
+    return False
+
+
+async def _made(engine: AsyncEngine, name: str) -> None:
+    held = _held(engine)
+    held.world, held.counts = name, await _row_counts(engine)
+    async with engine.connect() as conn:
+        last = await conn.scalar(text("SELECT max(id) FROM access_event"))
+    held.last_access_event = int(last or 0)
+
+
+async def leave_world(engine: AsyncEngine, node: pytest.Item) -> None:
+    """After a read-only test: keep the world it read, if it wrote nothing."""
+    held = _held(engine)
+    if not held.made_now:  # it built its rows by hand: nothing to keep
+        await empty_database(engine)
+        return
+    held.made_now = False
+    async with engine.begin() as conn:  # reading logs access events: forget this test's
+        await conn.execute(
+            text("DELETE FROM access_event WHERE id > :last"), {"last": held.last_access_event}
+        )
+    if await _row_counts(engine) != held.counts:
+        await empty_database(engine)
+        pytest.fail(f"{node.nodeid} is marked reads_only but changed rows; mark it `writes`")
+
+
+# --- the demo world -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    world: DemoWorld
+    rows: dict[str, list[dict[str, Any]]]
+
+
+_SNAPSHOTS: dict[str, _Snapshot] = {}  # by database URL, for the whole test run
+
+
+async def demo_world(
+    session: AsyncSession, keys: KeyMaterial, api: Any, backend: str | None = None
+) -> DemoWorld:
+    """The demo world, committed.
+
+    Seeded by `core.demo` once per database; later tests get a row-for-row copy of that seed,
+    which takes a tenth of the time, or, when read-only, the copy an earlier one read.
+    (`backend` is accepted for older callers; the database URL tells the backends apart.)
+    """
+    engine: AsyncEngine = api.runtime.engine
+    url = str(engine.url)
+    snapshot = _SNAPSHOTS.get(url)
+    if await _keep(engine, "demo"):
+        assert snapshot is not None
+        seeded_world = snapshot.world
+    elif snapshot is None:
+        await seed_reference(session)
+        seeded = await seed_demo(session, keys)
+        await session.commit()
+        _SNAPSHOTS[url] = _Snapshot(seeded, await _copy_rows(engine))
+        seeded_world = seeded
+        await _made(engine, "demo")
+    else:
+        await _restore_rows(engine, snapshot.rows)
+        seeded_world = snapshot.world
+        await _made(engine, "demo")
+    return seeded_world
+
+
+async def seed_world(session: AsyncSession, keys: KeyMaterial, api: Any) -> DemoWorld:
+    """The demo world (the adversarial tests' older name for `demo_world`)."""
+    world = await demo_world(session, keys, api)
+    await session.rollback()  # a fresh snapshot: the copy was written on another connection
+    return world
+
+
+async def _copy_rows(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
+    async with engine.connect() as conn:  # Core reads: no ORM, nothing for the guard to vet
+        return {
+            table.name: [dict(row._mapping) for row in await conn.execute(table.select())]
+            for table in m.Base.metadata.sorted_tables
+        }
+
+
+async def _restore_rows(engine: AsyncEngine, rows: dict[str, list[dict[str, Any]]]) -> None:
+    async with engine.begin() as conn:
+        for table in m.Base.metadata.sorted_tables:
+            if rows[table.name]:
+                await conn.execute(table.insert(), rows[table.name])
+        if engine.dialect.name == "postgresql":  # the ids were given: move the sequences on
+            for table in m.Base.metadata.sorted_tables:
+                if (
+                    "id" in table.c
+                    and rows[table.name]
+                    and isinstance(rows[table.name][0]["id"], int)
+                ):
+                    name = table.name
+                    sequence = f"pg_get_serial_sequence('\"{name}\"', 'id')"
+                    moved = f'SELECT setval({sequence}, (SELECT max(id) FROM "{name}"))'  # noqa: S608
+                    await conn.execute(text(moved))
+
+
+# --- callers of the demo world ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A signed-in user of the demo: `api.gql(DOC, variables, **caller.auth)`."""
+
+    email: str
+    user_id: int
+    organization_id: int
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"token": self.token}
+
+
+async def sign_in(api: Any, session: AsyncSession, email: str) -> Caller:
+    """The user with this email, with a token as `millgate token issue` prints one."""
+    row = (
+        await session.execute(
+            text("SELECT id, organization_id FROM app_user WHERE email = :email"),
+            {"email": email},
+        )
+    ).one()
+    await session.rollback()
+    return Caller(email, row.id, row.organization_id, api.runtime.token_service.issue(row.id, 600))
+
+
+@dataclass(frozen=True)
+class People:
+    """The adversarial tests' callers of the demo world."""
+
+    manager: Caller  # Sinar's manager
+    worker_rep: Caller  # Sinar's worker representative
+    mitra_manager: Caller
+    brand: Caller  # Northwind
+    lumen: Caller  # Lumen Basics
+    assessor: Caller  # Better Work Indonesia
+    bd_assessor: Caller  # Better Work Bangladesh
+    constituent: Caller
+    inspectorate: Caller
+    admin: Caller
+    host_key: str  # Open Audit Hub's API key
+
+    def by_name(self, name: str) -> dict[str, str]:
+        """Credentials for `api.post(..., **people.by_name("brand"))`."""
+        if name == "host":
+            return {"api_key": self.host_key}
+        if name == "anonymous":
+            return {}
+        caller: Caller = getattr(self, name)
+        return caller.auth
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Primary keys of rows in the demo world, read straight from the database."""
+
+    grants: dict[tuple[str, str], int]  # (factory slug, grantee slug) -> grant id
+    assessments: dict[tuple[str, int], int]  # (factory name, cycle) -> assessment id
+    drafts: set[int]
+    finding_of: dict[int, int]  # assessment id -> one of its findings
+    self_assessments: dict[str, int]  # factory name -> one self-assessment
+    users: dict[str, int]  # email -> id
+    api_key: int
+
+
+# --- the authorization worlds (tests/authz) -----------------------------------------------
+# ``build_matrix_world`` is one target factory **F** seen from every kind of caller: its own
+# users, another factory, brands and hosts in every grant state, programmes, constituents,
+# labour inspectorates, the platform and the anonymous public. Everything a test expects is
+# written in the test's own table; this part only names the rows.
 
 HOME = "ID"
 ABROAD = "VN"
-ANSWERS = {"CL.01.1": "NO"}
 CL = m.ComplianceCluster.CHILD_LABOUR
 FL = m.ComplianceCluster.FORCED_LABOUR
 WT = m.ComplianceCluster.WORKING_TIME
@@ -57,105 +324,6 @@ class MatrixWorld:
     grant_ids: dict[str, int] = field(default_factory=dict)  # caller → id of its grant to F
     export_ids: dict[str, int] = field(default_factory=dict)  # host caller → id of its export
     api_keys: dict[str, str] = field(default_factory=dict)  # caller → its API key's secret
-
-
-async def make_cycle_assessment(
-    session: AsyncSession,
-    factory: m.Factory,
-    cycle: int,
-    *,
-    assessed: int,
-    released: int | None,
-) -> tuple[m.ServiceCycle, m.Assessment]:
-    """A cycle and its assessment, dates in days from today; ``released`` None is a draft."""
-    cyc = m.ServiceCycle(factory_id=factory.id, number=cycle, started_on=days(assessed - 30))
-    session.add(cyc)
-    await session.flush()
-    row = m.Assessment(
-        cycle_id=cyc.id,
-        factory_id=factory.id,
-        kind=m.AssessmentKind.ONSITE,
-        assessed_on=days(assessed),
-    )
-    if released is not None:
-        row.release(days(released))
-    session.add(row)
-    await session.flush()
-    return cyc, row
-
-
-async def make_coded_finding(
-    session: AsyncSession,
-    assessment: m.Assessment,
-    keys: KeyMaterial,
-    code: str,
-    cluster: m.ComplianceCluster,
-    *,
-    non_compliant: bool = True,
-    public: bool = False,
-    zero_tolerance: bool = False,
-    detail: str | None = None,
-) -> m.Finding:
-    """A finding whose question code is also its compliance point (public findings show only
-    the compliance point, so the code names the row on every path)."""
-    row = m.Finding(
-        assessment_id=assessment.id,
-        cluster=cluster,
-        compliance_point=code,
-        question_code=code,
-        non_compliant=non_compliant,
-        public_reporting=public,
-        zero_tolerance=zero_tolerance,
-        detail_encrypted=None if detail is None else keys.fields.encrypt(detail, DETAIL_PURPOSE),
-    )
-    session.add(row)
-    await session.flush()
-    return row
-
-
-async def make_submitted_self_assessment(
-    session: AsyncSession,
-    keys: KeyMaterial,
-    cycle: m.ServiceCycle,
-    step: int = 1,
-    answers: dict[str, Any] | None = None,
-) -> m.SelfAssessment:
-    row = m.SelfAssessment(
-        cycle_id=cycle.id,
-        factory_id=cycle.factory_id,
-        step=step,
-        tool_version="CAF 1.4",
-        answers_encrypted=keys.fields.encrypt_json(answers or ANSWERS, ANSWERS_PURPOSE),
-        submitted_at=m.utcnow() - dt.timedelta(days=100),
-    )
-    session.add(row)
-    await session.flush()
-    return row
-
-
-async def make_export(
-    session: AsyncSession,
-    host: m.Organization,
-    factory: m.Factory,
-    cycle: m.ServiceCycle,
-    grant: m.ConsentGrant,
-) -> m.GatewayExport:
-    row = m.GatewayExport(
-        export_uid=str(uuid.uuid4()),
-        host_id=host.id,
-        factory_id=factory.id,
-        cycle_id=cycle.id,
-        grant_id=grant.id,
-        factory_gateway_id=factory.slcp_gateway_id or "none",
-        cycle_number=cycle.number,
-        release_on=days(-10),
-        schema_version="1",
-        content_sha256="0" * 64,
-        envelope="not.a.real.envelope",
-    )
-    session.add(row)
-    await session.flush()
-    return row
 
 
 async def build_matrix_world(session: AsyncSession, keys: KeyMaterial) -> MatrixWorld:
@@ -499,3 +667,40 @@ async def build_mutation_world(session: AsyncSession) -> MutationWorld:
     await session.flush()
     w.ids |= {"user": target_user.id, "api key": key.id}
     return w
+
+
+# --- the export world (tests/exports) -----------------------------------------------------
+
+
+@dataclass
+class World:
+    country: m.Country
+    factory: m.Factory
+    cycle: m.ServiceCycle
+    assessment: m.Assessment
+    host: Host
+    grant: m.ConsentGrant
+
+
+async def make_world(
+    session: AsyncSession,
+    keys: KeyMaterial,
+    *,
+    country_rollout_on: dt.date | None = ROLLOUT_ON,
+    host_key: bool = True,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+    factory: dict[str, Any] | None = None,
+    **cycle: Any,
+) -> World:
+    """One eligible factory of Bangladesh, released cycle 1, one host granted ASSESSMENT."""
+    country = await make_export_country(session, rollout_on=country_rollout_on)
+    await make_catalogue(session, country)
+    made_factory = await make_export_factory(session, country, **(factory or {}))
+    made_cycle, assessment = await make_released_cycle(session, keys.fields, made_factory, **cycle)
+    host = await make_host(
+        session, keys, with_key=host_key, webhook_url=webhook_url, webhook_secret=webhook_secret
+    )
+    grant = await make_export_grant(session, made_factory, host.organization)
+    await session.commit()
+    return World(country, made_factory, made_cycle, assessment, host, grant)

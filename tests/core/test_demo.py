@@ -256,7 +256,7 @@ async def test_the_keyed_host_can_open_its_exports_and_use_its_api_key(
     assert opened == b'{"demo": true}'
     assert [k.organization_id for k in api_keys] == [host.id]
     assert keys.api_keys.matches(world.host_api_key, api_keys[0].secret_hmac)
-    # Parsed by hand: prefix_of's own bug ('_' in the secret) is pinned in tests/auth.
+    # Parsed by hand: prefix_of's own bug ('_' in the secret) is pinned in tests/authz.
     assert world.host_api_key.split("_", 2)[1] == api_keys[0].prefix
 
 
