@@ -30,6 +30,9 @@ USER_ERROR_CODES: Mapping[str, str] = {
     "ALREADY_SUBMITTED": "submitSelfAssessment: this step was submitted and is read-only.",
     "UNKNOWN_QUESTION": "submitSelfAssessment: an answer names a question that is not in "
     "the country's catalogue for this step (field `answers.<code>`).",
+    "WHOLE_SHARE_REQUIRED": "grantConsent to a host: a Gateway share is one verified data "
+    "set, the self-assessment with Better Work's assessment of it (Q26, Q28, Q36), so a "
+    "host's grant carries both scopes.",
     "IMPORT_NOT_ACCEPTED": "Self-assessments made elsewhere and data of other verifiers are "
     "not imported (rule 10, Q29, Q40).",
     "ALREADY_RELEASED": "releaseAssessment: the assessment is already released.",

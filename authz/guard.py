@@ -32,6 +32,7 @@ SYSTEM_READERS: dict[str, str] = {
     "api.auth": "resolves a token or API key to its principal, before any principal exists",
     "api.oidc.accounts": "links a provider's subject to its user, before any principal exists",
     "api.idempotency": "the stored answer of the caller's own idempotency key",
+    "api.middleware.metrics": "counts the audit chain and waiting webhook deliveries, no row",
     "cli.audit": "the operator's audit-chain verification",
     "cli.tokens": "the operator issues tokens for named users",
     "core.audit": "appends to and verifies the audit chain",

@@ -49,7 +49,7 @@ def each(type_name: str, fields: str, rule: str) -> dict[str, str]:
 
 
 FIELD_ACCESS: dict[str, str] = {
-    **each("AccessEvent", "at operation organization via", OWN_FACTORY_ONLY),
+    **each("AccessEvent", "at operation organization via fields readerId", OWN_FACTORY_ONLY),
     **each("AccessEventConnection", "edges pageInfo totalCount", CONNECTION),
     **each("AccessEventEdge", "node cursor", CONNECTION),
     **each("ApiKey", "id prefix createdAt revokedAt", API_KEYS),

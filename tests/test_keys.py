@@ -33,7 +33,7 @@ from core.db import make_engine
 from core.rekey import ENCRYPTED_COLUMNS
 from core.runtime import Runtime
 from core.settings import Settings
-from tests.test_cli import ADMIN, millgate, said, token_in
+from tests.cli.test_main import ADMIN, millgate, said, token_in
 
 POSTGRES_URL = os.environ.get("MILLGATE_TEST_POSTGRES_URL", "")
 ROOT = Path(__file__).resolve().parents[1]

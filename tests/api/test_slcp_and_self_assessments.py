@@ -375,6 +375,7 @@ async def test_a_step_being_filled_in_can_be_submitted(
     assert data["submitSelfAssessment"]["selfAssessment"]["submittedAt"].startswith(TODAY)
 
 
+@pytest.mark.writes
 async def test_each_tool_version_is_checked_against_its_own_catalogue(
     api: Any, world: DemoWorld, session: AsyncSession, manager: Any
 ) -> None:

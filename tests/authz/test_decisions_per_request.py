@@ -39,10 +39,10 @@ GRANT = """mutation($factory: ID!, $grantee: ID!, $scopes: [DataScope!]!) {
     grant { id } errors { code } } }"""
 REVOKE = """mutation($id: ID!) { revokeConsent(input: {grantId: $id}) {
   grant { active } errors { code } } }"""
-ENROLL = """mutation($name: String!) { enrollFactory(input: {name: $name, country: "ID",
-  enrolledOn: "2024-01-15"}) { factory { id organization { id } } errors { code } } }"""
-CREATE_USER = """mutation($org: ID!, $email: String!) { createUser(input: {organizationId: $org,
-  email: $email, role: FACTORY_MANAGER}) { user { id } errors { code } } }"""
+# The programme names the factory's first manager as it enrols it (rule 1: membership).
+ENROLL = """mutation($name: String!, $manager: String) { enrollFactory(input: {name: $name,
+  country: "ID", enrolledOn: "2024-01-15", managerEmail: $manager}) {
+  factory { id organization { id } } errors { code } } }"""
 REGISTER = """mutation($factory: ID!) { registerSlcp(input: {factoryId: $factory,
   gatewayId: "GW-NEW-1", confirmAssessmentSharing: true}) { factory { id } errors { code } } }"""
 SLCP = "query($id: ID!) { factory(id: $id) { name slcp { gatewayId } } }"
@@ -119,13 +119,13 @@ async def test_given_a_grant_committed_on_a_then_b_s_next_field_rule_follows_it_
     host = world.tokens["host"]
     assert (await other_app.gql(SLCP, {"id": factory}, token=host))["factory"] is None
 
-    # when the manager grants the host on A (SELF_ASSESSMENT: the host's `slcp` rule, 7)
+    # when the manager grants the host on A (a host's grant is the whole Gateway share)
     granted = await api.gql(
         GRANT,
         {
             "factory": factory,
             "grantee": gid("Organization", world.host.id),
-            "scopes": ["SELF_ASSESSMENT"],
+            "scopes": ["ASSESSMENT", "SELF_ASSESSMENT"],
         },
         token=world.tokens["manager"],
     )
@@ -146,16 +146,14 @@ async def test_given_a_grant_committed_on_a_then_b_s_next_field_rule_follows_it_
 async def test_given_an_enrolment_on_a_then_its_manager_writes_through_b_at_once(
     api: Api, other_app: Api, world: World
 ) -> None:
-    # given a factory enrolled on A, and its first manager created there
-    enrolled = await api.gql(ENROLL, {"name": "New Mill"}, token=world.tokens["assessor"])
+    # given a factory enrolled on A, with its first manager named there
+    enrolled = await api.gql(
+        ENROLL,
+        {"name": "New Mill", "manager": "first@new-mill.test"},
+        token=world.tokens["assessor"],
+    )
     assert enrolled["enrollFactory"]["errors"] == []
     factory = enrolled["enrollFactory"]["factory"]
-    created = await api.gql(
-        CREATE_USER,
-        {"org": factory["organization"]["id"], "email": "first@new-mill.test"},
-        token=world.tokens["admin"],
-    )
-    assert created["createUser"]["errors"] == []
     user_pk = int(await _scalar(api, "SELECT id FROM app_user WHERE email = 'first@new-mill.test'"))
     token = other_app.runtime.token_service.issue(user_pk, 600)
 

@@ -23,7 +23,7 @@ from core.demo import seed_reference
 from core.reference import catalogue, parse
 from core.reference.loader import load_reference
 from tests.builders import make_org, make_user
-from tests.test_cli import millgate, said
+from tests.cli.test_main import millgate, said
 
 SHIPPED = Path(__file__).resolve().parents[2] / "core" / "reference" / "catalogue.json"
 SIZE = len(catalogue().questions)
