@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import models as m
 from api.ids import to_global_id
 from core.crypto import KeyMaterial
-from core.demo import DemoWorld, seed_demo, seed_reference
+from demo import DemoWorld, seed_demo, seed_reference
 
 # Tables whose rows a refused request must leave exactly as they were. The access log is
 # left out: reading is allowed to leave a trace there.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.adversarial.support import DHAKA, GAZIPUR, HANOI, KAMPONG, SINAR, People, gid
 
 FACTORIES = """query($first: Int, $after: String, $country: String) {

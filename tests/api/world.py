@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import models as m
 from core.crypto import KeyMaterial
-from core.demo import DemoWorld, seed_demo, seed_reference
+from demo import DemoWorld, seed_demo, seed_reference
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ _SNAPSHOTS: dict[str, _Snapshot] = {}  # by backend, for the whole test run
 async def demo_world(session: AsyncSession, keys: KeyMaterial, api: Any, backend: str) -> DemoWorld:
     """The demo world, committed.
 
-    Seeded by `core.demo` once per backend; later tests get a row-for-row copy of that seed
+    Seeded by `demo` once per backend; later tests get a row-for-row copy of that seed
     (the database is emptied after every test), which takes a tenth of the time.
     """
     snapshot = _SNAPSHOTS.get(backend)

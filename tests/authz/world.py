@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import audit
 import models as m
 from authz.guard import system_read
-from core import audit
 from core.crypto import ANSWERS_PURPOSE, DETAIL_PURPOSE, KeyMaterial
 from tests.builders import days, make_country, make_factory, make_grant, make_org, make_user
 
