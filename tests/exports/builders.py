@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from jwcrypto import jwk
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import exports
 import models as m
+from authz.principal import Principal
+from authz.scope import Scope
 from core.crypto import FieldCipher, KeyMaterial, validate_host_public_jwk
 from exports.payload import ANSWERS_PURPOSE, DETAIL_PURPOSE
 from exports.webhooks import WEBHOOK_FIELD_PURPOSE
@@ -284,3 +287,14 @@ async def make_world(
     grant = await make_grant(session, made_factory, host.organization)
     await session.commit()
     return World(country, made_factory, made_cycle, assessment, host, grant)
+
+
+def host_exports_query(host_id: int) -> Select[m.GatewayExport]:
+    """What the host reads through ``gatewayExports``: its own scope's exports, newest first."""
+    host = Principal(
+        organization_id=host_id,
+        organization_kind=m.OrganizationKind.HOST,
+        role=m.Role.HOST_INTEGRATION,
+    )
+    newest_first = (m.GatewayExport.created_at.desc(), m.GatewayExport.id.desc())
+    return Scope(host).exports().order_by(*newest_first)

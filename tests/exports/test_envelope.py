@@ -13,12 +13,10 @@ from jwcrypto.common import JWException
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
-from authz.guard import system_read
 from core.crypto import KeyMaterial, SigningKeys, decrypt_and_verify, sign_and_encrypt
 from core.errors import CryptoError
-from exports.delivery import visible_exports_query
 from exports.job import run_once
-from tests.exports.builders import GATEWAY_ON, World, make_host_key, make_world
+from tests.exports.builders import GATEWAY_ON, World, host_exports_query, make_host_key, make_world
 from tests.exports.jose import open_envelope
 
 
@@ -70,7 +68,7 @@ async def exported(
 ) -> tuple[World, m.GatewayExport]:
     world = await make_world(session, keys)
     await run_once(sessionmaker, keys, today=GATEWAY_ON)
-    stmt = system_read(visible_exports_query(world.host.organization.id), "test")
+    stmt = host_exports_query(world.host.organization.id)
     [export] = list(await session.scalars(stmt))
     return world, export
 
