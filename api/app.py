@@ -57,10 +57,10 @@ from api.sessions import StatementLock, StatementSession, close_session
 from authz.guard import install_guard
 from authz.principal import Principal
 from core.errors import InvalidToken
-from core.migrate import is_at_head
 from core.runtime import Runtime
 from core.settings import Settings
 from core.tracing import configure_tracing
+from migrations.migrate import is_at_head
 
 log = logging.getLogger("millgate.http")
 

@@ -13,8 +13,8 @@ import models as m
 from api.context import Context
 from api.organizations import Organization, load_organization
 from api.pagination import PageArgs, PageInfo, cursor_of
+from audit.checkpoints import CheckpointStore
 from authz.paging import count
-from core.audit_checkpoints import CheckpointStore
 
 
 @strawberry.type

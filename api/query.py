@@ -29,6 +29,7 @@ from api.questions import Question, question_page
 from api.self_assessments import SelfAssessment
 from api.statistics import ClusterStatistic, PublicFinding, ZeroToleranceCase
 from authz.paging import count
+from core.country_codes import parse_alpha2
 
 
 async def _node(info: Info[Context, None], id: strawberry.ID) -> Node | None:
@@ -129,9 +130,10 @@ class Query:
         args = page_args(first, after, ctx.runtime.settings.max_page_size)
         stmt = ctx.scope.factories()
         if country is not None:
-            if len(country) != 2 or not country.isalpha():
+            code = parse_alpha2(country)
+            if code is None:
                 raise BadArgument("country must be an ISO 3166-1 alpha-2 code")
-            stmt = stmt.where(m.Factory.country_code == country.upper())
+            stmt = stmt.where(m.Factory.country_code == code)
         count_stmt = count(stmt)
         if args.after is not None:
             stmt = stmt.where(m.Factory.id > args.after[0])

@@ -15,6 +15,7 @@ from api.assessments import ComplianceCluster
 from api.context import Context
 from api.errors import BadArgument
 from api.pagination import cursor_of, page_args
+from core.country_codes import parse_alpha2
 
 MAX_VERSION_LENGTH = 40
 
@@ -59,12 +60,12 @@ async def question_page(
 ) -> list[Question]:
     """The country's current catalogue (of ``tool_version`` when given), in catalogue order."""
     ctx = info.context
-    if len(country) != 2 or not country.isascii() or not country.isalpha():
+    code = parse_alpha2(country)
+    if code is None:
         raise BadArgument("country must be an ISO 3166-1 alpha-2 code")
     if tool_version is not None and not 0 < len(tool_version) <= MAX_VERSION_LENGTH:
         raise BadArgument(f"toolVersion must be 1 to {MAX_VERSION_LENGTH} characters")
     args = page_args(first, after, ctx.runtime.settings.max_page_size)
-    code = country.upper()
     async with ctx.db() as session:
         row = await session.scalar(ctx.scope.countries().where(m.Country.code == code))
         if row is None:

@@ -14,6 +14,7 @@ from api.context import Context
 from api.disclosure import Contribution, K, public_on, published_cell
 from api.errors import BadArgument
 from api.ids import to_global_id
+from core.country_codes import parse_alpha2
 from core.crypto import DETAIL_PURPOSE
 
 MIN_CELL = K  # a cell, and each change of it, covers at least 5 factories (api/disclosure.py)
@@ -58,9 +59,10 @@ class ZeroToleranceCase:
 def _country(code: str | None) -> str | None:
     if code is None:
         return None
-    if len(code) != 2 or not code.isalpha():
+    parsed = parse_alpha2(code)
+    if parsed is None:
         raise BadArgument("country must be an ISO 3166-1 alpha-2 code")
-    return code.upper()
+    return parsed
 
 
 async def country_statistics(info: Info[Context, None], country: str) -> list[ClusterStatistic]:

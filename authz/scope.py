@@ -44,10 +44,9 @@ ASSESSMENT_TARGET = "Assessment:"
 
 def active_grant() -> ColumnElement[bool]:
     """A grant neither revoked nor expired, by the database clock."""
-    return and_(
-        m.ConsentGrant.revoked_at.is_(None),
-        or_(m.ConsentGrant.expires_at.is_(None), m.ConsentGrant.expires_at > db_now()),
-    )
+    active = m.ConsentGrant.active_at(db_now())
+    assert isinstance(active, ColumnElement)  # a hybrid's class side is typed as operators only
+    return active
 
 
 def released() -> ColumnElement[bool]:

@@ -4,7 +4,7 @@ Sizes are parameters; the defaults are the benchmark's: 5,000 factories with 4 s
 cycles each (~20,000 assessments, mostly released), ~25 findings an assessment (~500,000),
 200 brands with a BRAND_VIEWER each, 20 hosts with a registered X25519 key and an API key,
 and ~30,000 consent grants (0-15 brands a factory; some expired, some revoked, some narrow).
-Countries and the question catalogue come from :func:`core.demo.seed_reference`.
+Countries and the question catalogue come from :func:`demo.seed_reference`.
 
 Finding details are encrypted with the runtime's field keys (``MILLGATE_DATA_DIR``), so a
 server started on the same data directory decrypts them. A small pool of distinct details
@@ -41,12 +41,12 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 import models as m
 from core.crypto import validate_host_public_jwk
 from core.db import make_engine, make_sessionmaker
-from core.demo.observations import DETAILS, NOTES
-from core.demo.reference import seed_reference
-from core.migrate import upgrade
-from core.reference import catalogue
 from core.runtime import Runtime
 from core.settings import Settings
+from demo.observations import DETAILS, NOTES
+from demo.reference import seed_reference
+from migrations.migrate import upgrade
+from reference import catalogue
 
 DETAIL_PURPOSE = "finding.detail"
 ANSWERS_PURPOSE = "self_assessment.answers"

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
-    from core import audit
-    from core.audit_checkpoints import CheckpointProblem
+    import audit
+    from audit.checkpoints import CheckpointProblem
 
 app = typer.Typer(no_args_is_help=True, help="The audit trail (a hash chain of every mutation).")
 
@@ -36,7 +36,7 @@ def _anchor(value: str | None) -> tuple[int, str] | None:
 
 
 def _checkpoint_tokens(directory: Path | None) -> list[tuple[str, str]]:
-    from core.audit_checkpoints import CheckpointStore
+    from audit.checkpoints import CheckpointStore
 
     if directory is None:
         return []
@@ -53,10 +53,10 @@ async def _verify(
 ) -> Verdict:
     from sqlalchemy import select  # noqa: TID251 - the one read is marked as a system read
 
+    import audit
     import models as m
+    from audit.checkpoints import check_chain
     from authz.guard import system_read
-    from core import audit
-    from core.audit_checkpoints import check_chain
     from core.runtime import Runtime
     from core.settings import Settings
 
@@ -159,7 +159,7 @@ def verify(
 
 
 async def _checkpoint() -> str:
-    from core.audit_checkpoints import CheckpointStore, write_checkpoint
+    from audit.checkpoints import CheckpointStore, write_checkpoint
     from core.runtime import Runtime
     from core.settings import Settings
 

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
-    from core.reference import Catalogue
-    from core.reference.loader import LoadReport
+    from reference import Catalogue
+    from reference.loader import LoadReport
 
 app = typer.Typer(no_args_is_help=True, help="The question catalogue (reference data).")
 
 
 async def _load(url: str, ref: Catalogue) -> LoadReport:
     from core.db import make_engine
-    from core.reference.loader import load_reference
+    from reference.loader import load_reference
 
     engine = make_engine(url)
     try:
@@ -40,9 +40,9 @@ def load(
     import asyncio
 
     from cli.db import database_url
-    from core import migrate
     from core.errors import CatalogueError
-    from core.reference import parse_text
+    from migrations import migrate
+    from reference import parse_text
 
     try:
         ref = parse_text(file.read_text(encoding="utf-8"))

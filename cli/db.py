@@ -31,7 +31,7 @@ def _shown(url: str) -> str:
 @app.command()
 def upgrade() -> None:
     """Migrate the configured database to the latest schema."""
-    from core import migrate
+    from migrations import migrate
 
     url = database_url()
     migrate.upgrade(url)
@@ -44,7 +44,7 @@ def downgrade(
     yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
 ) -> None:
     """Migrate the configured database down (by default to nothing: all data is lost)."""
-    from core import migrate
+    from migrations import migrate
 
     url = database_url()
     if not yes:
@@ -61,7 +61,7 @@ def revision(
     ),
 ) -> None:
     """Write the next revision script (developers, in a source checkout; database at head)."""
-    from core import migrate
+    from migrations import migrate
 
     path = migrate.revision(database_url(), message, autogenerate=autogenerate)
     typer.echo(f"wrote {path}: review it before committing")

@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
-    from core.demo import DemoWorld
     from core.settings import Settings
+    from demo import DemoWorld
 
 app = typer.Typer(no_args_is_help=True, help="The demo world of factories, brands and hosts.")
 
 
 async def _seed(settings: Settings) -> DemoWorld | None:
-    from core.demo import is_empty, seed_demo
     from core.runtime import Runtime
+    from demo import is_empty, seed_demo
 
     runtime = Runtime.create(settings)
     try:
@@ -40,7 +40,7 @@ def _write_private(path: Path, content: str) -> None:
 
 
 def _report(world: DemoWorld) -> None:
-    from core.demo import KEYED_HOST
+    from demo import KEYED_HOST
 
     typer.echo(
         f"Seeded {len(world.factory_ids)} factories and "
@@ -65,9 +65,9 @@ def seed(
     import asyncio
 
     from cli.db import database_url
-    from core import migrate
-    from core.demo import KEYED_HOST
     from core.settings import Settings
+    from demo import KEYED_HOST
+    from migrations import migrate
 
     settings = Settings()
     migrate.upgrade(database_url(settings))

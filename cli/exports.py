@@ -37,7 +37,7 @@ async def _work(interval: float) -> None:
     import datetime as dt
     import signal
 
-    from core.audit_checkpoints import CheckpointSchedule, CheckpointStore
+    from audit.checkpoints import CheckpointSchedule, CheckpointStore
     from core.runtime import Runtime
     from core.settings import Settings
     from exports.job import run_forever

@@ -24,9 +24,9 @@ if TYPE_CHECKING:
 async def _prepare(runtime: Runtime, seed: bool) -> dict[m.Role, str] | None:
     """Seeds the demo world into an empty database (if ``seed``); the example tokens, one per
     role. The engine is closed in the same event loop that opened its connections."""
+    import demo
     import models as m
     from cli.tokens import tokens_for_emails
-    from core import demo
 
     try:
         if not seed:
@@ -95,8 +95,8 @@ def register(app: typer.Typer) -> None:
 
         import uvicorn
 
-        from core import migrate
         from core.runtime import Runtime
+        from migrations import migrate
 
         runtime = Runtime.create(settings)
         migrate.upgrade(settings.effective_database_url)

@@ -83,9 +83,9 @@ async def _issue(email: str, ttl: int | None) -> str:
 async def _bootstrap(email: str) -> str:
     from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
 
+    import audit
     import models as m
     from authz.guard import system_read
-    from core import audit
     from core.runtime import Runtime
     from core.settings import Settings
 
@@ -159,8 +159,8 @@ def register(root: typer.Typer) -> None:
         """Create the platform organisation and its first admin (idempotent); print a token."""
         import asyncio
 
-        from core import migrate
         from core.settings import Settings
+        from migrations import migrate
 
         migrate.upgrade(Settings().effective_database_url)
         typer.echo(asyncio.run(_bootstrap(admin_email)))

@@ -1,16 +1,19 @@
 """Millgate's domain exceptions.
 
-    MillgateError
-    ├── CatalogueError     Raised when a catalogue file is malformed or clashes with a loaded one.
-    ├── CryptoError        Raised when a key is missing or a value fails authentication.
-    ├── InvalidToken       Raised when a bearer token or API key does not verify.
+    MillgateError         Raised for any failure Millgate itself detects.
+    ├── CatalogueError    Raised when a catalogue file is malformed or clashes with a loaded one.
+    ├── CryptoError       Raised when a key is missing or a value fails authentication.
+    ├── InvalidToken      Raised when a bearer token or API key does not verify.
     │   ├── MalformedCredentials  Raised when the Authorization header is not a bearer credential.
     │   └── NoBearerCredentials   Raised when the Authorization header uses another scheme.
-    ├── NotPermitted       Raised when the enforcer refuses an action.
-    └── UserInputError     Raised when input is refused; carries a stable code and the field.
+    └── UserInputError    Raised when input is refused; carries a stable code and the field.
 
-Resolvers turn `UserInputError` and `NotPermitted` into typed payload errors; every other
-exception is masked at the GraphQL layer and logged with the request id.
+Subclasses that belong to one layer live there: ``authz.guard.UnscopedRead`` and
+``authz.guard.SystemReadRefused``, ``exports.snapshot.SnapshotIncomplete``.
+
+Mutations turn `UserInputError` into typed payload errors (a refusal is a `UserInputError`
+with code FORBIDDEN or NOT_FOUND); every other exception is masked at the GraphQL layer and
+logged with the request id.
 """
 
 from __future__ import annotations
@@ -56,10 +59,6 @@ class NoBearerCredentials(InvalidToken):
 
     error = None
     GENERIC = "bearer credentials required"
-
-
-class NotPermitted(MillgateError):
-    """Raised when the enforcer refuses an action; shown as NOT_FOUND where rows are hidden."""
 
 
 class UserInputError(MillgateError):

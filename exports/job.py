@@ -32,9 +32,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
+from audit.checkpoints import CheckpointSchedule
 from authz.guard import system_read
 from core import metrics
-from core.audit_checkpoints import CheckpointSchedule
 from core.crypto import (
     KeyMaterial,
     encrypt_for_host,

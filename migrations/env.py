@@ -1,6 +1,6 @@
 """Alembic environment: async engines, with ``models.Base.metadata`` as the target.
 
-The URL comes from ``config.attributes["database_url"]`` (set by :mod:`core.migrate`), else
+The URL comes from ``config.attributes["database_url"]`` (set by :mod:`migrations.migrate`), else
 from the ``MILLGATE_*`` settings. A caller that already holds a connection passes it as
 ``config.attributes["connection"]`` and commits itself.
 """

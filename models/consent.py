@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
+    and_,
+    or_,
 )
+from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UtcDateTime, utcnow
@@ -60,8 +65,17 @@ class ConsentGrant(Base):
             if held
         ]
 
-    def active_at(self, now: dt.datetime) -> bool:
+    # The one definition of an active grant, on a row and in SQL (where ``now`` is usually
+    # the database clock, ``authz.scope.active_grant``).
+    @hybrid_method
+    def active_at(self, now: Any) -> bool:
+        """Neither revoked nor expired at ``now``."""
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+    @active_at.expression
+    @classmethod
+    def _active_at_expression(cls, now: Any) -> ColumnElement[bool]:
+        return and_(cls.revoked_at.is_(None), or_(cls.expires_at.is_(None), cls.expires_at > now))
 
 
 class AccessEvent(Base):

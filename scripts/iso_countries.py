@@ -1,4 +1,4 @@
-"""Regenerates ``core/reference/countries.json`` from Debian's iso-codes (pycountry's source).
+"""Regenerates ``reference/countries.json`` from Debian's iso-codes (pycountry's source).
 
     apt-get install iso-codes && .venv/bin/python -m scripts.iso_countries
 
@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 SOURCE = Path("/usr/share/iso-codes/json/iso_3166-1.json")
-TARGET = Path(__file__).resolve().parents[1] / "core" / "reference" / "countries.json"
+TARGET = Path(__file__).resolve().parents[1] / "reference" / "countries.json"
 
 
 def main() -> None:

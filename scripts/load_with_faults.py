@@ -49,17 +49,18 @@ import asyncpg
 import httpx
 from sqlalchemy import select, text  # noqa: TID251 - reads marked with system_read
 
+import audit
 import models as m
 from api.ids import from_global_id, to_global_id
 from authz.guard import install_guard, system_read
-from core import audit, migrate
 from core.crypto import load_key_material
-from core.demo import KEYED_HOST, DemoWorld, email_of, seed_demo, seed_reference
 from core.runtime import Runtime
 from core.settings import Settings
+from demo import KEYED_HOST, DemoWorld, email_of, seed_demo, seed_reference
 from exports.eligibility import gateway_eligibility
 from exports.facts import facts_by_cycle
 from exports.job import _pending, run_once, utc_today
+from migrations import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 BRANDS = ("northwind-apparel", "harbour-outfitters", "lumen-basics")

@@ -17,10 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from jwcrypto import jwk
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import exports
 import models as m
+from authz.principal import Principal
+from authz.scope import Scope
 from core.crypto import (
     ANSWERS_PURPOSE,
     DETAIL_PURPOSE,
@@ -622,3 +625,14 @@ async def make_released_cycle(
         session, fields, made, "BW.01.1", non_compliant=True, detail="BW only"
     )
     return cycle, made
+
+
+def host_exports_query(host_id: int) -> Select[m.GatewayExport]:
+    """What the host reads through ``gatewayExports``: its own scope's exports, newest first."""
+    host = Principal(
+        organization_id=host_id,
+        organization_kind=m.OrganizationKind.HOST,
+        role=m.Role.HOST_INTEGRATION,
+    )
+    newest_first = (m.GatewayExport.created_at.desc(), m.GatewayExport.id.desc())
+    return Scope(host).exports().order_by(*newest_first)

@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 import models as m
 from cli.db import app as db_app
-from core import migrate
 from core.db import make_engine
+from migrations import migrate
 
 BOOKKEEPING = {"alembic_version"}
 

@@ -28,9 +28,9 @@ from sqlalchemy import text
 import models as m
 from api.ids import to_global_id
 from authz.guard import system_options
-from core import migrate
 from core.crypto import KeyMaterial, TokenService, load_key_material
 from core.db import make_engine, make_sessionmaker
+from migrations import migrate
 from tests.builders import (
     days,
     make_assessment,

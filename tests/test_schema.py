@@ -24,8 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import models as m
 from api.schema import build_schema, sdl
 from core.crypto import KeyMaterial
-from core.demo import DemoWorld
 from core.settings import Settings
+from demo import DemoWorld
 from exports.job import run_once
 from tests.api.support import codes, gid, row_counts, scalar
 from tests.builders import make_org, make_user

@@ -1,6 +1,6 @@
 """The worlds tests run in, and what the database holds between tests.
 
-Three ways to get rows: the demo world (`demo_world`: `core.demo` seeded once per database,
+Three ways to get rows: the demo world (`demo_world`: `demo` seeded once per database,
 then copied row for row), the authorization worlds (`build_matrix_world`,
 `build_mutation_world`), and the export world (`make_world`). Single rows come from the
 `make_*` builders in tests/builders.py.
@@ -22,11 +22,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+import audit
 import models as m
 from authz.guard import system_read
-from core import audit
 from core.crypto import KeyMaterial
-from core.demo import DemoWorld, seed_demo, seed_reference
+from demo import DemoWorld, seed_demo, seed_reference
 from tests.builders import (
     ROLLOUT_ON,
     Host,
@@ -159,7 +159,7 @@ async def demo_world(
 ) -> DemoWorld:
     """The demo world, committed.
 
-    Seeded by `core.demo` once per database; later tests get a row-for-row copy of that seed,
+    Seeded by `demo` once per database; later tests get a row-for-row copy of that seed,
     which takes a tenth of the time, or, when read-only, the copy an earlier one read.
     (`backend` is accepted for older callers; the database URL tells the backends apart.)
     """

@@ -13,6 +13,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+import audit
 import models as m
 from api.context import Context
 from api.errors import FORBIDDEN, UserError, not_found
@@ -27,7 +28,6 @@ from api.mutations.base import (
     run,
 )
 from api.organizations import ApiKey, Country, Organization, OrganizationKind, Role, User
-from core import audit
 from core.crypto import WEBHOOK_SECRET_PURPOSE, validate_host_public_jwk
 from core.errors import CryptoError, UserInputError
 from exports.public_address import AddressRefused, check_webhook_url

@@ -20,6 +20,7 @@ from api.errors import FORBIDDEN, not_found
 from authz.enforcer import allows, relation
 from authz.facts import NO_GRANTS, factory_relation, grant_scopes
 from authz.rules import needs_grants
+from core.country_codes import parse_alpha2
 from core.errors import UserInputError
 
 T = TypeVar("T")
@@ -107,8 +108,8 @@ def member_email(value: str, field: str) -> str:
 
 def country_code(value: str, field: str) -> str:
     """An ISO 3166-1 alpha-2 code, or INVALID before it reaches any query."""
-    code = value.strip().upper()
-    if len(code) != 2 or not (code.isascii() and code.isalpha()):
+    code = parse_alpha2(value.strip())
+    if code is None:
         raise UserInputError(INVALID, "must be an ISO 3166-1 alpha-2 country code", field)
     return code
 

@@ -13,6 +13,7 @@ import datetime as dt
 import strawberry
 from strawberry.types import Info
 
+import audit
 import models as m
 from api.consent import ConsentGrant, DataScope
 from api.context import Context
@@ -20,7 +21,6 @@ from api.errors import not_found
 from api.ids import pk_of
 from api.mutations.base import INVALID, payload_errors, require, run, visible_factory
 from api.mutations.factory import MAX_GRANT_SPAN, ConsentGrantPayload, lock_factory
-from core import audit
 from core.errors import UserInputError
 
 NOT_ACTIVE = "NOT_ACTIVE"

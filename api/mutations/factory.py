@@ -10,6 +10,7 @@ from sqlalchemy import func, update
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+import audit
 import models as m
 from api.consent import ConsentGrant, DataScope
 from api.context import Context
@@ -27,7 +28,6 @@ from api.mutations.base import (
 )
 from api.self_assessments import SelfAssessment
 from authz.scope import active_grant
-from core import audit
 from core.crypto import ANSWERS_PURPOSE
 from core.errors import UserInputError
 

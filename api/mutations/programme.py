@@ -7,6 +7,7 @@ import datetime as dt
 import strawberry
 from strawberry.types import Info
 
+import audit
 import models as m
 from api.assessments import Assessment, AssessmentKind, ComplianceCluster
 from api.context import Context
@@ -27,7 +28,6 @@ from api.mutations.base import (
     visible_factory,
 )
 from api.mutations.factory import IMPORT_NOT_ACCEPTED, FactoryPayload, open_cycle
-from core import audit
 from core.crypto import DETAIL_PURPOSE
 from core.errors import UserInputError
 

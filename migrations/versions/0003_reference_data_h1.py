@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from core.reference import catalogue
-from core.reference.loader import load_reference
+from reference import catalogue
+from reference.loader import load_reference
 
 revision: str = '0003_h1'
 down_revision: str | Sequence[str] | None = '0002'

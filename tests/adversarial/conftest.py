@@ -22,9 +22,9 @@ import models as m
 from api.app import create_app
 from core.crypto import KeyMaterial, load_key_material
 from core.db import make_sessionmaker
-from core.demo import LABOUR_INSPECTORATE, DemoWorld, email_of
 from core.runtime import Runtime
 from core.settings import Settings
+from demo import LABOUR_INSPECTORATE, DemoWorld, email_of
 from tests.adversarial.support import scalar
 from tests.world import Caller, People, Rows, seed_world, sign_in
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.adversarial.support import DHAKA, GAZIPUR, HANOI, KAMPONG, SINAR, gid
 from tests.world import People
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from api.ids import encode_cursor
 from authz.scope import Scope
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.adversarial.support import GAZIPUR, MITRA, SINAR, gid
 from tests.world import People
 
@@ -254,7 +254,7 @@ async def test_a_database_failure_deep_in_a_read_is_masked(
 async def test_a_failure_inside_a_mutation_is_masked_and_leaves_nothing(
     api: Any, world: DemoWorld, people: People, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from core import audit
+    import audit
 
     async def broken(*_: Any, **__: Any) -> Any:
         raise KeyError(

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import models as m
 from authz.enforcer import ENFORCER, allows
 from authz.principal import Principal
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.adversarial.support import SINAR, gid
 from tests.world import People
 

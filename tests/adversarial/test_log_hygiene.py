@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from joserfc.jwk import OKPKey
 
-from core import audit
-from core.demo import DemoWorld, known_plaintexts
+import audit
 from core.logs import configure_logging
+from demo import DemoWorld, known_plaintexts
 from exports.job import run_once
 from tests.adversarial.support import DHAKA, SINAR, gid
 from tests.world import People

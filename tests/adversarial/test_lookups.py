@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.demo import KEYED_HOST, DemoWorld
+from demo import KEYED_HOST, DemoWorld
 from exports.job import run_once
 from tests.adversarial.support import DHAKA, GAZIPUR, HANOI, MITRA, SINAR, dump, gid, scalar
 from tests.world import People, Rows

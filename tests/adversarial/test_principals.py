@@ -12,7 +12,7 @@ import pytest
 from joserfc.jwk import OKPKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.demo import KEYED_HOST, DemoWorld
+from demo import KEYED_HOST, DemoWorld
 from tests.adversarial.support import DHAKA, MITRA, SINAR, audit_rows, dump, gid, scalar
 from tests.world import People, Rows
 

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.ids import encode_cursor
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.adversarial.support import SINAR, dump, gid
 from tests.world import People
 

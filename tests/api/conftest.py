@@ -1,7 +1,7 @@
 """Fixtures of the API tests: the demo world, and one signed-in caller per kind of user.
 
 Every test here talks to the real Starlette app over in-process HTTP (`api`), against the
-world `core.demo` seeds, so what a test shows is what a user of the demo would see. A module
+world `demo` seeds, so what a test shows is what a user of the demo would see. A module
 whose tests only read marks itself `pytestmark = pytest.mark.reads_only`: its tests share
 one copy of the world (tests/world.py).
 """
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
 from core.crypto import KeyMaterial
-from core.demo import LABOUR_INSPECTORATE, DemoWorld, email_of
+from demo import LABOUR_INSPECTORATE, DemoWorld, email_of
 from tests.api.support import HARBOUR
 from tests.world import Caller, demo_world
 

@@ -8,9 +8,9 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.ids import to_global_id
-from core.demo import DemoWorld
+from demo import DemoWorld
 
-# Demo factories by the part they play in the tests (see core/demo/factories.py and grants.py).
+# Demo factories by the part they play in the tests (see demo/factories.py and grants.py).
 SINAR = "PT Sinar Garmen Jaya"  # ID; SLCP; grants: Northwind (both), Open Audit Hub; Lumen revoked
 MITRA = "PT Mitra Busana Abadi"  # ID; outside SLCP; its one grant (Harbour) has expired
 CAHAYA = (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.ids import from_global_id
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.api.support import SINAR, factory_gid, gid, gql_named
 
 LOG = """

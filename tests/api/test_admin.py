@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.ids import pk_of
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.api.support import (
     BW_INDONESIA,
     CAHAYA,

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.api.support import (
     SINAR,
     error_codes,

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.api.support import CAHAYA, GAZIPUR, factory_gid, scalar
 
 ELIGIBILITY = """

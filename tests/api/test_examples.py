@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from core.demo import DemoWorld
+from demo import DemoWorld
 from exports.job import run_once
 
 # Tests here read one shared copy of the world; a test that writes is marked `writes`.

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.api.support import (
     CAHAYA,
     CHATTOGRAM,

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.ids import from_global_id
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.api.support import SINAR, factory_gid, gid, org_gid, refused, scalar
 
 CREATE_USER = """

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.demo import DemoWorld
+from demo import DemoWorld
 from exports.job import run_once
 from tests.api.support import DHAKA, SINAR, error_codes, gid, scalar
 

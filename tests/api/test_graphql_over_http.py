@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.api.support import LUMEN, SINAR, error_codes, factory_gid, org_gid, row_counts
 
 GRANT_THEN_READ = """

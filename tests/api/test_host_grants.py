@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.demo import DemoWorld
+from demo import DemoWorld
 from exports.job import run_once
 from tests.api.support import SINAR, factory_gid, org_gid, scalar
 

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import audit
 import models as m
 from api.app import create_app
 from api.ids import to_global_id
@@ -19,7 +20,6 @@ from authz.enforcer import allows
 from authz.facts import NO_GRANTS, factory_relation, grant_scopes
 from authz.principal import Principal
 from authz.scope import Scope
-from core import audit
 from tests.builders import make_org, make_user
 
 GRANT = """

@@ -10,7 +10,7 @@ import pytest
 
 import api.query as query
 import api.statistics as statistics
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.api.support import error_codes, gid
 
 # Tests here read one shared copy of the world; a test that writes is marked `writes`.

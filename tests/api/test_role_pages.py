@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from core.demo import DemoWorld
+from demo import DemoWorld
 
 ROLES = Path(__file__).resolve().parents[2] / "docs" / "roles"
 PAGES = (

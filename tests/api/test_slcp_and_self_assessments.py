@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.demo import DemoWorld
-from core.reference import parse
-from core.reference.loader import load_reference
+from demo import DemoWorld
+from reference import parse
+from reference.loader import load_reference
 from tests.api.support import (
     DONG_NAI,
     KAMPONG,
@@ -50,7 +50,7 @@ ELIGIBILITY = "query($id: ID!) { factory(id: $id) { gatewayEligibility(cycle: 2)
 
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
 SHIPPED_CATALOGUE = json.loads(
-    resources.files("core.reference").joinpath("catalogue.json").read_text(encoding="utf-8")
+    resources.files("reference").joinpath("catalogue.json").read_text(encoding="utf-8")
 )
 
 

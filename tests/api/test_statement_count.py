@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 import models as m
 from authz.guard import system_read
 from core.crypto import KeyMaterial
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.api.support import NORTHWIND
 from tests.builders import days, make_assessment, make_factory, make_finding, make_grant
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
 from core.crypto import KeyMaterial
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.api.support import CAHAYA, KAMPONG, SINAR, error_codes, factory_gid
 from tests.builders import days, make_assessment, make_factory, make_finding
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import models as m
 from api.disclosure import Cell, Contribution, K, public_on, published_cell
 from core.crypto import KeyMaterial
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.builders import days, make_assessment, make_factory, make_finding
 
 STATISTICS = """

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.demo import DemoWorld
+from demo import DemoWorld
 from exports.job import run_once
 from tests.api.support import SINAR, factory_gid, org_gid, scalar
 

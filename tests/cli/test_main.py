@@ -19,8 +19,8 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from cli.main import app as cli
-from core import migrate
 from core.crypto import TokenService, load_key_material
+from migrations import migrate
 
 JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 ADMIN = "a@x.test"

@@ -18,19 +18,19 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from typer.testing import CliRunner, Result
 
+import audit
 import models as m
 from api.ids import pk_of
-from authz.guard import system_read
-from cli.main import app as cli
-from core import audit
-from core.audit_checkpoints import (
+from audit.checkpoints import (
     Checkpoint,
     CheckpointSchedule,
     CheckpointStore,
     write_checkpoint,
 )
+from authz.guard import system_read
+from cli.main import app as cli
 from core.crypto import KeyMaterial, SigningKeys, load_key_material, verify_checkpoint
-from core.demo import KEYED_HOST, DemoWorld
+from demo import KEYED_HOST, DemoWorld
 from exports.job import run_forever
 from tests.adversarial.support import audit_rows, dump, gid, scalar
 from tests.world import Caller, seed_world, sign_in

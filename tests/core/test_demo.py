@@ -19,7 +19,7 @@ from authz.guard import UnscopedRead, install_guard, system_read
 from cli.main import app as cli
 from core.crypto import KeyMaterial, decrypt_and_verify, sign_and_encrypt
 from core.db import make_engine
-from core.demo import (
+from demo import (
     ANSWERS_PURPOSE,
     DETAIL_PURPOSE,
     KEYED_HOST,
@@ -30,7 +30,7 @@ from core.demo import (
     seed_demo,
     seed_reference,
 )
-from core.reference import catalogue
+from reference import catalogue
 
 T = TypeVar("T")
 

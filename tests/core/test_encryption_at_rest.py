@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
 from core.crypto import FieldCipher, KeyMaterial, load_key_material
-from core.demo import ANSWERS_PURPOSE, DETAIL_PURPOSE, known_plaintexts, seed_demo, seed_reference
-from core.demo.observations import DETAILS, NOTES
 from core.errors import CryptoError
+from demo import ANSWERS_PURPOSE, DETAIL_PURPOSE, known_plaintexts, seed_demo, seed_reference
+from demo.observations import DETAILS, NOTES
 
 
 @pytest.fixture

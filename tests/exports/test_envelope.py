@@ -13,12 +13,10 @@ from jwcrypto.common import JWException
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
-from authz.guard import system_read
 from core.crypto import KeyMaterial, SigningKeys, decrypt_and_verify, sign_and_encrypt
 from core.errors import CryptoError
-from exports.delivery import visible_exports_query
 from exports.job import run_once
-from tests.builders import GATEWAY_ON, make_host_key
+from tests.builders import GATEWAY_ON, host_exports_query, make_host_key
 from tests.exports.jose import open_envelope
 from tests.world import World, make_world
 
@@ -71,7 +69,7 @@ async def exported(
 ) -> tuple[World, m.GatewayExport]:
     world = await make_world(session, keys)
     await run_once(sessionmaker, keys, today=GATEWAY_ON)
-    stmt = system_read(visible_exports_query(world.host.organization.id), "test")
+    stmt = host_exports_query(world.host.organization.id)
     [export] = list(await session.scalars(stmt))
     return world, export
 

@@ -12,11 +12,9 @@ import jsonschema
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from authz.guard import system_read
 from core.crypto import KeyMaterial, webhook_signature
-from exports.delivery import visible_exports_query
 from exports.job import run_once
-from tests.builders import EXPORT_SCHEMA, GATEWAY_ON
+from tests.builders import EXPORT_SCHEMA, GATEWAY_ON, host_exports_query
 from tests.world import make_world
 
 DOC = (Path(__file__).parents[2] / "docs" / "hosts.md").read_text()
@@ -58,7 +56,7 @@ async def test_complete_example_pulls_decrypts_and_verifies(
     # given a host with one export waiting, behind a server that answers like Millgate
     world = await make_world(session, keys)
     await run_once(sessionmaker, keys, today=GATEWAY_ON)
-    stmt = system_read(visible_exports_query(world.host.organization.id), "test")
+    stmt = host_exports_query(world.host.organization.id)
     [export] = list(await session.scalars(stmt))
 
     def millgate(request: httpx.Request) -> httpx.Response:

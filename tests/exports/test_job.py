@@ -18,7 +18,6 @@ import models as m
 from authz.guard import UnscopedRead, system_read
 from core.crypto import KeyMaterial, encrypt_for_host
 from exports import job
-from exports.delivery import visible_exports_query
 from exports.job import run_once
 from tests.builders import (
     ASSESSED_ON,
@@ -26,6 +25,7 @@ from tests.builders import (
     EXPORT_SCHEMA,
     GATEWAY_ON,
     RELEASED_ON,
+    host_exports_query,
     make_export_grant,
     make_host,
     make_organization,
@@ -36,7 +36,7 @@ from tests.world import World, make_world
 
 
 async def host_exports(session: AsyncSession, host: m.Organization) -> list[m.GatewayExport]:
-    return list(await session.scalars(system_read(visible_exports_query(host.id), "test")))
+    return list(await session.scalars(host_exports_query(host.id)))
 
 
 async def count(session: AsyncSession, model: type[m.Base]) -> int:

@@ -18,7 +18,7 @@ from api.app import create_app
 from api.ids import to_global_id
 from api.ratelimit import MemoryRateLimiter
 from core.crypto import KeyMaterial
-from core.demo import KEYED_HOST, LABOUR_INSPECTORATE, DemoWorld, email_of
+from demo import KEYED_HOST, LABOUR_INSPECTORATE, DemoWorld, email_of
 from exports.job import run_once
 from tests.fuzz.oracle import Facts, Who, mark_rows, read_facts
 from tests.world import seed_world

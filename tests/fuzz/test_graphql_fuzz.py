@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 from hypothesis_graphql import mutations, nodes, queries
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import audit
 from api.schema import sdl
-from core import audit
 from tests.adversarial.test_error_hygiene import LEAKS, messages
 from tests.fuzz.conftest import FuzzWorld, Principal
 

@@ -26,9 +26,9 @@ from api.app import create_app
 from api.ratelimit import MemoryRateLimiter
 from core.crypto import KeyMaterial
 from core.db import make_engine, make_sessionmaker
-from core.demo import DemoWorld, seed_demo, seed_reference
 from core.runtime import Runtime
 from core.settings import Settings
+from demo import DemoWorld, seed_demo, seed_reference
 from tests.adversarial.test_error_hygiene import LEAKS, messages
 from tests.world import sign_in
 

@@ -122,8 +122,8 @@ DOCUMENTS = [
     "{ boom { cursor node { name plainShout } } }",
     *(f"{{ bad(index: {i}) {{ cursor node {{ name count colour maybe shout }} }} }}"
       for i in range(len(BAD))),
-    *(f"{{ bad(index: {i}) {{ cursor node {{ __typename name count colour maybe plainShout }} }} }}"
-      for i in range(len(BAD))),
+    *(f"{{ bad(index: {i}) {{ cursor node {{ __typename name count colour maybe plainShout"
+      f" }} }} }}" for i in range(len(BAD))),
     *(f"{{ maybe(index: {i}) {{ node {{ name count colour shout }} nodes {{ name count colour }}"
       f" strict {{ name count }} }} }}" for i in range(len(BAD))),
     *(f"{{ maybe(index: {i}) {{ node {{ name plainShout }} nodes {{ name maybe plainShout }}"

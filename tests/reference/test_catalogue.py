@@ -19,13 +19,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
-from core.demo import seed_reference
-from core.reference import catalogue, parse
-from core.reference.loader import load_reference
+from demo import seed_reference
+from reference import catalogue, parse
+from reference.loader import load_reference
 from tests.builders import make_org, make_user
 from tests.cli.test_main import millgate, said
 
-SHIPPED = Path(__file__).resolve().parents[2] / "core" / "reference" / "catalogue.json"
+SHIPPED = Path(__file__).resolve().parents[2] / "reference" / "catalogue.json"
 SIZE = len(catalogue().questions)
 
 

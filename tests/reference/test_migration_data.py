@@ -20,10 +20,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from core import migrate
 from core.db import make_engine
-from core.reference import catalogue
-from core.reference.loader import load_reference
+from migrations import migrate
+from reference import catalogue
+from reference.loader import load_reference
 
 FIVE = {"ID", "BD", "VN", "KH", "ET"}
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from core.demo.factories import at
+from demo.factories import at
 
 D = dt.date
 BOTH = (True, True)

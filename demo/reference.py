@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from core.crypto import FieldCipher
-from core.reference import DEFAULT_OVERLAY_VERSION, catalogue
-from core.reference.loader import load_reference
+from reference import DEFAULT_OVERLAY_VERSION, catalogue
+from reference.loader import load_reference
 
 OVERLAY_VERSION = DEFAULT_OVERLAY_VERSION
 

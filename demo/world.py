@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
 from core.crypto import ANSWERS_PURPOSE, DETAIL_PURPOSE, KeyMaterial, validate_host_public_jwk
-from core.demo.factories import VIRTUAL, AssessmentSpec, CycleSpec, FactorySpec, at, factory_specs
-from core.demo.grants import grant_specs
-from core.demo.observations import BASELINE, DETAILS, VIRTUAL_SCOPE, self_assessment_answers
-from core.demo.people import KEYED_HOST, OTHER_ORGANIZATIONS, PLATFORM, OrgSpec, email_of
-from core.reference import catalogue
+from demo.factories import VIRTUAL, AssessmentSpec, CycleSpec, FactorySpec, at, factory_specs
+from demo.grants import grant_specs
+from demo.observations import BASELINE, DETAILS, VIRTUAL_SCOPE, self_assessment_answers
+from demo.people import KEYED_HOST, OTHER_ORGANIZATIONS, PLATFORM, OrgSpec, email_of
+from reference import catalogue
 
 TOOL_VERSION = "CAF 1.4"
 
@@ -210,7 +210,7 @@ async def seed_demo(
     """Adds the demo world to ``session`` and flushes; the caller commits.
 
     Needs the reference data (loaded by the migrations, or by
-    :func:`core.demo.seed_reference`). Reads nothing. ``today`` (default: the real date)
+    :func:`demo.seed_reference`). Reads nothing. ``today`` (default: the real date)
     places the one cycle whose release is ahead.
     """
     today = today or dt.date.today()

@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import models as m
 from authz.guard import system_read
 from core.crypto import ANSWERS_PURPOSE, DETAIL_PURPOSE
-from core.demo.observations import known_plaintexts
-from core.demo.people import KEYED_HOST, LABOUR_INSPECTORATE, email_of
-from core.demo.reference import OVERLAY_VERSION, seed_reference
-from core.demo.world import DemoWorld, seed_demo
+from demo.observations import known_plaintexts
+from demo.people import KEYED_HOST, LABOUR_INSPECTORATE, email_of
+from demo.reference import OVERLAY_VERSION, seed_reference
+from demo.world import DemoWorld, seed_demo
 
 __all__ = [
     "ANSWERS_PURPOSE",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from core.country_codes import parse_alpha2
 from core.errors import CatalogueError
 from models.enums import ComplianceCluster
 
@@ -125,7 +126,7 @@ def _cluster(text: str | None, where: str) -> ComplianceCluster | None:
 def _country(entry: Any, where: str) -> CountryRef:
     code = _get(entry, "code", str, where)
     where = f"{where} ({code})"
-    if len(code) != 2 or not code.isascii() or not code.isupper() or not code.isalpha():
+    if parse_alpha2(code) != code:  # upper-case only: the file is the canonical spelling
         raise CatalogueError(f"{where}: 'code' is not an ISO 3166-1 alpha-2 code")
     return CountryRef(
         code=code,

@@ -31,7 +31,7 @@ from sqlalchemy import select  # noqa: TID251 - reference data only, see the doc
 from sqlalchemy.engine import Connection
 
 from core.errors import CatalogueError
-from core.reference import Catalogue, iso_countries
+from reference import Catalogue, iso_countries
 
 country = sa.table(
     "country",
