@@ -1,0 +1,35 @@
+"""Fixtures of the console's tests: the demo world of the API tests, and a console client."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import db, login, world  # noqa: F401 - the API tests' demo world
+
+MANAGER = "manager@sinar-garmen.demo"
+WORKER_REP = "worker-rep@sinar-garmen.demo"
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "the page has no form token"
+    return found.group(1)
+
+
+async def sign_in(client: httpx.AsyncClient, email: str) -> httpx.Response:
+    page = await client.get("/console/sign-in")
+    return await client.post(
+        "/console/sign-in/dev", data={"email": email, "csrf": csrf_of(page.text)}
+    )
+
+
+@pytest.fixture
+async def browser_client(api: Any, world: Any) -> Any:
+    """A cookie-keeping client of the app on a loopback address (as a local browser)."""
+    transport = httpx.ASGITransport(app=api.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        yield client
