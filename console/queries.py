@@ -72,9 +72,9 @@ AUDIT = """query ConsoleAudit($id: ID!, $after: String) {
 
 def eligibility(cycles: list[int]) -> str:
     """One ``gatewayEligibility`` per cycle, each under the alias ``c<cycle>``."""
+    wanted = "{ eligible reasons gatewayReleaseOn }"
     fields = "\n".join(
-        f"    c{int(c)}: gatewayEligibility(cycle: {int(c)}) {{ eligible reasons gatewayReleaseOn }}"
-        for c in cycles
+        f"    c{int(c)}: gatewayEligibility(cycle: {int(c)}) {wanted}" for c in cycles
     )
     return f"""query ConsoleGateway($id: ID!) {{
   factory(id: $id) {{

@@ -8,7 +8,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import db, login, world  # noqa: F401 - the API tests' demo world
+from core.demo import DemoWorld
+from tests.api import conftest as api_fixtures
+
+# The API tests' demo world and its fixtures.
+db, login, world = api_fixtures.db, api_fixtures.login, api_fixtures.world
 
 MANAGER = "manager@sinar-garmen.demo"
 WORKER_REP = "worker-rep@sinar-garmen.demo"
@@ -28,8 +32,9 @@ async def sign_in(client: httpx.AsyncClient, email: str) -> httpx.Response:
 
 
 @pytest.fixture
-async def browser_client(api: Any, world: Any) -> Any:
-    """A cookie-keeping client of the app on a loopback address (as a local browser)."""
+async def browser_client(api: Any, world: DemoWorld) -> Any:
+    """A cookie-keeping client of the app on a loopback address (as a local browser), with
+    the demo world seeded."""
     transport = httpx.ASGITransport(app=api.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client
