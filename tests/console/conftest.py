@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -38,3 +40,29 @@ async def browser_client(api: Any, world: DemoWorld) -> Any:
     transport = httpx.ASGITransport(app=api.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
         yield client
+
+
+@pytest.fixture
+async def console_url(api: Any, world: DemoWorld) -> AsyncIterator[str]:
+    """The app, demo world seeded, on a loopback port."""
+    from tests.console.browser import serve
+
+    async for url in serve(api.app):
+        yield url
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    """Debian's headless Chromium; each test opens its own context (cookies)."""
+    from tests.console.browser import ARGS, CHROMIUM
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
