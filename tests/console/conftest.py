@@ -51,17 +51,24 @@ async def console_url(api: Any, world: DemoWorld) -> AsyncIterator[str]:
         yield url
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    """Debian's headless Chromium; each test opens its own context (cookies)."""
-    from tests.console.browser import ARGS, CHROMIUM
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    from tests.console.browser import CHROMIUM
 
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium chromium-driver")
+    return CHROMIUM
+
+
+@pytest.fixture
+async def browser(chromium_path: str) -> AsyncIterator[Any]:
+    """Debian's headless Chromium; each test opens its own context (cookies)."""
     from playwright.async_api import async_playwright
 
+    from tests.console.browser import ARGS
+
     async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        chromium = await playwright.chromium.launch(executable_path=chromium_path, args=ARGS)
         try:
             yield chromium
         finally:
