@@ -22,6 +22,7 @@ from starlette.types import ASGIApp
 from console import queries
 from console.dev_sign_in import DevSignIn
 from console.graphql import GraphQLClient, SignedOut
+from console.oidc import PENDING_COOKIE, PENDING_SECONDS, OidcSignIn, SignInFailed
 from console.pages import SECURITY_HEADERS, render
 from console.session import Session, SessionCodec
 from core.runtime import Runtime
@@ -41,6 +42,7 @@ class Console:
         self.prefix = prefix
         self.runtime = runtime
         self.dev = None if runtime.settings.production else DevSignIn(runtime)
+        self.oidc = OidcSignIn.from_settings(runtime.settings, self.codec.fernet)
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -102,7 +104,45 @@ class Console:
             "sign_in.html",
             None,
             dev_users=self.dev.users() if self.dev else None,
+            oidc=self.oidc is not None,
         )
+
+    async def oidc_sign_in(self, request: Request) -> Response:
+        if self.oidc is None:
+            return Response(status_code=404)
+        redirect_uri = f"{request.base_url}{self.prefix.lstrip('/')}/callback"
+        url, pending = await self.oidc.start(redirect_uri)
+        response = RedirectResponse(url, status_code=303, headers=SECURITY_HEADERS)
+        response.set_cookie(
+            PENDING_COOKIE,
+            pending,
+            max_age=PENDING_SECONDS,
+            path=f"{self.prefix}/callback",
+            secure=self.codec.secure(request),
+            httponly=True,
+            samesite="lax",
+        )
+        return response
+
+    async def oidc_callback(self, request: Request) -> Response:
+        if self.oidc is None:
+            return Response(status_code=404)
+        try:
+            pending = self.oidc.pending(request.cookies.get(PENDING_COOKIE))
+            tokens = await self.oidc.finish(pending, dict(request.query_params))
+        except SignInFailed:
+            return self.page(
+                request,
+                "sign_in.html",
+                None,
+                status_code=400,
+                oidc=True,
+                dev_users=self.dev.users() if self.dev else None,
+                failed=True,
+            )
+        response = await self.start(request, tokens.access_token, tokens.expires_at)
+        response.delete_cookie(PENDING_COOKIE, path=f"{self.prefix}/callback")
+        return response
 
     async def dev_sign_in(self, request: Request) -> Response:
         if self.dev is None:
@@ -357,6 +397,8 @@ def console_routes(app: ASGIApp, runtime: Runtime, prefix: str) -> Router:
             Route("/", c.home),
             Route("/sign-in", c.sign_in_page),
             Route("/sign-in/dev", c.dev_sign_in, methods=["POST"]),
+            Route("/sign-in/oidc", c.oidc_sign_in),
+            Route("/callback", c.oidc_callback),
             Route("/sign-out", c.signed_in(c.sign_out), methods=["POST"]),
             Route("/grants", c.signed_in(c.grants)),
             Route("/grants/new", c.signed_in(c.grant), methods=["POST"]),

@@ -63,6 +63,10 @@ class SessionCodec:
         )
         self._production = runtime.settings.production
 
+    @property
+    def fernet(self) -> Fernet:
+        return self._fernet
+
     def secure(self, request: Request) -> bool:
         return self._production or request.url.hostname not in LOOPBACK
 
