@@ -60,9 +60,9 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 async def browser(chromium_path: str) -> AsyncIterator[Any]:
-    """Debian's headless Chromium; each test opens its own context (cookies)."""
+    """Debian's headless Chromium, started once; each test opens its own context (cookies)."""
     from playwright.async_api import async_playwright
 
     from tests.console.browser import ARGS
