@@ -221,6 +221,10 @@ class Console:
             )
             found = [e["node"] for e in directory["directory"]["edges"]]
         grants = sorted(factory["consentGrants"], key=lambda g: (not g["active"], g["grantedAt"]))
+        # What was just done, named from the factory's own grants: a link cannot make the
+        # page say that someone was given or denied access.
+        done_id = request.query_params.get("grant")
+        done = next((g for g in grants if g["id"] == done_id), None)
         return self.page(
             request,
             "grants.html",
@@ -232,6 +236,7 @@ class Console:
             kind=kind,
             found=found,
             kinds=GRANTEE_KINDS,
+            done=done,
             **context,
         )
 
@@ -255,7 +260,7 @@ class Console:
                 errors=_by_field(result["errors"]),
                 chosen=str(form.get("grantee", "")),
             )
-        return self.redirect(f"/grants?done=granted&name={result['grant']['grantee']['name']}")
+        return self.redirect(f"/grants?done=granted&grant={result['grant']['id']}")
 
     async def one_grant(self, session: Session, grant_id: str) -> dict[str, Any] | None:
         factory = await self.factory(session, queries.GRANTS)
@@ -278,7 +283,7 @@ class Console:
                 "updateConsent"
             ]
             if not result["errors"]:
-                return self.redirect(f"/grants?done=changed&name={grant['grantee']['name']}")
+                return self.redirect(f"/grants?done=changed&grant={result['grant']['id']}")
             errors, status = _by_field(result["errors"]), 400
             grant = {**grant, "scopes": scopes, "expiresAt": change["expiresAt"]}
         return self.page(request, "edit.html", session, status, grant=grant, errors=errors)
@@ -295,7 +300,7 @@ class Console:
                 )
             )["revokeConsent"]
             if not result["errors"]:
-                return self.redirect(f"/grants?done=revoked&name={grant['grantee']['name']}")
+                return self.redirect(f"/grants?done=revoked&grant={grant['id']}")
             errors = _by_field(result["errors"])
         return self.page(
             request, "revoke.html", session, 400 if errors else 200, grant=grant, errors=errors

@@ -86,3 +86,11 @@ async def test_language_from_accept_language_and_switch(
     # The switch is remembered over the browser's language.
     again = await browser_client.get("/console/grants", headers={"accept-language": "id"})
     assert '<html lang="en">' in again.text
+
+
+async def test_a_link_cannot_make_the_page_announce_a_grant(
+    browser_client: httpx.AsyncClient,
+) -> None:
+    await sign_in(browser_client, MANAGER)
+    page = await browser_client.get("/console/grants?done=granted&name=Evil&grant=nope")
+    assert "can now see" not in page.text and "Evil" not in page.text
