@@ -18,6 +18,10 @@ from tests.console.conftest import MANAGER
 
 FACTORY_OF = "query { viewer { factoryId } }"
 SEES_FACTORY = "query Sees($id: ID!) { factory(id: $id) { name } }"
+FIND_LUMEN = 'query { directory(search: "Lumen", kind: BRAND) { edges { node { id } } } }'
+GRANT = """mutation Grant($f: ID!, $g: ID!) {
+  grantConsent(input: {factoryId: $f, granteeId: $g, scopes: [ASSESSMENT]}) { errors { code } }
+}"""
 BRAND_READS = """query BrandReads($id: ID!) {
   factory(id: $id) { name assessments(first: 1) { edges { node { cycle } } } }
 }"""
@@ -166,10 +170,21 @@ async def test_assessments_and_their_release_dates(page: Any, axe: str) -> None:
     await screenshot(page, "assessments")
 
 
-async def test_the_audit_trail_and_its_checkpoint(page: Any, axe: str) -> None:
+async def test_the_audit_trail_shows_a_grant(page: Any, axe: str, api: Any, login: Login) -> None:
+    manager = await login(MANAGER)
+    factory_id = (await api.gql(FACTORY_OF, **manager.auth))["viewer"]["factoryId"]
+    lumen = await api.gql(FIND_LUMEN, **manager.auth)
+    granted = await api.gql(
+        GRANT,
+        {"f": factory_id, "g": lumen["directory"]["edges"][0]["node"]["id"]},
+        **manager.auth,
+    )
+    assert granted["grantConsent"]["errors"] == []
+
     await page.get_by_role("link", name="Our audit trail").click()
     await page.get_by_role("heading", name="Our audit trail").wait_for()
-    assert await page.locator("tbody tr").count() >= 1
+    row = page.locator("tbody tr").filter(has_text="consent.grant")
+    assert "PT Sinar Garmen Jaya" in await row.inner_text()
     await accessible(page, axe)
     await screenshot(page, "audit")
 
