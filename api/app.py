@@ -56,6 +56,7 @@ from api.schema import build_schema
 from api.sessions import StatementLock, StatementSession, close_session
 from authz.guard import install_guard
 from authz.principal import Principal
+from console import mount_console
 from core.errors import InvalidToken
 from core.runtime import Runtime
 from core.settings import Settings
@@ -351,6 +352,7 @@ def create_app(
     request_log.count_statements(runtime.engine)
     traced(app, runtime.engine, tracer_provider)
     trust_proxies(app, settings.trusted_proxies)  # outermost: the others see the real client
+    mount_console(app, runtime)  # /console: the factory console, on this app's own /graphql
     app.state.runtime = runtime
     app.state.rate_limiter = limiter
     app.state.documents = documents

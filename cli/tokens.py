@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
-    import models as m
     from core.runtime import Runtime
+
+K = TypeVar("K")
 
 app = typer.Typer(no_args_is_help=True, help="Access tokens of users.")
 
 
-async def tokens_for_emails(runtime: Runtime, emails: dict[m.Role, str]) -> dict[m.Role, str]:
-    """An access token for each of the given users, by role."""
+async def tokens_for_emails(runtime: Runtime, emails: Mapping[K, str]) -> dict[K, str]:
+    """An access token for each of the given users, by the key (a role) each is given under."""
     from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
 
     import models as m

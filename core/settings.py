@@ -62,6 +62,10 @@ class Settings(BaseSettings):
         description="OpenID Provider issuers whose access tokens are accepted, comma-separated.",
     )
     oidc_audience: str = Field(default="", description="The `aud` those access tokens must carry.")
+    console_oidc_client_id: str = Field(
+        default="",
+        description="The factory console's client id at the first OIDC issuer (docs/console.md).",
+    )
     cors_origins: str = Field(
         default="", description="Browser origins allowed to call the API, comma-separated."
     )

@@ -38,6 +38,8 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
     "carol": {"email": "carol@nowhere.test", "email_verified": True},
     "dave": {"email": "dave@brand-a.test", "email_verified": True},
     "erin": {"email": "erin@brand-a.test", "email_verified": True},
+    # The demo's manager of PT Sinar Garmen Jaya (tests/console).
+    "sinar-manager": {"email": "manager@sinar-garmen.demo", "email_verified": True},
 }
 
 

@@ -9,7 +9,8 @@
 //   KEYS       optional JSON {"keys": [private JWKs]}; generated (RSA, P-256, Ed25519) if unset
 //
 // Clients `spa-rs256`, `spa-es256` and `spa-eddsa` are public browser clients (PKCE,
-// no secret) whose access tokens are signed with that algorithm. Prints one line
+// no secret) whose access tokens are signed with that algorithm; `factory-console` is the
+// console's (ES256). Prints one line
 // `issuer <url>` once it listens.
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
@@ -44,13 +45,24 @@ async function findAccount(ctx, id) {
 }
 
 const configuration = {
-  clients: Object.keys(algorithmOf).map((clientId) => ({
-    client_id: clientId,
-    token_endpoint_auth_method: 'none',
-    redirect_uris: [redirectUri],
-    grant_types: ['authorization_code'],
-    response_types: ['code'],
-  })),
+  clients: [
+    ...Object.keys(algorithmOf).map((clientId) => ({
+      client_id: clientId,
+      token_endpoint_auth_method: 'none',
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+    })),
+    // Millgate's factory console (console/), served on a loopback address in its tests.
+    {
+      client_id: 'factory-console',
+      application_type: 'native',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: ['http://127.0.0.1/console/callback'],
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+    },
+  ],
   jwks: { keys },
   findAccount,
   scopes: ['openid', 'email', 'api'],
@@ -69,7 +81,7 @@ const configuration = {
           audience,
           accessTokenTTL: 600,
           accessTokenFormat: 'jwt',
-          jwt: { sign: { alg: algorithmOf[client.clientId] } },
+          jwt: { sign: { alg: algorithmOf[client.clientId] || 'ES256' } },
         };
       },
     },
