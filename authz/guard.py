@@ -38,6 +38,7 @@ SYSTEM_READERS: dict[str, str] = {
     "audit": "appends to and verifies the audit chain",
     "audit.checkpoints": "signs and checks checkpoints of the whole audit chain's head",
     "demo": "seeds the demo world",
+    "demo.tokens": "development: tokens for the demo world's users, by e-mail",
     "exports.facts": "the export job's eligibility facts",
     "exports.job": "the export job picks eligible cycles for every host",
     "exports.snapshot": "the export job builds a cycle's payload",

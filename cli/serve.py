@@ -26,7 +26,7 @@ async def _prepare(runtime: Runtime, seed: bool) -> dict[m.Role, str] | None:
     role. The engine is closed in the same event loop that opened its connections."""
     import demo
     import models as m
-    from cli.tokens import tokens_for_emails
+    from demo.tokens import tokens_for_emails
 
     try:
         if not seed:

@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import typer
 
 if TYPE_CHECKING:  # the rest is imported when a command runs: --help stays quick
-    from core.runtime import Runtime
-
-K = TypeVar("K")
+    pass
 
 app = typer.Typer(no_args_is_help=True, help="Access tokens of users.")
-
-
-async def tokens_for_emails(runtime: Runtime, emails: Mapping[K, str]) -> dict[K, str]:
-    """An access token for each of the given users, by the key (a role) each is given under."""
-    from sqlalchemy import select  # noqa: TID251 - reads marked with system_read
-
-    import models as m
-    from authz.guard import system_read
-
-    ttl = runtime.settings.token_ttl_seconds
-    async with runtime.sessionmaker() as session:
-        users = {
-            u.email: u
-            for u in await session.scalars(
-                system_read(
-                    select(m.User).where(m.User.email.in_(emails.values())),
-                    "cli: users to issue tokens for",
-                )
-            )
-        }
-    return {
-        role: runtime.token_service.issue(users[email].id, ttl) for role, email in emails.items()
-    }
 
 
 async def _issue(email: str, ttl: int | None) -> str:

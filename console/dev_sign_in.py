@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from core.demo.factories import factory_specs
 from core.runtime import Runtime
+from demo.factories import factory_specs
 
 
 class DevSignIn:
@@ -28,7 +28,7 @@ class DevSignIn:
 
     async def token_for(self, email: str) -> str | None:
         """A token for the demo user ``email``; None for anyone else."""
-        from cli.tokens import tokens_for_emails  # the CLI's own issuing, as `token issue`
+        from demo.tokens import tokens_for_emails  # development only, as `serve` prints
 
         if email not in {e for e, _ in self.users()}:
             return None

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from core.demo import DemoWorld
+from demo import DemoWorld
 from tests.api import conftest as api_fixtures
 
 # The API tests' demo world and its fixtures.

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.crypto import KeyMaterial
 from core.db import make_sessionmaker
-from core.demo import DemoWorld
 from core.runtime import Runtime
 from core.settings import Settings
+from demo import DemoWorld
 from tests.api.world import demo_world
 from tests.oidc import conftest as oidc_fixtures
 from tests.oidc.conftest import OpenIdProvider
