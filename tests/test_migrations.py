@@ -156,7 +156,7 @@ async def test_decisions_per_request_drop_the_policy_log_and_its_downgrade_resto
     await upgrade(empty_url, "0002")
     assert await on(empty_url, _tables) >= POLICY_LOG
 
-    await upgrade(empty_url, "0003_h6")
+    await upgrade(empty_url, "0005")
     assert not POLICY_LOG & await on(empty_url, _tables)
 
     await downgrade(empty_url, "0002")

@@ -249,11 +249,10 @@ async def test_both_processes_serve_keys_and_health(servers: tuple[Server, Serve
 
 # --- a point decision on B reads the facts A just committed ---------------------------------
 
+# The programme names the factory's first manager as it enrols it (rule 1: membership).
 ENROLL = """mutation { enrollFactory(input: {name: "Mill Enrolled On A", country: "ID",
-  enrolledOn: "2024-01-15"}) { factory { id organization { id } } errors { code } } }"""
-CREATE_MANAGER = """mutation($org: ID!) { createUser(input: {organizationId: $org,
-  email: "first-manager@mill-on-a.test", role: FACTORY_MANAGER}) {
-  user { id } errors { code } } }"""
+  enrolledOn: "2024-01-15", managerEmail: "first-manager@mill-on-a.test"}) {
+  factory { id organization { id } } errors { code } } }"""
 REGISTER = """mutation($factory: ID!) { registerSlcp(input: {factoryId: $factory,
   gatewayId: "GW-MP-1", confirmAssessmentSharing: true}) { factory { id } errors { code } } }"""
 
@@ -265,9 +264,6 @@ async def test_an_enrolment_on_a_lets_its_manager_write_on_b_at_once(
     enrolled = await gql(a.base, ENROLL, token=world.token(world.assessor_id))
     assert enrolled["enrollFactory"]["errors"] == []
     factory = enrolled["enrollFactory"]["factory"]
-    created = await gql(a.base, CREATE_MANAGER, {"org": factory["organization"]["id"]},
-                        token=world.token(world.admin_id))
-    assert created["createUser"]["errors"] == []
     engine = make_engine(world.url)
     try:
         async with engine.connect() as conn:

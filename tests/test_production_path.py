@@ -33,8 +33,9 @@ import pytest
 from joserfc.jwk import OKPKey
 from sqlalchemy import text
 
-from core.crypto import decrypt_and_verify
+from core.crypto import TokenService, decrypt_and_verify, load_key_material
 from core.db import make_engine
+from migrations import migrate
 
 POSTGRES_URL = os.environ.get("MILLGATE_TEST_POSTGRES_URL", "")
 ROOT = Path(__file__).resolve().parents[1]
@@ -117,6 +118,20 @@ class Install:
             "MILLGATE_API_KEY_PEPPER_FILE": str(keys / "api-key-pepper"),
         }
 
+    async def refused(self, *args: str) -> str:
+        """What a refused `millgate` command says; it must exit non-zero."""
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "cli.main", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode != 0, done.stdout
+        return done.stdout + done.stderr
+
     async def millgate(self, *args: str) -> str:
         done = await asyncio.to_thread(
             subprocess.run,
@@ -132,6 +147,33 @@ class Install:
 
     async def token(self, email: str) -> str:
         return (await self.millgate("token", "issue", "--user", email)).strip()
+
+    async def signed_in(self, email: str, database_url: str) -> str:
+        """The access token a factory's user gets by signing in.
+
+        In production the operator issues none to a factory's users (rule 1: `token issue`
+        refuses them); they sign in at their organisation's OpenID Provider, which must be
+        https://. The test stands in for that provider, signing with the installation's own
+        key the token its verifier accepts.
+        """
+        engine = make_engine(database_url.replace("postgresql://", "postgresql+asyncpg://", 1))
+        try:
+            async with engine.connect() as conn:
+                user_id = (
+                    await conn.execute(
+                        text("SELECT id FROM app_user WHERE email = :e"), {"e": email}
+                    )
+                ).scalar_one()
+        finally:
+            await engine.dispose()
+        keys = load_key_material(
+            self.keys / "field-keys.json",
+            self.keys / "signing-keys.json",
+            self.keys / "api-key-pepper",
+            self.keys,
+            create_missing=False,
+        )
+        return TokenService(keys.signing, "millgate", "millgate-api").issue(user_id, 600)
 
 
 class Client:
@@ -158,13 +200,17 @@ class Client:
         return payload
 
 
+# The newest revision: what `db upgrade` must reach.
+[HEAD] = migrate.head_revisions()
+
+
 @pytest.fixture
 async def installed(database: str, tmp_path: Path) -> AsyncIterator[tuple[Install, Client, str]]:
     install = Install(tmp_path, database)
     generated = await install.millgate("keys", "generate", "--out", str(install.keys))
     assert "MILLGATE_SIGNING_KEYS_FILE=" in generated
     upgraded = await install.millgate("db", "upgrade")
-    assert upgraded.strip().endswith("is at 0003_h1")
+    assert upgraded.strip().endswith(f"is at {HEAD}")
     boot = await install.millgate("bootstrap", "--admin-email", "ops@millgate.test")
     admin = boot.strip().splitlines()[-1]
     assert JWT.match(admin)
@@ -232,7 +278,8 @@ async def test_the_whole_production_path(installed: tuple[Install, Client, str])
     step_one = [q["code"] for q in questions if q["step"] == 1]
     assert len(step_one) > 10
 
-    # The programme enrols a factory; the platform gives it its manager.
+    # The programme enrols a factory and names its first manager (rule 1: after that the
+    # factory's managers alone add its users); the manager signs in.
     enrolled = await api.mutate(
         ENROLL,
         "enrollFactory",
@@ -240,12 +287,15 @@ async def test_the_whole_production_path(installed: tuple[Install, Client, str])
             "name": "PT Production Path",
             "country": "ID",
             "enrolledOn": str(TODAY - dt.timedelta(days=120)),
+            "managerEmail": "manager@production-path.test",
         },
         assessor,
     )
     factory = enrolled["factory"]["id"]
-    manager = await user(
-        enrolled["factory"]["organization"]["id"], "manager@production-path.test", "FACTORY_MANAGER"
+    refused = await install.refused("token", "issue", "--user", "manager@production-path.test")
+    assert "factory" in refused
+    manager = await install.signed_in(
+        "manager@production-path.test", install.env["MILLGATE_DATABASE_URL"]
     )
 
     # The factory registers with the Gateway and submits its step 1 self-assessment.

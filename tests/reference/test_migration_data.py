@@ -4,7 +4,7 @@ Given an empty database (SQLite file, or a PostgreSQL database of the test's own
 migrations run, then it holds every ISO 3166-1 country (Better Work's five with their
 programme flag, roll-out date and overlay) and the shipped catalogue of each of the five;
 loading the shipped catalogue again changes nothing; a database seeded before revision
-0003_h1 keeps the catalogue it had.
+0003 keeps the catalogue it had.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """reference data: versioned question catalogue; countries and catalogue loaded with the schema
 
-Revision ID: 0003_h1
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-07 04:30:00
 
@@ -17,7 +17,7 @@ from alembic import op
 from reference import catalogue
 from reference.loader import load_reference
 
-revision: str = '0003_h1'
+revision: str = '0003'
 down_revision: str | Sequence[str] | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

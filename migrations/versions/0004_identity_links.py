@@ -1,7 +1,7 @@
 """identity links: people signed in through OpenID Providers
 
-Revision ID: 0003_h7
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-07 04:20:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_h7"
-down_revision: str | Sequence[str] | None = "0003_h1"
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """access event: the field paths read; assessment: when its release was recorded
 
-Revision ID: 0003_h3
-Revises: 0002
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07 04:10:00
 
 The reader, user or API key, was recorded from the start (``user_id``, ``api_key_id``); what
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_h3"
-down_revision: str | Sequence[str] | None = '0003_h8'
+revision: str = "0007"
+down_revision: str | Sequence[str] | None = '0006'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

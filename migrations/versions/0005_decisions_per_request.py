@@ -3,8 +3,8 @@
 Point decisions read their facts in the request's own transaction, so no process follows a
 log of role links any more.
 
-Revision ID: 0003_h6
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-07 04:30:00.000000
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0003_h6'
-down_revision: str | Sequence[str] | None = '0003_h7'
+revision: str = '0005'
+down_revision: str | Sequence[str] | None = '0004'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """consent grant successors, tokens refused after re-enabling a user
 
-Revision ID: 0003_h8
-Revises: 0002
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-07 04:30:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_h8"
-down_revision: str | Sequence[str] | None = '0003_h6'
+revision: str = "0006"
+down_revision: str | Sequence[str] | None = '0005'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
