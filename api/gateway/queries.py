@@ -1,4 +1,4 @@
-"""What hosts pull: Gateway exports and the rolling list of enrolled factories (rule 17)."""
+"""Hosts' reads: their Gateway exports and the rolling list of enrolled factories (rule 17)."""
 
 from __future__ import annotations
 
@@ -10,63 +10,14 @@ from strawberry.types import Info
 
 import models as m
 from api.context import Context
-from api.ids import to_global_id
-from api.node import Node
+from api.gateway.types import (
+    EnrolledFactory,
+    GatewayExport,
+    GatewayExportConnection,
+    GatewayExportEdge,
+)
 from api.pagination import TIME_ID_KEY, PageInfo, cursor_of, page_args
 from authz.paging import count
-
-
-@strawberry.type
-class GatewayExport(Node):
-    factory_gateway_id: str
-    cycle: int
-    created_at: dt.datetime
-    release_on: dt.date
-    content_sha256: str
-    schema_version: str
-    envelope: str = strawberry.field(
-        description="Compact JWE to the recipient host's registered key, wrapping a compact JWS (EdDSA)."  # noqa: E501 - one line of contract text
-    )
-
-    @classmethod
-    def of(cls, row: m.GatewayExport) -> GatewayExport:
-        return cls(
-            id=to_global_id("GatewayExport", row.id),
-            factory_gateway_id=row.factory_gateway_id,
-            cycle=row.cycle_number,
-            created_at=row.created_at,
-            release_on=row.release_on,
-            content_sha256=row.content_sha256,
-            schema_version=row.schema_version,
-            envelope=row.envelope,
-        )
-
-
-@strawberry.type
-class GatewayExportEdge:
-    node: GatewayExport
-    cursor: str
-
-
-@strawberry.type
-class GatewayExportConnection:
-    edges: list[GatewayExportEdge]
-    page_info: PageInfo
-    count_stmt: strawberry.Private[object]
-
-    @strawberry.field(description="The exports addressed to the caller in all.")
-    async def total_count(self, info: Info[Context, None]) -> int:
-        async with info.context.db() as session:
-            return int(await session.scalar(self.count_stmt) or 0)  # type: ignore[call-overload]
-
-
-@strawberry.type
-class EnrolledFactory:
-    name: str
-    country: str
-    enrolled_on: dt.date
-    slcp_gateway_id: str | None
-    cursor: str = strawberry.field(description="Pass as `after` to continue the list.")
 
 
 async def gateway_exports(
@@ -121,3 +72,21 @@ async def enrolled_factories(
         )
         for r in rows
     ]
+
+
+@strawberry.type
+class GatewayExportQueries:
+    @strawberry.field
+    async def gateway_exports(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> GatewayExportConnection:
+        return await gateway_exports(info, first, after)
+
+
+@strawberry.type
+class EnrolledFactoryQueries:
+    @strawberry.field(description="Hosts and the platform: the rolling list of enrolled factories.")
+    async def enrolled_factories(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> list[EnrolledFactory]:
+        return await enrolled_factories(info, first, after)

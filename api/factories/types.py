@@ -8,16 +8,16 @@ import strawberry
 from strawberry.types import Info
 
 import models as m
-from api.assessments import AssessmentConnection, assessment_connection
-from api.audit import AuditCheckpoint, AuditEntryConnection, audit_page, latest_checkpoint
-from api.consent import AccessEventConnection, ConsentGrant, access_connection
+from api.assessments.types import AssessmentConnection, assessment_connection
+from api.audit.types import AuditCheckpoint, AuditEntryConnection, audit_page, latest_checkpoint
+from api.consent.types import AccessEventConnection, ConsentGrant, access_connection
 from api.context import Context
-from api.eligibility import GatewayEligibility, eligibility_of
+from api.gateway.eligibility import GatewayEligibility, eligibility_of
 from api.ids import to_global_id
 from api.node import Node
-from api.organizations import Country, Organization, load_country, require_organization
+from api.organizations.types import Country, Organization, load_country, require_organization
 from api.pagination import DATE_ID_KEY, PageInfo, cursor_of, page_args
-from api.self_assessments import SelfAssessment
+from api.self_assessments.types import SelfAssessment
 
 
 @strawberry.type

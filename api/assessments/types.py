@@ -10,6 +10,7 @@ from strawberry.types import Info
 
 import models as m
 from api.context import Context
+from api.factory_of import factory_of
 from api.fastpath import plain
 from api.ids import to_global_id
 from api.loaders import AssessmentRow, AssessmentSource, FindingFilter
@@ -18,7 +19,7 @@ from api.pagination import PageArgs, PageInfo, cursor_of, page_args
 from core.crypto import DETAIL_PURPOSE, FieldCipher
 
 if TYPE_CHECKING:
-    from api.factories import Factory
+    from api.factories.types import Factory
 
 AssessmentKind = strawberry.enum(m.AssessmentKind, name="AssessmentKind")
 AssessmentStatus = strawberry.enum(m.AssessmentStatus, name="AssessmentStatus")
@@ -135,10 +136,8 @@ class Assessment(Node):
     @strawberry.field
     async def factory(
         self, info: Info[Context, None]
-    ) -> Annotated[Factory, strawberry.lazy("api.factories")]:
-        from api.factories import require_factory
-
-        return await require_factory(info, self.row.factory_id)
+    ) -> Annotated[Factory, strawberry.lazy("api.factories.types")]:
+        return await factory_of(info, self.row.factory_id)
 
     @strawberry.field
     async def findings(

@@ -10,13 +10,14 @@ from strawberry.types import Info
 
 import models as m
 from api.context import Context
+from api.factory_of import factory_of
 from api.ids import to_global_id
 from api.node import Node
-from api.organizations import Organization, require_organization
+from api.organizations.types import Organization, require_organization
 from api.pagination import PageArgs, PageInfo, cursor_of
 
 if TYPE_CHECKING:
-    from api.factories import Factory
+    from api.factories.types import Factory
 
 DataScope = strawberry.enum(m.DataScope, name="DataScope")
 
@@ -55,10 +56,8 @@ class ConsentGrant(Node):
     @strawberry.field
     async def factory(
         self, info: Info[Context, None]
-    ) -> Annotated[Factory, strawberry.lazy("api.factories")]:
-        from api.factories import require_factory
-
-        return await require_factory(info, self.row.factory_id)
+    ) -> Annotated[Factory, strawberry.lazy("api.factories.types")]:
+        return await factory_of(info, self.row.factory_id)
 
     @strawberry.field
     async def grantee(self, info: Info[Context, None]) -> Organization:

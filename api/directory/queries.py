@@ -21,7 +21,7 @@ import models as m
 from api.context import Context
 from api.errors import BadArgument
 from api.ids import to_global_id
-from api.organizations import Country, OrganizationKind, load_country
+from api.organizations.types import Country, OrganizationKind, load_country
 from api.pagination import PageInfo, cursor_of, page_args
 from authz.paging import count
 
@@ -102,3 +102,20 @@ async def directory_page(
         ),
         count_stmt=count_stmt,
     )
+
+
+@strawberry.type
+class DirectoryQueries:
+    @strawberry.field(
+        description="Factory managers and platform admins: the brands and hosts a factory may "
+        "grant to, by name (case-insensitive `search`) and `kind`; empty for anyone else."
+    )
+    async def directory(
+        self,
+        info: Info[Context, None],
+        search: str | None = None,
+        kind: OrganizationKind | None = None,  # type: ignore[valid-type]
+        first: int | None = None,
+        after: str | None = None,
+    ) -> DirectoryConnection:
+        return await directory_page(info, search, kind, first, after)

@@ -11,7 +11,7 @@ from strawberry.types import Info
 
 import models as m
 from api.context import Context
-from api.organizations import Organization, load_organization
+from api.organizations.types import Organization, load_organization
 from api.pagination import PageArgs, PageInfo, cursor_of
 from authz.paging import count
 from core.audit_checkpoints import CheckpointStore
