@@ -9,14 +9,14 @@ from sqlalchemy import tuple_
 from strawberry.types import Info
 
 import models as m
+from api.connections import Edge, page_of
 from api.context import Context
 from api.gateway.types import (
     EnrolledFactory,
     GatewayExport,
     GatewayExportConnection,
-    GatewayExportEdge,
 )
-from api.pagination import TIME_ID_KEY, PageInfo, cursor_of, page_args
+from api.pagination import TIME_ID_KEY, cursor_of, page_args
 from authz.paging import count
 
 
@@ -32,22 +32,14 @@ async def gateway_exports(
     stmt = stmt.order_by(m.GatewayExport.created_at.desc(), m.GatewayExport.id.desc())
     async with ctx.db() as session:
         rows = list((await session.scalars(stmt.limit(args.first + 1))).all())
-    page = rows[: args.first]
-    for row in page:
+    for row in rows[: args.first]:
         ctx.record_access(row.factory_id, info)
-    edges = [
-        GatewayExportEdge(
-            node=GatewayExport.of(r), cursor=cursor_of(r.created_at.isoformat(), r.id)
-        )
-        for r in page
-    ]
-    return GatewayExportConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > args.first, end_cursor=edges[-1].cursor if edges else None
-        ),
-        count_stmt=count_stmt,
+    edges, page_info = page_of(
+        rows,
+        args.first,
+        lambda r: Edge(node=GatewayExport.of(r), key=(r.created_at.isoformat(), r.id)),
     )
+    return GatewayExportConnection(edges=edges, page_info=page_info, count_stmt=count_stmt)
 
 
 async def enrolled_factories(

@@ -8,10 +8,10 @@ import strawberry
 from strawberry.types import Info
 
 import models as m
+from api.connections import Connection, count_of
 from api.context import Context
 from api.ids import to_global_id
 from api.node import Node
-from api.pagination import PageInfo
 
 
 @strawberry.type
@@ -41,21 +41,12 @@ class GatewayExport(Node):
 
 
 @strawberry.type
-class GatewayExportEdge:
-    node: GatewayExport
-    cursor: str
-
-
-@strawberry.type
-class GatewayExportConnection:
-    edges: list[GatewayExportEdge]
-    page_info: PageInfo
+class GatewayExportConnection(Connection[GatewayExport]):
     count_stmt: strawberry.Private[object]
 
     @strawberry.field(description="The exports addressed to the caller in all.")
     async def total_count(self, info: Info[Context, None]) -> int:
-        async with info.context.db() as session:
-            return int(await session.scalar(self.count_stmt) or 0)  # type: ignore[call-overload]
+        return await count_of(info, self.count_stmt)
 
 
 @strawberry.type
