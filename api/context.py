@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,15 +15,13 @@ from strawberry.types import Info
 
 import models as m
 from api.access_paths import field_path
+from api.loaders import Loaders
 from authz.enforcer import allows
 from authz.facts import NO_GRANTS, factory_relation
 from authz.principal import Principal
 from authz.rules import needs_grants
 from authz.scope import Scope
 from core.runtime import Runtime
-
-if TYPE_CHECKING:
-    from api.loaders import Loaders
 
 
 class RequestFinished(RuntimeError):
@@ -53,8 +51,6 @@ class Context:
 
     @cached_property
     def loaders(self) -> Loaders:
-        from api.loaders import Loaders
-
         return Loaders(self)
 
     @asynccontextmanager

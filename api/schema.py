@@ -20,27 +20,63 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
-from api.assessments import Assessment, Finding
-from api.consent import ConsentGrant
+from api.assessments.mutations import AssessmentMutations
+from api.assessments.types import Assessment, Finding
+from api.catalogue.queries import CatalogueQueries
+from api.consent.mutations import ConsentChangeMutations, ConsentMutations
+from api.consent.types import ConsentGrant
+from api.directory.queries import DirectoryQueries
 from api.documents import DocumentCache, DocumentCacheExtension, document_cache
 from api.error_codes import ErrorCodes
-from api.factories import Factory
+from api.factories.mutations import EnrollmentMutations, RegistrationMutations
+from api.factories.queries import FactoryQueries
+from api.factories.types import Factory
 from api.fastpath import executor_class
-from api.gateway import GatewayExport
+from api.gateway.queries import EnrolledFactoryQueries, GatewayExportQueries
+from api.gateway.types import GatewayExport
 from api.middleware.tracing import graphql_extension
-from api.mutations.admin import AdminMutations
-from api.mutations.consent_changes import ConsentChangeMutations
-from api.mutations.factory import FactoryMutations
-from api.mutations.programme import ProgrammeMutations
-from api.organizations import ApiKey, Organization, User
-from api.query import Query
-from api.self_assessments import SelfAssessment
+from api.node_lookup import NodeQuery
+from api.organizations.key_mutations import ApiKeyMutations
+from api.organizations.mutations import HostMutations, OrganizationMutations
+from api.organizations.queries import OrganizationQueries, ViewerQueries
+from api.organizations.types import ApiKey, Organization, User
+from api.organizations.user_mutations import UserMutations
+from api.self_assessments.mutations import SelfAssessmentMutations
+from api.self_assessments.types import SelfAssessment
+from api.statistics.queries import StatisticsQueries
 from core.settings import Settings
 
 log = logging.getLogger("millgate.graphql")
 
+# Each domain's root fields, one line each; the order is the printed order of the SDL.
+Query = merge_types(
+    "Query",
+    (
+        NodeQuery,
+        ViewerQueries,
+        FactoryQueries,
+        GatewayExportQueries,
+        StatisticsQueries,
+        EnrolledFactoryQueries,
+        CatalogueQueries,
+        OrganizationQueries,
+        DirectoryQueries,
+    ),
+)
 Mutation = merge_types(
-    "Mutation", (FactoryMutations, ConsentChangeMutations, ProgrammeMutations, AdminMutations)
+    "Mutation",
+    (
+        ConsentMutations,
+        RegistrationMutations,
+        SelfAssessmentMutations,
+        ConsentChangeMutations,
+        EnrollmentMutations,
+        AssessmentMutations,
+        OrganizationMutations,
+        UserMutations,
+        ApiKeyMutations,
+        HostMutations,
+    ),
 )
 
 

@@ -354,7 +354,8 @@ class Scope:
 
     def statistics_rows(self, country: str) -> Select[*tuple[Any, ...]]:
         """Per cluster and released assessment: its factory, when its release became public,
-        and whether it found a non-compliance (rule 12; :mod:`api.disclosure` publishes)."""
+        and whether it found a non-compliance (rule 12; :mod:`api.statistics.disclosure`
+        publishes)."""
         stmt: Select[*tuple[Any, ...]] = (
             select(
                 m.Finding.cluster.label("cluster"),

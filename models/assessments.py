@@ -38,7 +38,7 @@ class Assessment(Base):
     released_on: Mapped[dt.date | None] = mapped_column(Date)
     gateway_release_on: Mapped[dt.date | None] = mapped_column(Date)
     # When the release was recorded through the API (NULL for seeded and older rows): a release
-    # dated in the past counts for the statistics from this day (api/disclosure.py).
+    # dated in the past counts for the statistics from this day (api/statistics/disclosure.py).
     released_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     # Question codes a virtual check covered; step 1 answers outside it stay self-assessed.
     virtual_scope: Mapped[str | None] = mapped_column(Text)

@@ -62,7 +62,7 @@ def test_the_named_modules_all_still_need_it() -> None:
 
 def test_system_read_refuses_a_module_not_named() -> None:
     # given a call made from the globals of a resolver module
-    resolver_globals = {"__name__": "api.factories", "system_read": system_read, "m": m}
+    resolver_globals = {"__name__": "api.factories.types", "system_read": system_read, "m": m}
     resolver_globals["select"] = select
 
     # when it marks a read as the system's, then it is refused

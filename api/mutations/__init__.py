@@ -1,1 +1,3 @@
-"""Mutations, one module per audience: factories, programmes, platform admins."""
+"""What every mutation shares (``base``): the transaction, the decision, input checks.
+
+The mutations themselves live with their domain (``api.<domain>.mutations``)."""

@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 import models as m
@@ -27,6 +28,7 @@ T = TypeVar("T")
 
 ALREADY_EXISTS = "ALREADY_EXISTS"
 INVALID = "INVALID"
+IMPORT_NOT_ACCEPTED = "IMPORT_NOT_ACCEPTED"
 
 
 async def run(ctx: Context, body: Callable[[], Awaitable[T]]) -> T | UserInputError:
@@ -118,3 +120,37 @@ def payload_errors(result: Any) -> list[Any]:
     from api.errors import UserError
 
     return [UserError.of(result)] if isinstance(result, UserInputError) else []
+
+
+async def lock_factory(ctx: Context, factory_id: int) -> None:
+    """Holds the factory's row (PostgreSQL) or the database's write lock (SQLite) until the
+    transaction ends, so that a check-then-insert on its grants cannot race another."""
+    await ctx.session.execute(
+        update(m.Factory)
+        .where(m.Factory.id == factory_id)
+        .values(name=m.Factory.name)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def open_cycle(ctx: Context, factory: m.Factory, number: int, field: str) -> m.ServiceCycle:
+    """The factory's cycle ``number``, opened now if it is the next one."""
+    if number < 1 or number > 1000:
+        raise UserInputError(INVALID, "cycle must be between 1 and 1000", field)
+    cycles = (
+        await ctx.session.scalars(
+            ctx.scope.cycles("factory").where(m.ServiceCycle.factory_id == factory.id)
+        )
+    ).all()
+    for cycle in cycles:
+        if cycle.number == number:
+            return cycle
+    latest = max((c.number for c in cycles), default=0)
+    if number != latest + 1:
+        raise UserInputError(INVALID, f"the next cycle of this factory is {latest + 1}", field)
+    cycle = m.ServiceCycle(
+        factory_id=factory.id, number=number, started_on=dt.datetime.now(dt.UTC).date()
+    )
+    ctx.session.add(cycle)
+    await ctx.session.flush()
+    return cycle

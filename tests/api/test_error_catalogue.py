@@ -13,8 +13,8 @@ import pytest
 from graphql import GraphQLObjectType, build_schema
 
 import exports.eligibility as rules
-from api.eligibility import NO_SUCH_CYCLE
 from api.error_catalogue import ELIGIBILITY_REASONS, REQUEST_ERROR_CODES, USER_ERROR_CODES
+from api.gateway.eligibility import NO_SUCH_CYCLE
 from api.schema import sdl
 
 ROOT = Path(__file__).resolve().parents[2]

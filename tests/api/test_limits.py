@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-import api.query as query
-import api.statistics as statistics
+import api.factories.queries as factory_queries
+import api.statistics.queries as statistics
 from demo import DemoWorld
 from tests.api.support import error_codes, gid
 
@@ -335,7 +335,7 @@ async def test_an_unexpected_error_spares_its_siblings(
     async def broken(*args: object, **kwargs: object) -> None:
         raise KeyError("internal")
 
-    monkeypatch.setattr(query, "load_factory", broken)
+    monkeypatch.setattr(factory_queries, "load_factory", broken)
 
     # when it is asked beside another field
     response = await api.post(

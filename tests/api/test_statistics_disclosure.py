@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import models as m
-from api.disclosure import Cell, Contribution, K, public_on, published_cell
+from api.statistics.disclosure import Cell, Contribution, K, public_on, published_cell
 from core.crypto import KeyMaterial
 from demo import DemoWorld
 from tests.builders import days, make_assessment, make_factory, make_finding

@@ -9,14 +9,16 @@ import strawberry
 from strawberry.types import Info
 
 import models as m
+from api.connections import Connection, Edge, page_of
 from api.context import Context
+from api.factory_of import factory_of
 from api.ids import to_global_id
 from api.node import Node
-from api.organizations import Organization, require_organization
-from api.pagination import PageArgs, PageInfo, cursor_of
+from api.organizations.types import Organization, require_organization
+from api.pagination import PageArgs
 
 if TYPE_CHECKING:
-    from api.factories import Factory
+    from api.factories.types import Factory
 
 DataScope = strawberry.enum(m.DataScope, name="DataScope")
 
@@ -55,10 +57,8 @@ class ConsentGrant(Node):
     @strawberry.field
     async def factory(
         self, info: Info[Context, None]
-    ) -> Annotated[Factory, strawberry.lazy("api.factories")]:
-        from api.factories import require_factory
-
-        return await require_factory(info, self.row.factory_id)
+    ) -> Annotated[Factory, strawberry.lazy("api.factories.types")]:
+        return await factory_of(info, self.row.factory_id)
 
     @strawberry.field
     async def grantee(self, info: Info[Context, None]) -> Organization:
@@ -99,15 +99,7 @@ class AccessEvent:
 
 
 @strawberry.type
-class AccessEventEdge:
-    node: AccessEvent
-    cursor: str
-
-
-@strawberry.type
-class AccessEventConnection:
-    edges: list[AccessEventEdge]
-    page_info: PageInfo
+class AccessEventConnection(Connection[AccessEvent]):
     factory_id: strawberry.Private[int]
 
     @strawberry.field(description="Reads of the factory's data in all, not only this page.")
@@ -119,17 +111,9 @@ class AccessEventConnection:
 def access_connection(
     rows: list[m.AccessEvent], args: PageArgs, factory_id: int
 ) -> AccessEventConnection:
-    page = rows[: args.first]
-    edges = [
-        AccessEventEdge(
-            node=AccessEvent(row=r, at=r.at, operation=r.operation), cursor=cursor_of(r.id)
-        )
-        for r in page
-    ]
-    return AccessEventConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > args.first, end_cursor=edges[-1].cursor if edges else None
-        ),
-        factory_id=factory_id,
+    edges, page_info = page_of(
+        rows,
+        args.first,
+        lambda r: Edge(node=AccessEvent(row=r, at=r.at, operation=r.operation), key=(r.id,)),
     )
+    return AccessEventConnection(edges=edges, page_info=page_info, factory_id=factory_id)

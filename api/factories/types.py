@@ -8,16 +8,17 @@ import strawberry
 from strawberry.types import Info
 
 import models as m
-from api.assessments import AssessmentConnection, assessment_connection
-from api.audit import AuditCheckpoint, AuditEntryConnection, audit_page, latest_checkpoint
-from api.consent import AccessEventConnection, ConsentGrant, access_connection
+from api.assessments.types import AssessmentConnection, assessment_connection
+from api.audit.types import AuditCheckpoint, AuditEntryConnection, audit_page, latest_checkpoint
+from api.connections import Edge, count_of
+from api.consent.types import AccessEventConnection, ConsentGrant, access_connection
 from api.context import Context
-from api.eligibility import GatewayEligibility, eligibility_of
+from api.gateway.eligibility import GatewayEligibility, eligibility_of
 from api.ids import to_global_id
 from api.node import Node
-from api.organizations import Country, Organization, load_country, require_organization
-from api.pagination import DATE_ID_KEY, PageInfo, cursor_of, page_args
-from api.self_assessments import SelfAssessment
+from api.organizations.types import Country, Organization, load_country, require_organization
+from api.pagination import DATE_ID_KEY, PageInfo, page_args
+from api.self_assessments.types import SelfAssessment
 
 
 @strawberry.type
@@ -145,23 +146,18 @@ async def require_factory(info: Info[Context, None], factory_id: int) -> Factory
 
 
 @strawberry.type
-class FactoryEdge:
-    node: Factory
-    cursor: str
-
-
-@strawberry.type
 class FactoryConnection:
+    """Not a :class:`~api.connections.Connection`: its edges are made (and logged as reads)
+    only when asked for, so a bare ``totalCount`` reads no factory."""
+
     rows: strawberry.Private[list[m.Factory]]
     page_info: PageInfo
     count_stmt: strawberry.Private[object]
 
     @strawberry.field
-    def edges(self, info: Info[Context, None]) -> list[FactoryEdge]:
-        # Built (and logged as reads) only when asked for: a bare totalCount reads no factory.
-        return [FactoryEdge(node=factory_out(info, r), cursor=cursor_of(r.id)) for r in self.rows]
+    def edges(self, info: Info[Context, None]) -> list[Edge[Factory]]:
+        return [Edge(node=factory_out(info, r), key=(r.id,)) for r in self.rows]
 
     @strawberry.field
     async def total_count(self, info: Info[Context, None]) -> int:
-        async with info.context.db() as session:
-            return int(await session.scalar(self.count_stmt) or 0)  # type: ignore[call-overload]
+        return await count_of(info, self.count_stmt)

@@ -9,15 +9,17 @@ import strawberry
 from strawberry.types import Info
 
 import models as m
-from api.assessments import ComplianceCluster
+from api.assessments.types import ComplianceCluster
 from api.context import Context
-from api.disclosure import Contribution, K, public_on, published_cell
 from api.errors import BadArgument
 from api.ids import to_global_id
+from api.statistics.disclosure import Contribution, K, public_on, published_cell
 from core.country_codes import parse_alpha2
 from core.crypto import DETAIL_PURPOSE
 
-MIN_CELL = K  # a cell, and each change of it, covers at least 5 factories (api/disclosure.py)
+MIN_CELL = (
+    K  # a cell, and each change of it, covers at least 5 factories (api/statistics/disclosure.py)
+)
 
 
 @strawberry.type(
@@ -162,3 +164,28 @@ async def zero_tolerance_findings(
             )
         )
     return out
+
+
+@strawberry.type
+class StatisticsQueries:
+    @strawberry.field(
+        description="Consolidated statistics of a country (rule 12), for its programme and constituents: published in batches of at least 5 factories each, never per release (docs/statistics.md)."  # noqa: E501 - one line of contract text
+    )
+    async def country_statistics(
+        self, info: Info[Context, None], country: str
+    ) -> list[ClusterStatistic]:
+        return await country_statistics(info, country)
+
+    @strawberry.field
+    async def public_findings(
+        self, info: Info[Context, None], country: str | None = None, first: int | None = None
+    ) -> list[PublicFinding]:
+        return await public_findings(info, country, first)
+
+    @strawberry.field(
+        description="The labour inspectorate of a country: its zero-tolerance findings, whatever the consent."  # noqa: E501 - one line of contract text
+    )
+    async def zero_tolerance_findings(
+        self, info: Info[Context, None], country: str
+    ) -> list[ZeroToleranceCase]:
+        return await zero_tolerance_findings(info, country)

@@ -9,16 +9,18 @@ import strawberry
 from strawberry.types import Info
 
 import models as m
+from api.connections import Connection, Edge, page_of
 from api.context import Context
+from api.factory_of import factory_of
 from api.fastpath import plain
 from api.ids import to_global_id
 from api.loaders import AssessmentRow, AssessmentSource, FindingFilter
 from api.node import Node
-from api.pagination import PageArgs, PageInfo, cursor_of, page_args
+from api.pagination import PageArgs, page_args
 from core.crypto import DETAIL_PURPOSE, FieldCipher
 
 if TYPE_CHECKING:
-    from api.factories import Factory
+    from api.factories.types import Factory
 
 AssessmentKind = strawberry.enum(m.AssessmentKind, name="AssessmentKind")
 AssessmentStatus = strawberry.enum(m.AssessmentStatus, name="AssessmentStatus")
@@ -81,21 +83,7 @@ class Finding(Node):
 
 
 @strawberry.type
-class FindingEdge:
-    node: Finding
-    pk: strawberry.Private[int]
-
-    @strawberry.field
-    @plain
-    def cursor(self) -> str:
-        # Made when asked: a page of findings rarely asks for every finding's cursor.
-        return cursor_of(self.pk)
-
-
-@strawberry.type
-class FindingConnection:
-    edges: list[FindingEdge]
-    page_info: PageInfo
+class FindingConnection(Connection[Finding]):
     assessment_id: strawberry.Private[int]
     flt: strawberry.Private[FindingFilter]
 
@@ -135,10 +123,8 @@ class Assessment(Node):
     @strawberry.field
     async def factory(
         self, info: Info[Context, None]
-    ) -> Annotated[Factory, strawberry.lazy("api.factories")]:
-        from api.factories import require_factory
-
-        return await require_factory(info, self.row.factory_id)
+    ) -> Annotated[Factory, strawberry.lazy("api.factories.types")]:
+        return await factory_of(info, self.row.factory_id)
 
     @strawberry.field
     async def findings(
@@ -164,29 +150,16 @@ def finding_connection(
     flt: FindingFilter,
     cipher: FieldCipher,
 ) -> FindingConnection:
-    page = rows[: args.first]
-    edges = [FindingEdge(node=Finding.of(r, cipher), pk=r.id) for r in page]
-    return FindingConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > args.first,
-            end_cursor=cursor_of(page[-1].id) if page else None,
-        ),
-        assessment_id=assessment_id,
-        flt=flt,
+    edges, page_info = page_of(
+        rows,
+        args.first,
+        lambda r: Edge(node=Finding.of(r, cipher), key=(r.id,)),
     )
+    return FindingConnection(edges=edges, page_info=page_info, assessment_id=assessment_id, flt=flt)
 
 
 @strawberry.type
-class AssessmentEdge:
-    node: Assessment
-    cursor: str
-
-
-@strawberry.type
-class AssessmentConnection:
-    edges: list[AssessmentEdge]
-    page_info: PageInfo
+class AssessmentConnection(Connection[Assessment]):
     factory_id: strawberry.Private[int]
 
     @strawberry.field
@@ -197,16 +170,9 @@ class AssessmentConnection:
 def assessment_connection(
     rows: list[AssessmentRow], args: PageArgs, factory_id: int
 ) -> AssessmentConnection:
-    page = rows[: args.first]
-    edges = [
-        AssessmentEdge(node=Assessment.of(r), cursor=cursor_of(r.row.assessed_on, r.row.id))
-        for r in page
-    ]
-    return AssessmentConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > args.first,
-            end_cursor=edges[-1].cursor if edges else None,
-        ),
-        factory_id=factory_id,
+    edges, page_info = page_of(
+        rows,
+        args.first,
+        lambda r: Edge(node=Assessment.of(r), key=(r.row.assessed_on, r.row.id)),
     )
+    return AssessmentConnection(edges=edges, page_info=page_info, factory_id=factory_id)

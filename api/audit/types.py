@@ -10,9 +10,10 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 import models as m
+from api.connections import Connection, Edge, count_of, page_of
 from api.context import Context
-from api.organizations import Organization, load_organization
-from api.pagination import PageArgs, PageInfo, cursor_of
+from api.organizations.types import Organization, load_organization
+from api.pagination import PageArgs
 from audit.checkpoints import CheckpointStore
 from authz.paging import count
 
@@ -37,21 +38,12 @@ class AuditEntry:
 
 
 @strawberry.type
-class AuditEntryEdge:
-    node: AuditEntry
-    cursor: str
-
-
-@strawberry.type
-class AuditEntryConnection:
-    edges: list[AuditEntryEdge]
-    page_info: PageInfo
+class AuditEntryConnection(Connection[AuditEntry]):
     count_stmt: strawberry.Private[object]
 
     @strawberry.field(description="The factory's audit entries in all.")
     async def total_count(self, info: Info[Context, None]) -> int:
-        async with info.context.db() as session:
-            return int(await session.scalar(self.count_stmt) or 0)  # type: ignore[call-overload]
+        return await count_of(info, self.count_stmt)
 
 
 async def audit_page(
@@ -68,21 +60,15 @@ async def audit_page(
                 await session.scalars(stmt.order_by(m.AuditEntry.seq.desc()).limit(args.first + 1))
             ).all()
         )
-    page = rows[: args.first]
-    edges = [
-        AuditEntryEdge(
+    edges, page_info = page_of(
+        rows,
+        args.first,
+        lambda r: Edge(
             node=AuditEntry(row=r, seq=r.seq, at=r.at, action=r.action, target=r.target),
-            cursor=cursor_of(r.seq),
-        )
-        for r in page
-    ]
-    return AuditEntryConnection(
-        edges=edges,
-        page_info=PageInfo(
-            has_next_page=len(rows) > args.first, end_cursor=edges[-1].cursor if edges else None
+            key=(r.seq,),
         ),
-        count_stmt=count_stmt,
     )
+    return AuditEntryConnection(edges=edges, page_info=page_info, count_stmt=count_stmt)
 
 
 @strawberry.type(

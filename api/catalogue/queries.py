@@ -11,7 +11,7 @@ import strawberry
 from strawberry.types import Info
 
 import models as m
-from api.assessments import ComplianceCluster
+from api.assessments.types import ComplianceCluster
 from api.context import Context
 from api.errors import BadArgument
 from api.pagination import cursor_of, page_args
@@ -80,3 +80,19 @@ async def question_page(
             stmt = stmt.where(m.Question.id > args.after[0])
         rows = (await session.scalars(stmt.limit(args.first))).all()
     return [Question.of(r) for r in rows]
+
+
+@strawberry.type
+class CatalogueQueries:
+    @strawberry.field(
+        description="Anyone: a country's current question catalogue (of toolVersion if given)."
+    )
+    async def questions(
+        self,
+        info: Info[Context, None],
+        country: str,
+        tool_version: str | None = None,
+        first: int | None = None,
+        after: str | None = None,
+    ) -> list[Question]:
+        return await question_page(info, country, tool_version, first, after)

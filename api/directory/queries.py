@@ -18,11 +18,12 @@ from sqlalchemy import func
 from strawberry.types import Info
 
 import models as m
+from api.connections import Connection, Edge, count_of, page_of
 from api.context import Context
 from api.errors import BadArgument
 from api.ids import to_global_id
-from api.organizations import Country, OrganizationKind, load_country
-from api.pagination import PageInfo, cursor_of, page_args
+from api.organizations.types import Country, OrganizationKind, load_country
+from api.pagination import page_args
 from authz.paging import count
 
 MAX_SEARCH = 100
@@ -45,21 +46,18 @@ class DirectoryEntry:
 
 
 @strawberry.type
-class DirectoryEdge:
-    node: DirectoryEntry
-    cursor: str
+class DirectoryEdge(Edge[DirectoryEntry]):
+    pass  # named for the directory, as the schema has it, not for its entries
 
 
 @strawberry.type
-class DirectoryConnection:
+class DirectoryConnection(Connection[DirectoryEntry]):
     edges: list[DirectoryEdge]
-    page_info: PageInfo
     count_stmt: strawberry.Private[object]
 
     @strawberry.field
     async def total_count(self, info: Info[Context, None]) -> int:
-        async with info.context.db() as session:
-            return int(await session.scalar(self.count_stmt) or 0)  # type: ignore[call-overload]
+        return await count_of(info, self.count_stmt)
 
 
 def _search_term(search: str | None) -> str | None:
@@ -93,12 +91,26 @@ async def directory_page(
         rows = list(
             (await session.scalars(stmt.order_by(m.Organization.id).limit(args.first + 1))).all()
         )
-    page = rows[: args.first]
-    return DirectoryConnection(
-        edges=[DirectoryEdge(node=DirectoryEntry.of(r), cursor=cursor_of(r.id)) for r in page],
-        page_info=PageInfo(
-            has_next_page=len(rows) > args.first,
-            end_cursor=cursor_of(page[-1].id) if page else None,
-        ),
-        count_stmt=count_stmt,
+    edges, page_info = page_of(
+        rows,
+        args.first,
+        lambda r: DirectoryEdge(node=DirectoryEntry.of(r), key=(r.id,)),
     )
+    return DirectoryConnection(edges=edges, page_info=page_info, count_stmt=count_stmt)
+
+
+@strawberry.type
+class DirectoryQueries:
+    @strawberry.field(
+        description="Factory managers and platform admins: the brands and hosts a factory may "
+        "grant to, by name (case-insensitive `search`) and `kind`; empty for anyone else."
+    )
+    async def directory(
+        self,
+        info: Info[Context, None],
+        search: str | None = None,
+        kind: OrganizationKind | None = None,  # type: ignore[valid-type]
+        first: int | None = None,
+        after: str | None = None,
+    ) -> DirectoryConnection:
+        return await directory_page(info, search, kind, first, after)

@@ -1,4 +1,4 @@
-"""Mutations of programme assessors: enrolment, assessments, releases (own country only)."""
+"""Mutations of programme assessors: assessments and their releases (own country only)."""
 
 from __future__ import annotations
 
@@ -9,42 +9,28 @@ from strawberry.types import Info
 
 import audit
 import models as m
-from api.assessments import Assessment, AssessmentKind, ComplianceCluster
+from api.assessments.types import Assessment, AssessmentKind, ComplianceCluster
 from api.context import Context
 from api.errors import UserError, not_found
-from api.factories import Factory
 from api.ids import pk_of
 from api.loaders import AssessmentRow
 from api.mutations.base import (
     ALREADY_EXISTS,
+    IMPORT_NOT_ACCEPTED,
     INVALID,
-    check_text,
-    country_code,
-    member_email,
+    open_cycle,
     payload_errors,
     require,
     run,
     today,
     visible_factory,
 )
-from api.mutations.factory import IMPORT_NOT_ACCEPTED, FactoryPayload, open_cycle
 from core.crypto import DETAIL_PURPOSE
 from core.errors import UserInputError
 
 MAX_FINDINGS = 500
 MAX_DETAIL = 4000
 MAX_RELEASE_SPAN = dt.timedelta(days=3650)  # even an overridden release comes within years
-
-
-@strawberry.input
-class EnrollFactoryInput:
-    name: str
-    country: str
-    enrolled_on: dt.date
-    manager_email: str | None = strawberry.field(
-        default=None,
-        description="The factory's first manager, named once at enrolment; after it only the factory's managers add or remove its users (rule 1).",  # noqa: E501 - one line of contract text
-    )
 
 
 @strawberry.input
@@ -88,51 +74,6 @@ class ReleaseAssessmentInput:
     override_deadline: bool = strawberry.field(
         default=False, description="Platform admins only: release past the 28 days."
     )
-
-
-async def _enroll(ctx: Context, data: EnrollFactoryInput) -> m.Factory:
-    session = ctx.session
-    name = check_text(data.name, "name")
-    code = country_code(data.country, "country")
-    country = await session.scalar(ctx.scope.countries().where(m.Country.code == code))
-    if country is None:
-        raise UserInputError("NOT_FOUND", "no such country", "country")
-    await require(ctx, "factory", country=code)
-    if data.enrolled_on > today() + dt.timedelta(days=366):
-        raise UserInputError(INVALID, "enrolledOn is too far in the future", "enrolledOn")
-    organization = m.Organization(name=name, kind=m.OrganizationKind.FACTORY)
-    session.add(organization)
-    await session.flush()
-    factory = m.Factory(
-        organization_id=organization.id, name=name, country_code=code, enrolled_on=data.enrolled_on
-    )
-    session.add(factory)
-    await session.flush()
-    await audit.append(
-        session,
-        ctx.principal,
-        "factory.enroll",
-        f"Factory:{factory.id}",
-        factory_id=factory.id,
-        details={"country": code},
-    )
-    if data.manager_email is not None:
-        manager = m.User(
-            email=member_email(data.manager_email, "managerEmail"),
-            organization_id=organization.id,
-            role=m.Role.FACTORY_MANAGER,
-        )
-        session.add(manager)
-        await session.flush()  # a taken email: ALREADY_EXISTS, nothing written
-        await audit.append(
-            session,
-            ctx.principal,
-            "user.create",
-            f"User:{manager.id}",
-            factory_id=factory.id,
-            details={"organization": organization.id, "role": m.Role.FACTORY_MANAGER.value},
-        )
-    return factory
 
 
 async def _questions(ctx: Context, factory: m.Factory) -> dict[str, m.Question]:
@@ -297,15 +238,7 @@ async def _release(ctx: Context, data: ReleaseAssessmentInput) -> AssessmentRow:
 
 
 @strawberry.type
-class ProgrammeMutations:
-    @strawberry.mutation(description="Programme assessors.")
-    async def enroll_factory(
-        self, info: Info[Context, None], input: EnrollFactoryInput
-    ) -> FactoryPayload:
-        result = await run(info.context, lambda: _enroll(info.context, input))
-        factory = None if isinstance(result, UserInputError) else Factory.of(result)
-        return FactoryPayload(factory=factory, errors=payload_errors(result))
-
+class AssessmentMutations:
     @strawberry.mutation
     async def record_assessment(
         self, info: Info[Context, None], input: RecordAssessmentInput

@@ -1,0 +1,1 @@
+"""Assessments and findings: the types, their pages, recording and release."""

@@ -1,0 +1,1 @@
+"""The audit trail of a factory and the chain's signed checkpoints."""

@@ -1,0 +1,1 @@
+"""The question catalogue a self-assessment is filled in from."""

@@ -1,0 +1,1 @@
+"""The directory of brands and hosts a factory may grant to."""

@@ -1,0 +1,1 @@
+"""Factories: the type, its pages, SLCP registration and enrolment."""

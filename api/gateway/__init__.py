@@ -1,0 +1,1 @@
+"""The Gateway side: exports hosts pull, eligibility, the enrolled-factory list."""

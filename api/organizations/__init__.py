@@ -1,0 +1,1 @@
+"""Organisations, their users and API keys, countries and the viewer."""

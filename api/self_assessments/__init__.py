@@ -1,0 +1,1 @@
+"""Self-assessments: the type and their submission."""

@@ -1,0 +1,1 @@
+"""Views of no single factory: country statistics under disclosure control, public findings."""
