@@ -91,14 +91,18 @@ def make_world(factories: int, brands: int, size: int, seed: int) -> World:
 
 
 def brand_of(org_id: int) -> Principal:
-    return Principal(organization_id=org_id, organization_kind=m.OrganizationKind.BRAND,
-                     role=m.Role.BRAND_VIEWER)
+    return Principal(
+        organization_id=org_id, organization_kind=m.OrganizationKind.BRAND, role=m.Role.BRAND_VIEWER
+    )
 
 
 def manager(world: World, factory_id: int) -> Principal:
-    return Principal(organization_id=world.factory_org(factory_id),
-                     organization_kind=m.OrganizationKind.FACTORY,
-                     role=m.Role.FACTORY_MANAGER, factory_id=factory_id)
+    return Principal(
+        organization_id=world.factory_org(factory_id),
+        organization_kind=m.OrganizationKind.FACTORY,
+        role=m.Role.FACTORY_MANAGER,
+        factory_id=factory_id,
+    )
 
 
 @dataclass(frozen=True)
@@ -141,8 +145,7 @@ def decide_every_grant(enforcer: Enforcer, world: World, size: int) -> int:
     for brand_id, factory_id in world.grants[:size]:
         caller = brand_of(brand_id)
         rel = factory_relation(caller, row_of(world, factory_id), ASSESSMENT)
-        allowed += enforcer.decide(Subject.of(caller), caller.role_name, rel, "assessment",
-                                   "read")
+        allowed += enforcer.decide(Subject.of(caller), caller.role_name, rel, "assessment", "read")
     assert allowed == size
     return size
 
@@ -263,25 +266,33 @@ async def copy_world(url: str, world: World) -> None:
     conn = await asyncpg.connect(asyncpg_url(url))
     try:
         await conn.copy_records_to_table(
-            "country", columns=["code", "name", "betterwork_programme"],
-            records=[("ID", "Indonesia", True), ("VN", "Viet Nam", True)])
+            "country",
+            columns=["code", "name", "betterwork_programme"],
+            records=[("ID", "Indonesia", True), ("VN", "Viet Nam", True)],
+        )
         orgs = [(b, f"Brand {b}", "BRAND", False, now) for b in range(1, world.brands + 1)]
-        orgs += [(world.factory_org(f), f"Factory {f}", "FACTORY", False, now)
-                 for f in range(1, world.factories + 1)]
+        orgs += [
+            (world.factory_org(f), f"Factory {f}", "FACTORY", False, now)
+            for f in range(1, world.factories + 1)
+        ]
         await conn.copy_records_to_table(
-            "organization", columns=["id", "name", "kind", "labour_inspectorate", "created_at"],
-            records=orgs)
+            "organization",
+            columns=["id", "name", "kind", "labour_inspectorate", "created_at"],
+            records=orgs,
+        )
         await conn.copy_records_to_table(
-            "factory", columns=["id", "organization_id", "name", "country_code",
-                                "high_performance"],
-            records=[(f, world.factory_org(f), f"Factory {f}", "ID" if f % 3 else "VN", False)
-                     for f in range(1, world.factories + 1)])
+            "factory",
+            columns=["id", "organization_id", "name", "country_code", "high_performance"],
+            records=[
+                (f, world.factory_org(f), f"Factory {f}", "ID" if f % 3 else "VN", False)
+                for f in range(1, world.factories + 1)
+            ],
+        )
     finally:
         await conn.close()
 
 
-async def copy_grants(url: str, pairs: Sequence[tuple[int, int]], first_id: int,
-                      seed: int) -> None:
+async def copy_grants(url: str, pairs: Sequence[tuple[int, int]], first_id: int, seed: int) -> None:
     rng = random.Random(seed + first_id)
     now = dt.datetime.now(dt.UTC)
     records = []
@@ -292,15 +303,25 @@ async def copy_grants(url: str, pairs: Sequence[tuple[int, int]], first_id: int,
         expires = now - dt.timedelta(days=1) if 0.10 <= roll < 0.15 else None
         if brand == BIG_BRAND:  # the big brand's grants are all active
             revoked = expires = None
-        records.append((first_id + i, factory, brand, True, rng.random() < 0.5, granted,
-                        expires, revoked))
+        records.append(
+            (first_id + i, factory, brand, True, rng.random() < 0.5, granted, expires, revoked)
+        )
     conn = await asyncpg.connect(asyncpg_url(url))
     try:
         await conn.copy_records_to_table(
             "consent_grant",
-            columns=["id", "factory_id", "grantee_id", "scope_assessment",
-                     "scope_self_assessment", "granted_at", "expires_at", "revoked_at"],
-            records=records)
+            columns=[
+                "id",
+                "factory_id",
+                "grantee_id",
+                "scope_assessment",
+                "scope_self_assessment",
+                "granted_at",
+                "expires_at",
+                "revoked_at",
+            ],
+            records=records,
+        )
         await conn.execute("ANALYZE consent_grant")
     finally:
         await conn.close()
@@ -365,9 +386,13 @@ async def measure_lists(url: str, world: World, size: int) -> list[ListTiming]:
     out = []
     try:
         for label, brand in cases:
-            scope = Scope(Principal(organization_id=brand,
-                                    organization_kind=m.OrganizationKind.BRAND,
-                                    role=m.Role.BRAND_VIEWER))
+            scope = Scope(
+                Principal(
+                    organization_id=brand,
+                    organization_kind=m.OrganizationKind.BRAND,
+                    role=m.Role.BRAND_VIEWER,
+                )
+            )
             page = scope.factories().order_by(m.Factory.id).limit(100)
             total = count(scope.factories())
             merged_page = merged_factories(brand).order_by(m.Factory.id).limit(100)
@@ -377,8 +402,9 @@ async def measure_lists(url: str, world: World, size: int) -> list[ListTiming]:
                 list_ms, rows = await median_ms(session, page, scalar=False)
                 count_ms, visible = await median_ms(session, total, scalar=True)
                 merged_list_ms, merged_rows = await median_ms(session, merged_page, scalar=False)
-                merged_count_ms, merged_visible = await median_ms(session, merged_total,
-                                                                  scalar=True)
+                merged_count_ms, merged_visible = await median_ms(
+                    session, merged_total, scalar=True
+                )
                 asked = [r.id for r in rows] or list(range(1, 101))
                 await grant_scopes(session, scope, asked[:1])
                 facts_one = await facts_ms(session, scope, asked[:1])
@@ -386,8 +412,19 @@ async def measure_lists(url: str, world: World, size: int) -> list[ListTiming]:
             assert len(rows) == min(100, visible)
             assert [r.id for r in rows] == [r.id for r in merged_rows]
             assert visible == merged_visible
-            out.append(ListTiming(label, per_brand.get(brand, 0), int(visible), list_ms, count_ms,
-                                  merged_list_ms, merged_count_ms, facts_one, facts_page))
+            out.append(
+                ListTiming(
+                    label,
+                    per_brand.get(brand, 0),
+                    int(visible),
+                    list_ms,
+                    count_ms,
+                    merged_list_ms,
+                    merged_count_ms,
+                    facts_one,
+                    facts_page,
+                )
+            )
     finally:
         await engine.dispose()
     return out
@@ -413,30 +450,38 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     sizes = [10**4, 10**5] if args.quick else [10**4, 10**6]
     world = make_world(args.factories, args.brands, max(sizes), args.seed)
-    print(f"world: {args.factories:,} factories, {args.brands:,} brands; "
-          f"grants {' and '.join(map(fmt_size, sizes))}")
+    print(
+        f"world: {args.factories:,} factories, {args.brands:,} brands; "
+        f"grants {' and '.join(map(fmt_size, sizes))}"
+    )
 
     if args.db_only:
         asyncio.run(_database_part(args.url, world, sizes, args.seed))
         return
     print("\n(a) point decisions on facts in hand and (b) the enforcer's memory")
-    header = (f"{'grants':>7} {'brand read':>11} {'mgr write':>10} {'casbin enf.':>12} "
-              f"{'decisions':>10} {'remembered':>10} {'traced':>9} {'RSS +':>8}")
+    header = (
+        f"{'grants':>7} {'brand read':>11} {'mgr write':>10} {'casbin enf.':>12} "
+        f"{'decisions':>10} {'remembered':>10} {'traced':>9} {'RSS +':>8}"
+    )
     print(header)
     print("-" * len(header))
     for size in sizes:
         checks = measure_checks(world, size, args.seed)
         memory = measure_memory(world, size)
         gc.collect()
-        print(f"{fmt_size(size):>7} {checks.brand_read_us:>8.2f} µs "
-              f"{checks.manager_write_us:>7.2f} µs {checks.casbin_enforce_us:>9.1f} µs "
-              f"{memory.decisions:>10,} {memory.remembered:>10} "
-              f"{memory.traced_mb * 1024:>6.1f} KB {memory.rss_mb:>5.1f} MB")
-    print("brand read: allows() for a brand, half on a granted factory; mgr write: a factory "
-          "manager's consent write;\ncasbin enf.: pycasbin's own enforce() on the brand "
-          "requests, which allows() remembers by the facts' shape;\ndecisions: one per grant "
-          "of the world; remembered: answers the enforcer holds after them; traced: tracemalloc\n"
-          "growth over those decisions; RSS +: growth of the process.")
+        print(
+            f"{fmt_size(size):>7} {checks.brand_read_us:>8.2f} µs "
+            f"{checks.manager_write_us:>7.2f} µs {checks.casbin_enforce_us:>9.1f} µs "
+            f"{memory.decisions:>10,} {memory.remembered:>10} "
+            f"{memory.traced_mb * 1024:>6.1f} KB {memory.rss_mb:>5.1f} MB"
+        )
+    print(
+        "brand read: allows() for a brand, half on a granted factory; mgr write: a factory "
+        "manager's consent write;\ncasbin enf.: pycasbin's own enforce() on the brand "
+        "requests, which allows() remembers by the facts' shape;\ndecisions: one per grant "
+        "of the world; remembered: answers the enforcer holds after them; traced: tracemalloc\n"
+        "growth over those decisions; RSS +: growth of the process."
+    )
 
     if args.no_db:
         return
@@ -451,10 +496,12 @@ async def _database_part(url: str, world: World, sizes: list[int], seed: int) ->
     try:
         await create_schema(bench_url)
         await copy_world(bench_url, world)
-        header = (f"{'grants':>7} {'brand':>9} {'its grants':>10} {'visible':>8} "
-                  f"{'facts: one':>11} {'facts: 100':>11} "
-                  f"{'page of 100':>12} {'count':>10} {'merged page':>12} {'merged cnt':>11} "
-                  f"{'load':>8}")
+        header = (
+            f"{'grants':>7} {'brand':>9} {'its grants':>10} {'visible':>8} "
+            f"{'facts: one':>11} {'facts: 100':>11} "
+            f"{'page of 100':>12} {'count':>10} {'merged page':>12} {'merged cnt':>11} "
+            f"{'load':>8}"
+        )
         print(header)
         print("-" * len(header))
         loaded = 0
@@ -464,25 +511,34 @@ async def _database_part(url: str, world: World, sizes: list[int], seed: int) ->
             load_s = time.perf_counter() - start
             loaded = size
             for i, row in enumerate(await measure_lists(bench_url, world, size)):
-                print(f"{fmt_size(size) if i == 0 else '':>7} {row.brand:>9} {row.grants:>10,} "
-                      f"{row.visible:>8,} {row.facts_one_ms:>8.2f} ms {row.facts_page_ms:>8.2f} ms "
-                      f"{row.list_ms:>9.2f} ms {row.count_ms:>7.2f} ms "
-                      f"{row.merged_list_ms:>9.2f} ms {row.merged_count_ms:>8.2f} ms "
-                      f"{f'{load_s:.1f} s' if i == 0 else '':>8}")
-        print("facts: grant_scopes() for one factory and for a page of 100 (the facts of a "
-              "point decision), ms median of 15;")
-        print("page / count: Scope(brand).factories() as released, through the ORM, ms median "
-              "of 15; merged: the same rows\nwith one IN over both grant scopes (asserted equal); "
-              "load: COPY of the grants added at that size")
+                print(
+                    f"{fmt_size(size) if i == 0 else '':>7} {row.brand:>9} {row.grants:>10,} "
+                    f"{row.visible:>8,} {row.facts_one_ms:>8.2f} ms {row.facts_page_ms:>8.2f} ms "
+                    f"{row.list_ms:>9.2f} ms {row.count_ms:>7.2f} ms "
+                    f"{row.merged_list_ms:>9.2f} ms {row.merged_count_ms:>8.2f} ms "
+                    f"{f'{load_s:.1f} s' if i == 0 else '':>8}"
+                )
+        print(
+            "facts: grant_scopes() for one factory and for a page of 100 (the facts of a "
+            "point decision), ms median of 15;"
+        )
+        print(
+            "page / count: Scope(brand).factories() as released, through the ORM, ms median "
+            "of 15; merged: the same rows\nwith one IN over both grant scopes (asserted equal); "
+            "load: COPY of the grants added at that size"
+        )
         engine = make_engine(sqlalchemy_url(bench_url))
         try:
             async with engine.connect() as conn:
-                scope = Scope(Principal(organization_id=NO_GRANT_BRAND,
-                                        organization_kind=m.OrganizationKind.BRAND,
-                                        role=m.Role.BRAND_VIEWER))
+                scope = Scope(
+                    Principal(
+                        organization_id=NO_GRANT_BRAND,
+                        organization_kind=m.OrganizationKind.BRAND,
+                        role=m.Role.BRAND_VIEWER,
+                    )
+                )
                 stmt = scope.factories().order_by(m.Factory.id).limit(100)
-                compiled = stmt.compile(engine.sync_engine,
-                                        compile_kwargs={"literal_binds": True})
+                compiled = stmt.compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
                 plan = await conn.execute(text(f"EXPLAIN (ANALYZE, COSTS OFF) {compiled}"))
                 print("\nplan of the page of a brand with no grant (as released), largest size:")
                 for (line,) in plan:

@@ -116,8 +116,11 @@ class Floor:
     def __init__(self) -> None:
         settings = Settings()
         keys = load_key_material(
-            settings.field_keys_file, settings.signing_keys_file, settings.api_key_pepper_file,
-            settings.keys_dir, create_missing=False,
+            settings.field_keys_file,
+            settings.signing_keys_file,
+            settings.api_key_pepper_file,
+            settings.keys_dir,
+            create_missing=False,
         )
         self.fields = keys.fields
         self.tokens = TokenService(keys.signing, settings.token_issuer, settings.token_audience)
@@ -139,45 +142,81 @@ class Floor:
             node = by_factory.get(fid)
             if node is None:
                 assessment_edges: list[dict[str, Any]] = []
-                node = {"id": _b64(f"Factory:{fid}"), "name": r["name"],
-                        "country": {"code": r["country_code"]},
-                        "assessments": {"edges": assessment_edges}}
+                node = {
+                    "id": _b64(f"Factory:{fid}"),
+                    "name": r["name"],
+                    "country": {"code": r["country_code"]},
+                    "assessments": {"edges": assessment_edges},
+                }
                 by_factory[fid] = node
                 edges.append({"cursor": _b64(str(fid)), "node": node})
                 if r["a_id"] is not None:
-                    assessment_edges.append({"node": {
-                        "id": _b64(f"Assessment:{r['a_id']}"), "cycle": r["number"],
-                        "kind": r["kind"], "assessedOn": r["assessed_on"].isoformat(),
-                        "releasedOn": r["released_on"].isoformat(),
-                        "findings": {"totalCount": r["total"], "edges": []},
-                    }})
+                    assessment_edges.append(
+                        {
+                            "node": {
+                                "id": _b64(f"Assessment:{r['a_id']}"),
+                                "cycle": r["number"],
+                                "kind": r["kind"],
+                                "assessedOn": r["assessed_on"].isoformat(),
+                                "releasedOn": r["released_on"].isoformat(),
+                                "findings": {"totalCount": r["total"], "edges": []},
+                            }
+                        }
+                    )
             if r["f_id"] is not None:
                 detail = r["detail_encrypted"]
-                node["assessments"]["edges"][0]["node"]["findings"]["edges"].append({"node": {
-                    "id": _b64(f"Finding:{r['f_id']}"), "cluster": r["cluster"],
-                    "compliancePoint": r["compliance_point"], "questionCode": r["question_code"],
-                    "nonCompliant": r["non_compliant"], "publicReporting": r["public_reporting"],
-                    "zeroTolerance": r["zero_tolerance"],
-                    "detail": None if detail is None else decrypt(detail, DETAIL_PURPOSE),
-                }})
-        return {"data": {"factories": {
-            "pageInfo": {"hasNextPage": has_next,
-                         "endCursor": edges[-1]["cursor"] if edges else None},
-            "edges": edges,
-        }}}
+                node["assessments"]["edges"][0]["node"]["findings"]["edges"].append(
+                    {
+                        "node": {
+                            "id": _b64(f"Finding:{r['f_id']}"),
+                            "cluster": r["cluster"],
+                            "compliancePoint": r["compliance_point"],
+                            "questionCode": r["question_code"],
+                            "nonCompliant": r["non_compliant"],
+                            "publicReporting": r["public_reporting"],
+                            "zeroTolerance": r["zero_tolerance"],
+                            "detail": None if detail is None else decrypt(detail, DETAIL_PURPOSE),
+                        }
+                    }
+                )
+        return {
+            "data": {
+                "factories": {
+                    "pageInfo": {
+                        "hasNextPage": has_next,
+                        "endCursor": edges[-1]["cursor"] if edges else None,
+                    },
+                    "edges": edges,
+                }
+            }
+        }
 
     async def light(self, user_id: int) -> dict[str, Any]:
         assert self.pool is not None
         rows = await self.pool.fetch(LIGHT_SQL, user_id, "LightPage:factories")
         edges = []
         for r in rows:
-            a_edges = [] if r["a_id"] is None else [{"node": {
-                "id": _b64(f"Assessment:{r['a_id']}"), "findings": {"totalCount": r["findings"]},
-            }}]
-            edges.append({"node": {
-                "id": _b64(f"Factory:{r['id']}"), "name": r["name"],
-                "assessments": {"totalCount": r["assessments"], "edges": a_edges},
-            }})
+            a_edges = (
+                []
+                if r["a_id"] is None
+                else [
+                    {
+                        "node": {
+                            "id": _b64(f"Assessment:{r['a_id']}"),
+                            "findings": {"totalCount": r["findings"]},
+                        }
+                    }
+                ]
+            )
+            edges.append(
+                {
+                    "node": {
+                        "id": _b64(f"Factory:{r['id']}"),
+                        "name": r["name"],
+                        "assessments": {"totalCount": r["assessments"], "edges": a_edges},
+                    }
+                }
+            )
         total = rows[0]["total"] if rows else 0
         return {"data": {"factories": {"totalCount": total, "edges": edges}}}
 
@@ -196,8 +235,9 @@ class Floor:
             await _respond(send, 401, b'{"errors":[{"message":"unauthorized"}]}')
         elif path == "/brand":
             query = dict(p.split("=", 1) for p in scope["query_string"].decode().split("&") if p)
-            await _respond(send, 200, orjson.dumps(
-                await self.brand(user_id, int(query.get("first", "100")))))
+            await _respond(
+                send, 200, orjson.dumps(await self.brand(user_id, int(query.get("first", "100"))))
+            )
         elif path == "/light":
             await _respond(send, 200, orjson.dumps(await self.light(user_id)))
         else:
@@ -229,9 +269,16 @@ class Floor:
 
 
 async def _respond(send: Send, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 

@@ -105,24 +105,87 @@ def _utc(day: dt.date, seconds: int = 0) -> dt.datetime:
 
 # Column order of each table as loaded; ids are given explicitly, sequences reset after.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "organization": ("id", "name", "kind", "country_code", "labour_inspectorate",
-                     "host_public_jwk", "webhook_url", "webhook_secret_encrypted", "created_at"),
+    "organization": (
+        "id",
+        "name",
+        "kind",
+        "country_code",
+        "labour_inspectorate",
+        "host_public_jwk",
+        "webhook_url",
+        "webhook_secret_encrypted",
+        "created_at",
+    ),
     "app_user": ("id", "email", "organization_id", "role", "created_at", "disabled_at"),
-    "api_key": ("id", "organization_id", "prefix", "secret_hmac", "created_at",
-                "created_by_user_id", "revoked_at"),
-    "factory": ("id", "organization_id", "name", "country_code", "enrolled_on", "high_performance",
-                "slcp_gateway_id", "slcp_registered_on", "slcp_verifier_body",
-                "slcp_sharing_confirmed_on"),
+    "api_key": (
+        "id",
+        "organization_id",
+        "prefix",
+        "secret_hmac",
+        "created_at",
+        "created_by_user_id",
+        "revoked_at",
+    ),
+    "factory": (
+        "id",
+        "organization_id",
+        "name",
+        "country_code",
+        "enrolled_on",
+        "high_performance",
+        "slcp_gateway_id",
+        "slcp_registered_on",
+        "slcp_verifier_body",
+        "slcp_sharing_confirmed_on",
+    ),
     "service_cycle": ("id", "factory_id", "number", "started_on"),
-    "self_assessment": ("id", "cycle_id", "factory_id", "step", "tool_version", "answers_encrypted",
-                        "submitted_at", "submitted_by_user_id", "created_at"),
-    "assessment": ("id", "cycle_id", "factory_id", "kind", "assessed_on", "status", "released_on",
-                   "gateway_release_on", "virtual_scope", "recorded_by_user_id", "created_at"),
-    "finding": ("id", "assessment_id", "cluster", "compliance_point", "question_code",
-                "non_compliant", "public_reporting", "zero_tolerance", "detail_encrypted"),
-    "consent_grant": ("id", "factory_id", "grantee_id", "scope_assessment", "scope_self_assessment",
-                      "granted_at", "granted_by_user_id", "expires_at", "revoked_at",
-                      "revoked_by_user_id"),
+    "self_assessment": (
+        "id",
+        "cycle_id",
+        "factory_id",
+        "step",
+        "tool_version",
+        "answers_encrypted",
+        "submitted_at",
+        "submitted_by_user_id",
+        "created_at",
+    ),
+    "assessment": (
+        "id",
+        "cycle_id",
+        "factory_id",
+        "kind",
+        "assessed_on",
+        "status",
+        "released_on",
+        "gateway_release_on",
+        "virtual_scope",
+        "recorded_by_user_id",
+        "created_at",
+    ),
+    "finding": (
+        "id",
+        "assessment_id",
+        "cluster",
+        "compliance_point",
+        "question_code",
+        "non_compliant",
+        "public_reporting",
+        "zero_tolerance",
+        "detail_encrypted",
+    ),
+    "consent_grant": (
+        "id",
+        "factory_id",
+        "grantee_id",
+        "scope_assessment",
+        "scope_self_assessment",
+        "granted_at",
+        "granted_by_user_id",
+        "expires_at",
+        "revoked_at",
+        "revoked_by_user_id",
+    ),
 }
 LOAD_ORDER = tuple(COLUMNS)
 JSON_COLUMNS = {("organization", "host_public_jwk")}
@@ -152,16 +215,24 @@ class World:
         self.detail_pool = [fields.encrypt(t, DETAIL_PURPOSE) for t in texts[:DETAIL_POOL]]
         self.answer_pool = [
             fields.encrypt_json(
-                {code: {"compliant": pool_rng.random() < 0.8,
-                        "note": pool_rng.choice(list(NOTES.values()))}
-                 for code in pool_rng.sample(self.step1, 12)},
+                {
+                    code: {
+                        "compliant": pool_rng.random() < 0.8,
+                        "note": pool_rng.choice(list(NOTES.values())),
+                    }
+                    for code in pool_rng.sample(self.step1, 12)
+                },
                 ANSWERS_PURPOSE,
             )
             for _ in range(16)
         ]
         self.manifest_parts: dict[str, Any] = {
-            "brand_user_ids": [], "host_api_keys": [], "factory_managers": [],
-            "constituent_user_ids": {}, "assessor_user_ids": {}, "brand_factory": {},
+            "brand_user_ids": [],
+            "host_api_keys": [],
+            "factory_managers": [],
+            "constituent_user_ids": {},
+            "assessor_user_ids": {},
+            "brand_factory": {},
         }
 
     def _add(self, table: str, *values: Any) -> int:
@@ -169,16 +240,37 @@ class World:
         self.rows[table].append((self.ids[table], *values))
         return self.ids[table]
 
-    def _org(self, name: str, kind: m.OrganizationKind, country: str | None = None,
-             inspectorate: bool = False, jwk: dict[str, str] | None = None) -> int:
+    def _org(
+        self,
+        name: str,
+        kind: m.OrganizationKind,
+        country: str | None = None,
+        inspectorate: bool = False,
+        jwk: dict[str, str] | None = None,
+    ) -> int:
         created = _utc(self.today - dt.timedelta(days=2000))
-        return self._add("organization", name, kind.value, country, inspectorate,
-                         None if jwk is None else json.dumps(jwk), None, None, created)
+        return self._add(
+            "organization",
+            name,
+            kind.value,
+            country,
+            inspectorate,
+            None if jwk is None else json.dumps(jwk),
+            None,
+            None,
+            created,
+        )
 
     def _user(self, org_id: int, role: m.Role, slug: str) -> int:
         created = _utc(self.today - dt.timedelta(days=2000))
-        return self._add("app_user", f"{slug}.{self.ids['app_user'] + 1}@bench.test", org_id,
-                         role.value, created, None)
+        return self._add(
+            "app_user",
+            f"{slug}.{self.ids['app_user'] + 1}@bench.test",
+            org_id,
+            role.value,
+            created,
+            None,
+        )
 
     def build(self) -> None:
         s, rng = self.sizes, self.rng
@@ -187,20 +279,28 @@ class World:
         for code in self.countries:
             programme = self._org(f"Better Work {code}", m.OrganizationKind.PROGRAMME, code)
             self.manifest_parts["assessor_user_ids"][code] = self._user(
-                programme, m.Role.ASSESSOR, f"assessor-{code.lower()}")
-            union = self._org(f"Garment Workers Federation {code}",
-                              m.OrganizationKind.CONSTITUENT, code)
+                programme, m.Role.ASSESSOR, f"assessor-{code.lower()}"
+            )
+            union = self._org(
+                f"Garment Workers Federation {code}", m.OrganizationKind.CONSTITUENT, code
+            )
             self.manifest_parts["constituent_user_ids"][code] = self._user(
-                union, m.Role.CONSTITUENT_VIEWER, f"constituent-{code.lower()}")
-            inspectorate = self._org(f"Labour Inspectorate {code}",
-                                     m.OrganizationKind.CONSTITUENT, code, inspectorate=True)
+                union, m.Role.CONSTITUENT_VIEWER, f"constituent-{code.lower()}"
+            )
+            inspectorate = self._org(
+                f"Labour Inspectorate {code}",
+                m.OrganizationKind.CONSTITUENT,
+                code,
+                inspectorate=True,
+            )
             self._user(inspectorate, m.Role.CONSTITUENT_VIEWER, f"inspector-{code.lower()}")
         brands = []
         for i in range(s.brands):
             brand = self._org(f"Brand {i + 1:03d}", m.OrganizationKind.BRAND)
             brands.append(brand)
             self.manifest_parts["brand_user_ids"].append(
-                self._user(brand, m.Role.BRAND_VIEWER, f"brand{i + 1:03d}"))
+                self._user(brand, m.Role.BRAND_VIEWER, f"brand{i + 1:03d}")
+            )
         hosts = []
         hasher = self.runtime.keys.api_keys
         for i in range(s.hosts):
@@ -212,8 +312,15 @@ class World:
             user = self._user(host, m.Role.HOST_INTEGRATION, f"host{i + 1:02d}")
             prefix = hashlib.sha256(f"{s.seed}:{i}".encode()).hexdigest()[:8]
             secret = f"mg_{prefix}_{rng.randbytes(32).hex()}"  # no "_" inside
-            self._add("api_key", host, prefix, hasher.digest(secret),
-                      _utc(self.today - dt.timedelta(days=900)), user, None)
+            self._add(
+                "api_key",
+                host,
+                prefix,
+                hasher.digest(secret),
+                _utc(self.today - dt.timedelta(days=900)),
+                user,
+                None,
+            )
             self.manifest_parts["host_api_keys"].append(secret)
         for _ in range(s.factories):
             self._factory(brands, hosts)
@@ -230,13 +337,21 @@ class World:
         registered = first_start - dt.timedelta(days=rng.randint(5, 60)) if slcp else None
         verifier = (m.BETTER_WORK if rng.random() < 0.9 else "Other Verifier") if slcp else None
         factory = self._add(
-            "factory", org, f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} Garments {n:06d}",
-            country, enrolled, rng.random() < 0.1,
-            f"GW-{n:07d}" if slcp else None, registered, verifier, registered,
+            "factory",
+            org,
+            f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} Garments {n:06d}",
+            country,
+            enrolled,
+            rng.random() < 0.1,
+            f"GW-{n:07d}" if slcp else None,
+            registered,
+            verifier,
+            registered,
         )
         for number in range(1, CYCLES + 1):
-            self._cycle(factory, number, first_start + dt.timedelta(days=365 * (number - 1)),
-                        slcp, manager)
+            self._cycle(
+                factory, number, first_start + dt.timedelta(days=365 * (number - 1)), slcp, manager
+            )
         self._grants(factory, manager, brands, hosts, slcp, first_start)
 
     def _cycle(self, factory: int, number: int, start: dt.date, slcp: bool, manager: int) -> None:
@@ -245,39 +360,71 @@ class World:
         assessed = start + dt.timedelta(days=rng.randint(100, 200))
         if slcp:
             submitted = _utc(assessed - dt.timedelta(days=rng.randint(5, 60)), 36000)
-            self._add("self_assessment", cycle, factory, 1, "CAF 1.4",
-                      rng.choice(self.answer_pool), submitted, manager, submitted)
+            self._add(
+                "self_assessment",
+                cycle,
+                factory,
+                1,
+                "CAF 1.4",
+                rng.choice(self.answer_pool),
+                submitted,
+                manager,
+                submitted,
+            )
         latest = number == CYCLES
         released = not latest or rng.random() < 0.8
-        released_on = min(assessed + dt.timedelta(days=rng.randint(5, 28)), today) if released \
-            else None
+        released_on = (
+            min(assessed + dt.timedelta(days=rng.randint(5, 28)), today) if released else None
+        )
         virtual = rng.random() < 0.1
         scope = ",".join(sorted(rng.sample(self.step1, 8))) if virtual else None
         kind = m.AssessmentKind.VIRTUAL_COMPLIANCE_CHECK if virtual else m.AssessmentKind.ONSITE
         status = m.AssessmentStatus.RELEASED if released else m.AssessmentStatus.DRAFT
-        gateway_on = None if released_on is None else released_on + dt.timedelta(
-            days=m.GATEWAY_DELAY_DAYS)
+        gateway_on = (
+            None if released_on is None else released_on + dt.timedelta(days=m.GATEWAY_DELAY_DAYS)
+        )
         assessment = self._add(
-            "assessment", cycle, factory, kind.value, assessed, status.value, released_on,
-            gateway_on, scope, None, _utc(assessed, 50000),
+            "assessment",
+            cycle,
+            factory,
+            kind.value,
+            assessed,
+            status.value,
+            released_on,
+            gateway_on,
+            scope,
+            None,
+            _utc(assessed, 50000),
         )
         mean = self.sizes.findings_per_assessment
         count = rng.randint(max(1, mean - 15), mean + 15)
         for question in rng.sample(self.questions, min(count, len(self.questions))):
             non_compliant = rng.random() < 0.3
             self._add(
-                "finding", assessment, question.cluster.value if question.cluster else None,
-                question.compliance_point, question.code, non_compliant,
+                "finding",
+                assessment,
+                question.cluster.value if question.cluster else None,
+                question.compliance_point,
+                question.code,
+                non_compliant,
                 question.public_reporting and non_compliant,
                 question.zero_tolerance and non_compliant,
                 rng.choice(self.detail_pool) if non_compliant or rng.random() < 0.3 else None,
             )
 
-    def _grants(self, factory: int, manager: int, brands: Sequence[int], hosts: Sequence[int],
-                slcp: bool, first_start: dt.date) -> None:
+    def _grants(
+        self,
+        factory: int,
+        manager: int,
+        brands: Sequence[int],
+        hosts: Sequence[int],
+        slcp: bool,
+        first_start: dt.date,
+    ) -> None:
         rng, now = self.rng, _utc(self.today, 43200)
-        k = min(self.sizes.max_brand_grants,
-                int(rng.triangular(0, self.sizes.max_brand_grants + 1, 3)))
+        k = min(
+            self.sizes.max_brand_grants, int(rng.triangular(0, self.sizes.max_brand_grants + 1, 3))
+        )
         chosen = rng.sample(brands, min(k, len(brands)))
         for brand in chosen:
             granted = _utc(first_start, rng.randint(0, 86400 * 365 * CYCLES))
@@ -290,28 +437,69 @@ class World:
                 if expires <= granted:
                     expires = granted + dt.timedelta(minutes=1)
             elif fate < 0.18:  # revoked
-                revoked = granted + dt.timedelta(seconds=rng.randint(0, int((now - granted)
-                                                                             .total_seconds())))
+                revoked = granted + dt.timedelta(
+                    seconds=rng.randint(0, int((now - granted).total_seconds()))
+                )
             elif fate < 0.28:  # expires later
                 expires = now + dt.timedelta(days=rng.randint(30, 700))
             narrow = rng.random()
-            scope_a, scope_s = (True, False) if narrow < 0.15 else (False, True) \
-                if narrow < 0.25 else (True, True)
-            self._add("consent_grant", factory, brand, scope_a, scope_s, granted, manager,
-                      expires, revoked, None if revoked is None else manager)
+            scope_a, scope_s = (
+                (True, False) if narrow < 0.15 else (False, True) if narrow < 0.25 else (True, True)
+            )
+            self._add(
+                "consent_grant",
+                factory,
+                brand,
+                scope_a,
+                scope_s,
+                granted,
+                manager,
+                expires,
+                revoked,
+                None if revoked is None else manager,
+            )
         ungranted = next((b for b in brands if b not in chosen), brands[0])
         self.manifest_parts["factory_managers"].append((manager, factory, ungranted))
         if slcp and rng.random() < self.sizes.host_grant_share:
             for host in rng.sample(hosts, rng.randint(1, 2)):
                 granted = _utc(first_start - dt.timedelta(days=rng.randint(1, 30)))
-                self._add("consent_grant", factory, host, True, True, granted, manager,
-                          None, None, None)
+                self._add(
+                    "consent_grant", factory, host, True, True, granted, manager, None, None, None
+                )
 
 
-ADJECTIVES = ("Sinar", "Golden", "Mekong", "Delta", "Lotus", "Harbour", "River", "Summit",
-              "Bright", "Eastern", "Royal", "Green", "Silver", "Ocean", "Pearl", "Star")
-NOUNS = ("Thread", "Needle", "Loom", "Fabric", "Apparel", "Knit", "Stitch", "Weave", "Cotton",
-         "Denim", "Fashion", "Textile")
+ADJECTIVES = (
+    "Sinar",
+    "Golden",
+    "Mekong",
+    "Delta",
+    "Lotus",
+    "Harbour",
+    "River",
+    "Summit",
+    "Bright",
+    "Eastern",
+    "Royal",
+    "Green",
+    "Silver",
+    "Ocean",
+    "Pearl",
+    "Star",
+)
+NOUNS = (
+    "Thread",
+    "Needle",
+    "Loom",
+    "Fabric",
+    "Apparel",
+    "Knit",
+    "Stitch",
+    "Weave",
+    "Cotton",
+    "Denim",
+    "Fashion",
+    "Textile",
+)
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -339,8 +527,9 @@ async def _load_postgres(url: str, world: World) -> None:
     conn = await asyncpg.connect(_plain_url(url))
     try:
         for table in LOAD_ORDER:
-            await conn.copy_records_to_table(table, records=world.rows[table],
-                                             columns=list(COLUMNS[table]))
+            await conn.copy_records_to_table(
+                table, records=world.rows[table], columns=list(COLUMNS[table])
+            )
             await conn.execute(
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                 f"(SELECT coalesce(max(id), 1) FROM {table}))"
@@ -357,8 +546,10 @@ def _load_sqlite(url: str, world: World) -> None:
         for table in LOAD_ORDER:
             cols = COLUMNS[table]
             marks = ", ".join("?" for _ in cols)
-            db.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})",
-                           (tuple(_sqlite_row(r)) for r in world.rows[table]))
+            db.executemany(
+                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})",
+                (tuple(_sqlite_row(r)) for r in world.rows[table]),
+            )
         db.commit()
         db.execute("ANALYZE")
     finally:
@@ -394,8 +585,11 @@ def generate(url: str, data_dir: Path, sizes: Sizes, today: dt.date | None = Non
         asyncio.run(_load_postgres(url, world))
     asyncio.run(runtime.close())
     manifest = Manifest(
-        database_url=_async_url(url), data_dir=str(data_dir), today=today.isoformat(),
-        sizes=asdict(sizes), counts={t: len(r) for t, r in world.rows.items()},
+        database_url=_async_url(url),
+        data_dir=str(data_dir),
+        today=today.isoformat(),
+        sizes=asdict(sizes),
+        counts={t: len(r) for t, r in world.rows.items()},
         **world.manifest_parts,
     )
     manifest.brand_factory = _first_visible(world)
@@ -413,26 +607,45 @@ def _first_visible(world: World) -> dict[str, int]:
         _, factory, grantee, scope_a, _, _, _, expires, revoked, _ = g
         if scope_a and revoked is None and (expires is None or expires > now):
             best.setdefault(grantee, factory)
-    return {str(u): best[user_org[u]] for u in world.manifest_parts["brand_user_ids"]
-            if user_org[u] in best}
+    return {
+        str(u): best[user_org[u]]
+        for u in world.manifest_parts["brand_user_ids"]
+        if user_org[u] in best
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--url", required=True,
-                        help="an empty database: postgresql://... or sqlite+aiosqlite:///path")
-    parser.add_argument("--data-dir", type=Path, required=True,
-                        help="MILLGATE_DATA_DIR of the server (its keys are used or made)")
+    parser.add_argument(
+        "--url",
+        required=True,
+        help="an empty database: postgresql://... or sqlite+aiosqlite:///path",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        required=True,
+        help="MILLGATE_DATA_DIR of the server (its keys are used or made)",
+    )
     parser.add_argument("--factories", type=int, default=Sizes.factories)
     parser.add_argument("--brands", type=int, default=Sizes.brands)
     parser.add_argument("--hosts", type=int, default=Sizes.hosts)
-    parser.add_argument("--findings", type=int, default=Sizes.findings_per_assessment,
-                        help="mean findings per assessment")
+    parser.add_argument(
+        "--findings",
+        type=int,
+        default=Sizes.findings_per_assessment,
+        help="mean findings per assessment",
+    )
     parser.add_argument("--seed", type=int, default=Sizes.seed)
     parser.add_argument("--today", type=dt.date.fromisoformat, default=None)
     args = parser.parse_args(argv)
-    sizes = Sizes(factories=args.factories, brands=args.brands, hosts=args.hosts,
-                  findings_per_assessment=args.findings, seed=args.seed)
+    sizes = Sizes(
+        factories=args.factories,
+        brands=args.brands,
+        hosts=args.hosts,
+        findings_per_assessment=args.findings,
+        seed=args.seed,
+    )
     manifest = generate(args.url, args.data_dir, sizes, args.today)
     manifest.save(args.data_dir / "manifest.json")
     print(json.dumps(manifest.counts))

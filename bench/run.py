@@ -109,11 +109,27 @@ class Server:
 
     def start(self, log: Path) -> None:
         for port in self.ports:
-            cmd = [str(ROOT / ".venv/bin/uvicorn"), self.app, "--host", "127.0.0.1",
-                   "--port", str(port), "--no-access-log", "--log-level", "warning"]
-            self.procs.append(subprocess.Popen(  # noqa: S603 - our own venv's uvicorn
-                cmd, cwd=ROOT, env=self.env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
-                start_new_session=True))
+            cmd = [
+                str(ROOT / ".venv/bin/uvicorn"),
+                self.app,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ]
+            self.procs.append(
+                subprocess.Popen(  # noqa: S603 - our own venv's uvicorn
+                    cmd,
+                    cwd=ROOT,
+                    env=self.env,
+                    stdout=log.open("ab"),
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            )
 
     @property
     def urls(self) -> list[str]:
@@ -194,8 +210,9 @@ class Driver:
         from core.runtime import Runtime
         from core.settings import Settings
 
-        runtime = Runtime.create(Settings(database_url=manifest.database_url,
-                                          data_dir=Path(manifest.data_dir)))
+        runtime = Runtime.create(
+            Settings(database_url=manifest.database_url, data_dir=Path(manifest.data_dir))
+        )
         issue = runtime.token_service.issue
         self.brand_tokens = [issue(u, 7200) for u in manifest.brand_user_ids]
         self.brand_factory = [(issue(int(u), 7200), f) for u, f in manifest.brand_factory.items()]
@@ -208,18 +225,24 @@ class Driver:
         try:
             rows = await conn.fetch(
                 "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
-                self.db_name)
+                self.db_name,
+            )
         finally:
             await conn.close()
         return [r["pid"] for r in rows]
 
-    def graphql(self, doc: str, variables: Callable[[int], dict[str, Any]] | None,
-                auth: Callable[[int], dict[str, str]]) -> Request:
+    def graphql(
+        self,
+        doc: str,
+        variables: Callable[[int], dict[str, Any]] | None,
+        auth: Callable[[int], dict[str, str]],
+    ) -> Request:
         async def send(client: httpx.AsyncClient, worker: int, i: int) -> tuple[bool, str]:
             body = {"query": doc, "variables": variables(worker + i) if variables else None}
             response = await client.post("/graphql", json=body, headers=auth(worker + i))
             ok = response.status_code == 200 and b'"errors"' not in response.content
             return ok, "" if ok else response.text[:300]
+
         return send
 
     def scenario(self, target: str, name: str) -> Request:
@@ -235,10 +258,12 @@ class Driver:
                 response = await client.post(path, headers=bearer(token))
                 ok = response.status_code == 200
                 return ok, "" if ok else response.text[:300]
+
             return send
         if name == "brand":
-            return self.graphql(q.BRAND_PAGE, lambda i: {"first": 100},
-                                lambda i: bearer(tokens[i % len(tokens)]))
+            return self.graphql(
+                q.BRAND_PAGE, lambda i: {"first": 100}, lambda i: bearer(tokens[i % len(tokens)])
+            )
         if name == "light":
             return self.graphql(q.LIGHT_PAGE, None, lambda i: bearer(tokens[i % len(tokens)]))
         if name == "factory":
@@ -246,15 +271,20 @@ class Driver:
 
             pairs = self.brand_factory
             return self.graphql(
-                q.ONE_FACTORY, lambda i: {"id": to_global_id("Factory", pairs[i % len(pairs)][1])},
-                lambda i: bearer(pairs[i % len(pairs)][0]))
+                q.ONE_FACTORY,
+                lambda i: {"id": to_global_id("Factory", pairs[i % len(pairs)][1])},
+                lambda i: bearer(pairs[i % len(pairs)][0]),
+            )
         if name == "exports":
             keys = self.manifest.host_api_keys
             return self.graphql(q.EXPORTS_PAGE, None, lambda i: {"x-api-key": keys[i % len(keys)]})
         if name == "statistics":
             cons = self.constituents
-            return self.graphql(q.STATISTICS, lambda i: {"country": cons[i % len(cons)][1]},
-                                lambda i: bearer(cons[i % len(cons)][0]))
+            return self.graphql(
+                q.STATISTICS,
+                lambda i: {"country": cons[i % len(cons)][1]},
+                lambda i: bearer(cons[i % len(cons)][0]),
+            )
         if name == "grant":
             return self._grant_revoke()
         raise ValueError(name)
@@ -268,29 +298,42 @@ class Driver:
             # Each concurrent worker owns one factory, so no two grant the same pair at once.
             token, factory, brand = managers[worker % len(managers)]
             headers = {"authorization": f"Bearer {token}"}
-            grant = {"factoryId": to_global_id("Factory", factory),
-                     "granteeId": to_global_id("Organization", brand), "scopes": ["ASSESSMENT"]}
-            r1 = await client.post("/graphql", headers=headers,
-                                   json={"query": q.GRANT, "variables": {"input": grant}})
+            grant = {
+                "factoryId": to_global_id("Factory", factory),
+                "granteeId": to_global_id("Organization", brand),
+                "scopes": ["ASSESSMENT"],
+            }
+            r1 = await client.post(
+                "/graphql", headers=headers, json={"query": q.GRANT, "variables": {"input": grant}}
+            )
             body = r1.json()
             payload = (body.get("data") or {}).get("grantConsent") or {}
             if r1.status_code != 200 or payload.get("errors") or not payload.get("grant"):
                 return False, r1.text[:300]
             revoke = {"grantId": payload["grant"]["id"]}
-            r2 = await client.post("/graphql", headers=headers,
-                                   json={"query": q.REVOKE, "variables": {"input": revoke}})
+            r2 = await client.post(
+                "/graphql",
+                headers=headers,
+                json={"query": q.REVOKE, "variables": {"input": revoke}},
+            )
             ok = r2.status_code == 200 and not (r2.json()["data"]["revokeConsent"]["errors"])
             return ok, "" if ok else r2.text[:300]
+
         return send
 
-    async def measure(self, server: Server, name: str, concurrency: int, seconds: float,
-                      warmup: float) -> Result:
+    async def measure(
+        self, server: Server, name: str, concurrency: int, seconds: float, warmup: float
+    ) -> Result:
         send = self.scenario(server.name, name)
         result = Result(server.name, name, concurrency)
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         async with contextlib.AsyncExitStack() as stack:
-            clients = [await stack.enter_async_context(
-                httpx.AsyncClient(base_url=url, limits=limits, timeout=60)) for url in server.urls]
+            clients = [
+                await stack.enter_async_context(
+                    httpx.AsyncClient(base_url=url, limits=limits, timeout=60)
+                )
+                for url in server.urls
+            ]
             await self._run(clients, send, concurrency, warmup, None)
             workers = server.worker_pids()
             backends = await self.backend_pids()
@@ -307,8 +350,14 @@ class Driver:
             result.peak_rss_mb = max((_peak_rss_mb(p) for p in workers), default=0.0)
         return result
 
-    async def _run(self, clients: Sequence[httpx.AsyncClient], send: Request, concurrency: int,
-                   seconds: float, result: Result | None) -> None:
+    async def _run(
+        self,
+        clients: Sequence[httpx.AsyncClient],
+        send: Request,
+        concurrency: int,
+        seconds: float,
+        result: Result | None,
+    ) -> None:
         deadline = time.perf_counter() + seconds
 
         async def worker(w: int) -> None:
@@ -363,23 +412,31 @@ async def count_statements(manifest: Manifest, driver: Driver) -> dict[str, int]
     return out
 
 
-async def check_floor_matches(manifest: Manifest, driver: Driver, millgate: Server,
-                              floor: Server) -> None:
+async def check_floor_matches(
+    manifest: Manifest, driver: Driver, millgate: Server, floor: Server
+) -> None:
     """The floor must answer exactly what Millgate answers, or the ratio means nothing."""
     async with httpx.AsyncClient(timeout=60) as client:
         for token in driver.brand_tokens[:3]:
             auth = {"authorization": f"Bearer {token}"}
-            for doc, variables, path in ((q.BRAND_PAGE, {"first": 100}, "/brand?first=100"),
-                                         (q.LIGHT_PAGE, None, "/light")):
-                real = await client.post(millgate.url + "/graphql", headers=auth,
-                                         json={"query": doc, "variables": variables})
+            for doc, variables, path in (
+                (q.BRAND_PAGE, {"first": 100}, "/brand?first=100"),
+                (q.LIGHT_PAGE, None, "/light"),
+            ):
+                real = await client.post(
+                    millgate.url + "/graphql",
+                    headers=auth,
+                    json={"query": doc, "variables": variables},
+                )
                 hand = await client.post(floor.url + path, headers=auth)
                 if real.json() != hand.json():
                     where = Path(millgate.env["MILLGATE_DATA_DIR"]) / "floor-mismatch.json"
                     where.write_text(
-                        json.dumps({"millgate": real.json(), "floor": hand.json()}, indent=1))
-                    raise SystemExit(f"the floor's {path} differs from Millgate's answer "
-                                     f"(see {where})")
+                        json.dumps({"millgate": real.json(), "floor": hand.json()}, indent=1)
+                    )
+                    raise SystemExit(
+                        f"the floor's {path} differs from Millgate's answer (see {where})"
+                    )
 
 
 # --- the run ----------------------------------------------------------------------------------
@@ -393,8 +450,9 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
-def prepare(db_name: str, data_dir: Path, sizes: Sizes, reuse: bool,
-            exports: bool = True) -> Manifest:
+def prepare(
+    db_name: str, data_dir: Path, sizes: Sizes, reuse: bool, exports: bool = True
+) -> Manifest:
     manifest_path = data_dir / "manifest.json"
     if reuse and manifest_path.exists():
         print(f"reusing {db_name}")
@@ -420,8 +478,9 @@ async def _exports(manifest: Manifest) -> str:
     from core.settings import Settings
     from exports.job import run_once
 
-    runtime = Runtime.create(Settings(database_url=manifest.database_url,
-                                      data_dir=Path(manifest.data_dir)))
+    runtime = Runtime.create(
+        Settings(database_url=manifest.database_url, data_dir=Path(manifest.data_dir))
+    )
     try:
         return (await run_once(runtime.sessionmaker, runtime.keys)).summary()
     finally:
@@ -429,10 +488,15 @@ async def _exports(manifest: Manifest) -> str:
 
 
 @contextlib.asynccontextmanager
-async def servers(manifest: Manifest, workers: int, log_dir: Path,
-                  extra_env: dict[str, str]) -> AsyncIterator[tuple[Server, Server]]:
-    env = {**os.environ, "MILLGATE_DATABASE_URL": manifest.database_url,
-           "MILLGATE_DATA_DIR": manifest.data_dir, **extra_env}
+async def servers(
+    manifest: Manifest, workers: int, log_dir: Path, extra_env: dict[str, str]
+) -> AsyncIterator[tuple[Server, Server]]:
+    env = {
+        **os.environ,
+        "MILLGATE_DATABASE_URL": manifest.database_url,
+        "MILLGATE_DATA_DIR": manifest.data_dir,
+        **extra_env,
+    }
     millgate = Server("millgate", "api.main:app", [_free_port() for _ in range(workers)], env)
     floor = Server("floor", "bench.floor:app", [_free_port() for _ in range(workers)], env)
     try:
@@ -447,9 +511,11 @@ async def servers(manifest: Manifest, workers: int, log_dir: Path,
 
 
 def table(results: Sequence[Result]) -> str:
-    head = (f"{'target':9} {'scenario':11} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-            f"{'srv ms/req':>10} {'db ms/req':>9} {'cli ms/req':>10} {'rss MB':>7} {'stmts':>5} "
-            f"{'errors':>6}")
+    head = (
+        f"{'target':9} {'scenario':11} {'conc':>4} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'srv ms/req':>10} {'db ms/req':>9} {'cli ms/req':>10} {'rss MB':>7} {'stmts':>5} "
+        f"{'errors':>6}"
+    )
     lines = [head, "-" * len(head)]
     for r in results:
         lines.append(
@@ -464,8 +530,7 @@ def table(results: Sequence[Result]) -> str:
 
 async def drive(manifest: Manifest, db_name: str, args: argparse.Namespace) -> list[Result]:
     driver = Driver(manifest, db_name)
-    extra_env = {} if args.fast_executor is None else {
-        "MILLGATE_FAST_EXECUTOR": args.fast_executor}
+    extra_env = {} if args.fast_executor is None else {"MILLGATE_FAST_EXECUTOR": args.fast_executor}
     os.environ.update(extra_env)
     stmts = await count_statements(manifest, driver)
     print("SQL statements per request (in-process):", json.dumps(stmts))
@@ -478,21 +543,25 @@ async def drive(manifest: Manifest, db_name: str, args: argparse.Namespace) -> l
             for concurrency in args.concurrency:
                 targets = [millgate, floor] if name in FLOOR_SCENARIOS else [millgate]
                 for server in targets:
-                    result = await driver.measure(server, name, concurrency, args.seconds,
-                                                  args.warmup)
+                    result = await driver.measure(
+                        server, name, concurrency, args.seconds, args.warmup
+                    )
                     result.statements = 1 if server is floor else stmts.get(name)
                     results.append(result)
-                    print(f"  {server.name:8} {name:10} c={concurrency:<3} {result.rps:8.1f} req/s"
-                          f"  p50 {result.pct(0.5):7.1f} ms  errors {result.errors}"
-                          + (f"  first error: {result.first_error[:200]}" if result.errors else ""),
-                          flush=True)
+                    print(
+                        f"  {server.name:8} {name:10} c={concurrency:<3} {result.rps:8.1f} req/s"
+                        f"  p50 {result.pct(0.5):7.1f} ms  errors {result.errors}"
+                        + (f"  first error: {result.first_error[:200]}" if result.errors else ""),
+                        flush=True,
+                    )
     await driver.runtime.close()
     return results
 
 
 def ratio(results: Sequence[Result], scenario: str, concurrency: int = 8) -> float | None:
-    found = {r.target: r.rps for r in results
-             if r.scenario == scenario and r.concurrency == concurrency}
+    found = {
+        r.target: r.rps for r in results if r.scenario == scenario and r.concurrency == concurrency
+    }
     if found.get("floor") and "millgate" in found:
         return found["millgate"] / found["floor"]
     return None
@@ -506,20 +575,27 @@ def world_sizes(factories: int) -> Sizes:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Millgate's read path against its floor.")
-    parser.add_argument("--quick", action="store_true",
-                        help="1,000 factories and 2-second runs: under two minutes")
+    parser.add_argument(
+        "--quick", action="store_true", help="1,000 factories and 2-second runs: under two minutes"
+    )
     parser.add_argument("--factories", type=int, default=None)
     parser.add_argument("--seconds", type=float, default=None, help="measured time per run")
     parser.add_argument("--warmup", type=float, default=None)
-    parser.add_argument("--concurrency", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[1, 8, 32])
+    parser.add_argument(
+        "--concurrency", type=lambda s: [int(x) for x in s.split(",")], default=[1, 8, 32]
+    )
     parser.add_argument("--scenarios", default=",".join(MAIN_SCENARIOS))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--reuse", action="store_true",
-                        help="keep the database of an earlier run of the same size")
+    parser.add_argument(
+        "--reuse", action="store_true", help="keep the database of an earlier run of the same size"
+    )
     parser.add_argument("--keep", action="store_true", help="do not drop the database after")
-    parser.add_argument("--fast-executor", choices=["true", "false"], default=None,
-                        help="MILLGATE_FAST_EXECUTOR for the server (default: its setting)")
+    parser.add_argument(
+        "--fast-executor",
+        choices=["true", "false"],
+        default=None,
+        help="MILLGATE_FAST_EXECUTOR for the server (default: its setting)",
+    )
     args = parser.parse_args(argv)
     factories = args.factories or (1000 if args.quick else Sizes.factories)
     args.seconds = args.seconds or (2.0 if args.quick else 8.0)
@@ -527,8 +603,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     db_name = f"millgate_bench_{factories}"
     data_dir = ROOT / "var" / "bench" / str(factories)
     started = time.perf_counter()
-    manifest = prepare(db_name, data_dir, world_sizes(factories), args.reuse,
-                       exports="exports" in args.scenarios.split(","))
+    manifest = prepare(
+        db_name,
+        data_dir,
+        world_sizes(factories),
+        args.reuse,
+        exports="exports" in args.scenarios.split(","),
+    )
     try:
         results = asyncio.run(drive(manifest, db_name, args))
     finally:
@@ -536,12 +617,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
             shutil.rmtree(data_dir, ignore_errors=True)
     print()
-    print(f"{factories} factories, {args.workers} workers, {args.seconds:g}s a run, "
-          f"total {time.perf_counter() - started:.0f}s")
+    print(
+        f"{factories} factories, {args.workers} workers, {args.seconds:g}s a run, "
+        f"total {time.perf_counter() - started:.0f}s"
+    )
     print(table(results))
     brand, light = ratio(results, "brand"), ratio(results, "light")
-    print(f"brand_page_ratio={'n/a' if brand is None else f'{brand:.2f}'} "
-          f"light_page_ratio={'n/a' if light is None else f'{light:.2f}'}")
+    print(
+        f"brand_page_ratio={'n/a' if brand is None else f'{brand:.2f}'} "
+        f"light_page_ratio={'n/a' if light is None else f'{light:.2f}'}"
+    )
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ K = TypeVar("K")
 async def tokens_for_emails(runtime: Runtime, emails: Mapping[K, str]) -> dict[K, str]:
     """An access token for each of the given users, by the key (a role) each is given under."""
 
-
     ttl = runtime.settings.token_ttl_seconds
     async with runtime.sessionmaker() as session:
         users = {

@@ -94,8 +94,13 @@ class _Seeder:
 
     async def factory(self, spec: FactorySpec) -> m.Factory:
         org = self.organization(
-            OrgSpec(spec.slug, spec.name, m.OrganizationKind.FACTORY, m.Role.FACTORY_MANAGER,
-                    spec.country)
+            OrgSpec(
+                spec.slug,
+                spec.name,
+                m.OrganizationKind.FACTORY,
+                m.Role.FACTORY_MANAGER,
+                spec.country,
+            )
         )
         await self.session.flush()
         self.user(spec.slug, m.Role.FACTORY_MANAGER)

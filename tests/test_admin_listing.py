@@ -38,8 +38,9 @@ async def test_admin_lists_every_organization_with_its_members(api, session):
     platform = await make_org(session, m.OrganizationKind.PLATFORM)
     admin = await make_user(session, platform, m.Role.PLATFORM_ADMIN)
     for _ in range(5):
-        await make_user(session, await make_org(session, m.OrganizationKind.BRAND),
-                        m.Role.BRAND_VIEWER)
+        await make_user(
+            session, await make_org(session, m.OrganizationKind.BRAND), m.Role.BRAND_VIEWER
+        )
     await session.commit()
 
     data = await api.gql(ORGANIZATIONS, token=api.token(admin))

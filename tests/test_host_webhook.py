@@ -41,10 +41,12 @@ async def test_admin_sets_a_webhook_and_sees_the_secret_once(api, session, world
 
     secret = out["setHostWebhook"]["secret"]
     assert out["setHostWebhook"]["errors"] == [] and len(secret) >= 40
-    row = (await session.execute(
-        text("SELECT webhook_url, webhook_secret_encrypted FROM organization WHERE id = :id"),
-        {"id": host.id},
-    )).one()
+    row = (
+        await session.execute(
+            text("SELECT webhook_url, webhook_secret_encrypted FROM organization WHERE id = :id"),
+            {"id": host.id},
+        )
+    ).one()
     assert row[0] == "https://hooks.example.com/mg"
     assert secret not in row[1]
     assert api.runtime.keys.fields.decrypt(row[1], WEBHOOK_SECRET_PURPOSE) == secret
@@ -52,20 +54,51 @@ async def test_admin_sets_a_webhook_and_sees_the_secret_once(api, session, world
 
 @pytest.mark.parametrize(
     "url",
-    ["http://hooks.example.com/", "https://127.0.0.1/x", "https://10.1.2.3/",
-     "https://localhost/", "https://user:pw@hooks.example.com/", "https://[::1]/",
-     "https://127.1/", "https://2130706433/", "https://0x7f000001/", "https://0/",
-     "https://017700000001/", "https://[::ffff:127.0.0.1]/", "https://169.254.169.254/",
-     "https://localhost./", "https://printer.home.arpa/", "https://[2002:7f00:1::]/"],
-    ids=["plain-http", "loopback", "private", "localhost", "credentials", "ipv6-loopback",
-         "short-dotted", "decimal", "hex", "zero", "octal", "ipv4-mapped", "link-local",
-         "localhost-dot", "home-arpa", "6to4-loopback"],
+    [
+        "http://hooks.example.com/",
+        "https://127.0.0.1/x",
+        "https://10.1.2.3/",
+        "https://localhost/",
+        "https://user:pw@hooks.example.com/",
+        "https://[::1]/",
+        "https://127.1/",
+        "https://2130706433/",
+        "https://0x7f000001/",
+        "https://0/",
+        "https://017700000001/",
+        "https://[::ffff:127.0.0.1]/",
+        "https://169.254.169.254/",
+        "https://localhost./",
+        "https://printer.home.arpa/",
+        "https://[2002:7f00:1::]/",
+    ],
+    ids=[
+        "plain-http",
+        "loopback",
+        "private",
+        "localhost",
+        "credentials",
+        "ipv6-loopback",
+        "short-dotted",
+        "decimal",
+        "hex",
+        "zero",
+        "octal",
+        "ipv4-mapped",
+        "link-local",
+        "localhost-dot",
+        "home-arpa",
+        "6to4-loopback",
+    ],
 )
 async def test_non_public_or_plain_urls_are_refused_and_nothing_changes(api, session, world, url):
     admin, host, _ = world
 
-    out = await api.gql(SET_WEBHOOK, {"org": to_global_id("Organization", host.id), "url": url},
-                        token=api.token(admin))
+    out = await api.gql(
+        SET_WEBHOOK,
+        {"org": to_global_id("Organization", host.id), "url": url},
+        token=api.token(admin),
+    )
 
     assert out["setHostWebhook"]["errors"] == [{"code": "INVALID", "field": "url"}]
     assert out["setHostWebhook"]["secret"] is None
@@ -78,8 +111,11 @@ async def test_non_public_or_plain_urls_are_refused_and_nothing_changes(api, ses
 async def test_a_brand_cannot_get_a_webhook(api, world):
     admin, _, brand = world
 
-    out = await api.gql(SET_WEBHOOK, {"org": to_global_id("Organization", brand.id),
-                                      "url": "https://hooks.example.com/"}, token=api.token(admin))
+    out = await api.gql(
+        SET_WEBHOOK,
+        {"org": to_global_id("Organization", brand.id), "url": "https://hooks.example.com/"},
+        token=api.token(admin),
+    )
 
     assert out["setHostWebhook"]["errors"] == [{"code": "INVALID", "field": "organizationId"}]
 

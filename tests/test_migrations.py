@@ -31,8 +31,9 @@ BOOKKEEPING = {"alembic_version"}
 
 async def _admin(sql: str) -> None:
     base = os.environ["MILLGATE_TEST_POSTGRES_URL"]
-    engine = make_engine("postgresql+asyncpg://" + base.split("://", 1)[1],
-                         isolation_level="AUTOCOMMIT")
+    engine = make_engine(
+        "postgresql+asyncpg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT"
+    )
     try:
         async with engine.connect() as conn:
             await conn.execute(text(sql))
@@ -132,10 +133,12 @@ async def test_rows_written_at_0001_survive_the_upgrade_to_0002(empty_url: str) 
     engine = make_engine(empty_url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text(
-                "INSERT INTO policy_change (revision, op, subject, relation, domain)"
-                " VALUES (1, 'add', 'org:1', 'owner', 'factory:1')"
-            ))
+            await conn.execute(
+                text(
+                    "INSERT INTO policy_change (revision, op, subject, relation, domain)"
+                    " VALUES (1, 'add', 'org:1', 'owner', 'factory:1')"
+                )
+            )
     finally:
         await engine.dispose()
 
@@ -164,8 +167,7 @@ async def test_decisions_per_request_drop_the_policy_log_and_its_downgrade_resto
 
 
 def _cli(url: str, *args: str, answer: str = "") -> Any:
-    return CliRunner().invoke(db_app, list(args), input=answer,
-                              env={"MILLGATE_DATABASE_URL": url})
+    return CliRunner().invoke(db_app, list(args), input=answer, env={"MILLGATE_DATABASE_URL": url})
 
 
 async def test_cli_upgrades_and_downgrades_only_when_confirmed(empty_url: str) -> None:

@@ -119,7 +119,8 @@ async def _seed(url: str, keys: KeyMaterial) -> dict[str, int]:
         timed = await make_org(session, m.OrganizationKind.BRAND, name="Brand Timed")
         grant = await make_grant(session, factory, brand, scopes=(m.DataScope.ASSESSMENT,))
         factory_org = await session.get(
-            m.Organization, factory.organization_id,
+            m.Organization,
+            factory.organization_id,
             execution_options=system_options("test: the factory's own organisation"),
         )
         assert factory_org is not None
@@ -130,9 +131,16 @@ async def _seed(url: str, keys: KeyMaterial) -> dict[str, int]:
         platform = await make_org(session, m.OrganizationKind.PLATFORM)
         admin = await make_user(session, platform, m.Role.PLATFORM_ADMIN)
         await session.commit()
-        ids = dict(factory_id=factory.id, brand_id=brand.id, timed_brand_id=timed.id,
-                   grant_id=grant.id, manager_id=manager.id, brand_user_id=brand_user.id,
-                   assessor_id=assessor.id, admin_id=admin.id)
+        ids = dict(
+            factory_id=factory.id,
+            brand_id=brand.id,
+            timed_brand_id=timed.id,
+            grant_id=grant.id,
+            manager_id=manager.id,
+            brand_user_id=brand_user.id,
+            assessor_id=assessor.id,
+            admin_id=admin.id,
+        )
     await engine.dispose()
     return ids
 
@@ -156,13 +164,31 @@ def _start(world: World) -> Server:
         "MILLGATE_DATABASE_URL": world.url,
         "MILLGATE_DATA_DIR": str(world.data_dir),
     }
-    for unset in ("MILLGATE_FIELD_KEYS_FILE", "MILLGATE_SIGNING_KEYS_FILE",
-                  "MILLGATE_API_KEY_PEPPER_FILE", "MILLGATE_PRODUCTION", "MILLGATE_REDIS_URL"):
+    for unset in (
+        "MILLGATE_FIELD_KEYS_FILE",
+        "MILLGATE_SIGNING_KEYS_FILE",
+        "MILLGATE_API_KEY_PEPPER_FILE",
+        "MILLGATE_PRODUCTION",
+        "MILLGATE_REDIS_URL",
+    ):
         env.pop(unset, None)
     process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     return Server(base=f"http://127.0.0.1:{port}", process=process)
 
@@ -202,18 +228,23 @@ def servers(world: World) -> Iterator[tuple[Server, Server]]:
                 server.process.stderr.close()
 
 
-async def gql(base: str, query: str, variables: dict[str, Any] | None = None, *,
-              token: str) -> dict[str, Any]:
+async def gql(
+    base: str, query: str, variables: dict[str, Any] | None = None, *, token: str
+) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
-        response = await client.post("/graphql", json={"query": query, "variables": variables},
-                                      headers={"authorization": f"Bearer {token}"})
+        response = await client.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"authorization": f"Bearer {token}"},
+        )
     body = response.json()
     assert response.status_code == 200 and "errors" not in body, body
     return body["data"]  # type: ignore[no-any-return]
 
 
-async def test_revocation_on_a_holds_at_once_on_b(world: World,
-                                                  servers: tuple[Server, Server]) -> None:
+async def test_revocation_on_a_holds_at_once_on_b(
+    world: World, servers: tuple[Server, Server]
+) -> None:
     a, b = servers
     brand, manager = world.token(world.brand_user_id), world.token(world.manager_id)
     factory_id = str(to_global_id("Factory", world.factory_id))
@@ -221,8 +252,9 @@ async def test_revocation_on_a_holds_at_once_on_b(world: World,
     assert seen["factories"]["totalCount"] == 1
     assert seen["factories"]["edges"][0]["node"]["assessments"]["totalCount"] == 1
 
-    revoked = await gql(a.base, REVOKE, {"id": str(to_global_id("ConsentGrant", world.grant_id))},
-                        token=manager)
+    revoked = await gql(
+        a.base, REVOKE, {"id": str(to_global_id("ConsentGrant", world.grant_id))}, token=manager
+    )
     assert revoked["revokeConsent"]["errors"] == []
     assert revoked["revokeConsent"]["grant"]["active"] is False
 
@@ -231,9 +263,15 @@ async def test_revocation_on_a_holds_at_once_on_b(world: World,
     assert (await gql(b.base, FACTORY, {"id": factory_id}, token=brand))["factory"] is None
 
     # And back: a new grant made on B is read through A at once.
-    granted = await gql(b.base, GRANT, {
-        "factory": factory_id, "grantee": str(to_global_id("Organization", world.brand_id)),
-    }, token=manager)
+    granted = await gql(
+        b.base,
+        GRANT,
+        {
+            "factory": factory_id,
+            "grantee": str(to_global_id("Organization", world.brand_id)),
+        },
+        token=manager,
+    )
     assert granted["grantConsent"]["errors"] == []
     assert (await gql(a.base, FACTORIES, token=brand))["factories"]["totalCount"] == 1
 
@@ -267,15 +305,18 @@ async def test_an_enrolment_on_a_lets_its_manager_write_on_b_at_once(
     engine = make_engine(world.url)
     try:
         async with engine.connect() as conn:
-            manager_id = (await conn.execute(text(
-                "SELECT id FROM app_user WHERE email = 'first-manager@mill-on-a.test'"
-            ))).scalar_one()
+            manager_id = (
+                await conn.execute(
+                    text("SELECT id FROM app_user WHERE email = 'first-manager@mill-on-a.test'")
+                )
+            ).scalar_one()
     finally:
         await engine.dispose()
 
     # the new manager's first write, the owner rule, decided by B on B's own read of the row
-    registered = await gql(b.base, REGISTER, {"factory": factory["id"]},
-                           token=world.token(manager_id))
+    registered = await gql(
+        b.base, REGISTER, {"factory": factory["id"]}, token=world.token(manager_id)
+    )
 
     assert registered["registerSlcp"]["errors"] == []
     assert registered["registerSlcp"]["factory"]["id"] == factory["id"]

@@ -73,8 +73,12 @@ def _strict_bool(value: Any) -> Any:
     raise Fallback
 
 
-_STRICT = {GraphQLString.name: _strict_str, GraphQLID.name: _strict_str,
-           GraphQLInt.name: _strict_int, GraphQLBoolean.name: _strict_bool}
+_STRICT = {
+    GraphQLString.name: _strict_str,
+    GraphQLID.name: _strict_str,
+    GraphQLInt.name: _strict_int,
+    GraphQLBoolean.name: _strict_bool,
+}
 _PLAIN_VALUES = (str, int, float, bool)
 
 
@@ -173,7 +177,8 @@ class Projector:
     """
 
     def __init__(
-        self, collect: Callable[[GraphQLObjectType, Any], Any],
+        self,
+        collect: Callable[[GraphQLObjectType, Any], Any],
         spec: Callable[[GraphQLObjectType, Any], Any],
         is_strawberry_type_of: Callable[[Any], bool],
     ) -> None:

@@ -81,9 +81,7 @@ async def test_enable_user_of_no_user_is_not_found(
         assert [(e["code"], e["field"]) for e in payload["errors"]] == [("NOT_FOUND", "userId")]
 
 
-@pytest.mark.parametrize(
-    "caller", ["manager", "other_brand", "assessor", "host_key", "anonymous"]
-)
+@pytest.mark.parametrize("caller", ["manager", "other_brand", "assessor", "host_key", "anonymous"])
 async def test_only_the_platform_enables_the_users_of_other_organisations(
     api: Any,
     session: AsyncSession,

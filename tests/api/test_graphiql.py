@@ -24,9 +24,7 @@ async def _client(runtime: Runtime, **overrides: Any) -> AsyncIterator[httpx.Asy
     from api.app import create_app
 
     settings = Settings(**{**runtime.settings.model_dump(), **overrides})
-    app = create_app(
-        Runtime(settings, runtime.engine, runtime.sessionmaker, runtime.keys)
-    )
+    app = create_app(Runtime(settings, runtime.engine, runtime.sessionmaker, runtime.keys))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://m.test") as client:

@@ -41,8 +41,9 @@ ISSUE_KEY = """mutation($org: ID!) { issueApiKey(input: {organizationId: $org}) 
 REVOKE_KEY = """mutation($id: ID!) { revokeApiKey(input: {apiKeyId: $id}) {
   apiKey { revokedAt } errors { code } } }"""
 
-UNAUTHORIZED_BODY = {"errors": [{"message": "unauthorized",
-                                 "extensions": {"code": "UNAUTHENTICATED"}}]}
+UNAUTHORIZED_BODY = {
+    "errors": [{"message": "unauthorized", "extensions": {"code": "UNAUTHENTICATED"}}]
+}
 
 
 def b64(data: bytes) -> str:
@@ -55,8 +56,9 @@ def b64json(value: Any) -> str:
 
 GENERIC = InvalidToken.GENERIC
 BARE_CHALLENGE = 'Bearer realm="millgate"'
-MALFORMED_BODY = {"errors": [{"message": "malformed credentials",
-                              "extensions": {"code": "BAD_REQUEST"}}]}
+MALFORMED_BODY = {
+    "errors": [{"message": "malformed credentials", "extensions": {"code": "BAD_REQUEST"}}]
+}
 
 
 def challenge(error: str, description: str) -> str:
@@ -73,7 +75,8 @@ def assert_malformed(response: httpx.Response) -> None:
     assert response.status_code == 400, response.text
     assert response.json() == MALFORMED_BODY
     assert response.headers["www-authenticate"] == challenge(
-        "invalid_request", "malformed credentials")
+        "invalid_request", "malformed credentials"
+    )
 
 
 @dataclass
@@ -100,16 +103,20 @@ async def world(session: AsyncSession, api: Any) -> World:
 def claims_for(runtime: Runtime, user_id: int, **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
     claims: dict[str, Any] = {
-        "iss": runtime.settings.token_issuer, "aud": runtime.settings.token_audience,
-        "sub": f"user:{user_id}", "iat": now, "nbf": now, "exp": now + 600, "jti": "t",
+        "iss": runtime.settings.token_issuer,
+        "aud": runtime.settings.token_audience,
+        "sub": f"user:{user_id}",
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": "t",
     }
     claims.update(overrides)
     return {k: v for k, v in claims.items() if v is not None}
 
 
 def sign(key: OKPKey, claims: dict[str, Any], **header: Any) -> str:
-    return jwt.encode({"alg": "EdDSA", "kid": key.kid, **header}, claims, key,
-                      algorithms=["EdDSA"])
+    return jwt.encode({"alg": "EdDSA", "kid": key.kid, **header}, claims, key, algorithms=["EdDSA"])
 
 
 # --- forged and misaddressed tokens -----------------------------------------------------
@@ -141,8 +148,10 @@ def _hs256_with_public_key(rt: Runtime, w: World) -> str:
     # Algorithm confusion: HMAC keyed with the public key (raw bytes, as served in the JWKS).
     public = rt.keys.signing.current.as_dict(private=False)
     secret = base64.urlsafe_b64decode(public["x"] + "=" * (-len(public["x"]) % 4))
-    signing_input = (f"{b64json({'alg': 'HS256', 'kid': public['kid'], 'typ': 'JWT'})}."
-                     f"{b64json(claims_for(rt, w.user.id))}")
+    signing_input = (
+        f"{b64json({'alg': 'HS256', 'kid': public['kid'], 'typ': 'JWT'})}."
+        f"{b64json(claims_for(rt, w.user.id))}"
+    )
     mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64(mac)}"
 
@@ -285,8 +294,9 @@ async def test_an_unknown_user_reads_like_a_bad_signature(api: Any, world: World
     assert seen(nobody) == seen(forged)
 
 
-async def test_tampered_sub_does_not_verify_even_though_the_original_does(api: Any,
-                                                                           world: World) -> None:
+async def test_tampered_sub_does_not_verify_even_though_the_original_does(
+    api: Any, world: World
+) -> None:
     original = api.token(world.user)
 
     assert (await api.post(VIEWER, token=original)).status_code == 200
@@ -294,8 +304,9 @@ async def test_tampered_sub_does_not_verify_even_though_the_original_does(api: A
 
 
 @pytest.mark.parametrize("user_id", [2**31, 2**63 + 5], ids=["beyond-int32", "beyond-int64"])
-async def test_signed_token_with_an_out_of_range_user_id_is_refused(api: Any, world: World,
-                                                                    user_id: int) -> None:
+async def test_signed_token_with_an_out_of_range_user_id_is_refused(
+    api: Any, world: World, user_id: int
+) -> None:
     """Once a driver error (a 500): the subject is checked against the id column's range."""
     token = api.runtime.token_service.issue(user_id, 600)
 
@@ -304,13 +315,16 @@ async def test_signed_token_with_an_out_of_range_user_id_is_refused(api: Any, wo
     assert_unauthorized(response)
 
 
-async def test_token_of_a_disabled_user_is_refused(api: Any, world: World,
-                                                   session: AsyncSession) -> None:
+async def test_token_of_a_disabled_user_is_refused(
+    api: Any, world: World, session: AsyncSession
+) -> None:
     token = api.token(world.user)
     assert (await api.post(VIEWER, token=token)).status_code == 200
 
-    await session.execute(text("UPDATE app_user SET disabled_at = :now WHERE id = :id"),
-                          {"now": m.utcnow(), "id": world.user.id})
+    await session.execute(
+        text("UPDATE app_user SET disabled_at = :now WHERE id = :id"),
+        {"now": m.utcnow(), "id": world.user.id},
+    )
     await session.commit()
 
     assert_unauthorized(await api.post(VIEWER, token=token))
@@ -363,18 +377,21 @@ MALFORMED_AUTHORIZATION = {
 }
 
 
-@pytest.mark.parametrize("value", MALFORMED_AUTHORIZATION.values(),
-                         ids=MALFORMED_AUTHORIZATION.keys())
-async def test_malformed_authorization_header_is_refused(api: Any, world: World,
-                                                         value: str) -> None:
+@pytest.mark.parametrize(
+    "value", MALFORMED_AUTHORIZATION.values(), ids=MALFORMED_AUTHORIZATION.keys()
+)
+async def test_malformed_authorization_header_is_refused(
+    api: Any, world: World, value: str
+) -> None:
     response = await api.post(VIEWER, headers={"authorization": value})
 
     assert_unauthorized(response)
 
 
 @pytest.mark.parametrize("value", MALFORMED_BEARER.values(), ids=MALFORMED_BEARER.keys())
-async def test_malformed_bearer_header_is_an_invalid_request(api: Any, world: World,
-                                                             value: str) -> None:
+async def test_malformed_bearer_header_is_an_invalid_request(
+    api: Any, world: World, value: str
+) -> None:
     response = await api.post(VIEWER, headers={"authorization": value})
 
     assert_malformed(response)
@@ -406,8 +423,9 @@ async def test_valid_signature_over_a_garbage_payload_is_refused(api: Any, world
         assert_unauthorized(await api.post(VIEWER, token=token))
 
 
-async def test_both_token_and_api_key_are_refused(api: Any, world: World,
-                                                  session: AsyncSession) -> None:
+async def test_both_token_and_api_key_are_refused(
+    api: Any, world: World, session: AsyncSession
+) -> None:
     secret = await _insert_key(session, api.runtime.keys, world.host)
     assert (await api.post(VIEWER, api_key=secret)).status_code == 200
     assert (await api.post(VIEWER, token=api.token(world.user))).status_code == 200
@@ -416,7 +434,8 @@ async def test_both_token_and_api_key_are_refused(api: Any, world: World,
 
     assert response.status_code == 400
     assert response.headers["www-authenticate"] == challenge(
-        "invalid_request", "send either a bearer token or an API key")
+        "invalid_request", "send either a bearer token or an API key"
+    )
 
 
 # --- the good path, and key rotation ---------------------------------------------------------
@@ -425,9 +444,11 @@ async def test_both_token_and_api_key_are_refused(api: Any, world: World,
 async def test_valid_token_gives_the_user(api: Any, world: World) -> None:
     data = await api.gql(VIEWER, token=api.token(world.user))
 
-    assert data["viewer"] == {"user": {"email": world.user.email},
-                              "organization": {"name": "Brand A", "kind": "BRAND"},
-                              "role": "BRAND_VIEWER"}
+    assert data["viewer"] == {
+        "user": {"email": world.user.email},
+        "organization": {"name": "Brand A", "kind": "BRAND"},
+        "role": "BRAND_VIEWER",
+    }
 
 
 async def test_no_credentials_is_the_anonymous_public(api: Any, world: World) -> None:
@@ -459,10 +480,17 @@ async def rotated_api(runtime: Runtime, keys: KeyMaterial) -> AsyncIterator[Any]
     from tests.conftest import Api
 
     newer = OKPKey.generate_key("Ed25519", parameters={"kid": "sig-rotated"})
-    rotated = KeyMaterial(fields=keys.fields, api_keys=keys.api_keys,
-                          signing=SigningKeys([keys.signing.current, newer]))
-    rt = Runtime(settings=runtime.settings, engine=runtime.engine,
-                 sessionmaker=runtime.sessionmaker, keys=rotated)
+    rotated = KeyMaterial(
+        fields=keys.fields,
+        api_keys=keys.api_keys,
+        signing=SigningKeys([keys.signing.current, newer]),
+    )
+    rt = Runtime(
+        settings=runtime.settings,
+        engine=runtime.engine,
+        sessionmaker=runtime.sessionmaker,
+        keys=rotated,
+    )
     app = create_app(rt)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -470,17 +498,21 @@ async def rotated_api(runtime: Runtime, keys: KeyMaterial) -> AsyncIterator[Any]
             yield Api(app=app, client=c, runtime=rt)
 
 
-async def test_rotation_over_http_accepts_tokens_of_both_keys(api: Any, rotated_api: Any,
-                                                              world: World) -> None:
+async def test_rotation_over_http_accepts_tokens_of_both_keys(
+    api: Any, rotated_api: Any, world: World
+) -> None:
     old_token = api.token(world.user)  # signed by the pre-rotation key
     new_token = rotated_api.token(world.other)
 
     assert (await rotated_api.gql(VIEWER, token=old_token))["viewer"]["user"] == {
-        "email": world.user.email}
+        "email": world.user.email
+    }
     assert (await rotated_api.gql(VIEWER, token=new_token))["viewer"]["user"] == {
-        "email": world.other.email}
+        "email": world.other.email
+    }
     assert json.loads(base64.urlsafe_b64decode(new_token.split(".")[0] + "=="))["kid"] == (
-        "sig-rotated")
+        "sig-rotated"
+    )
     assert_unauthorized(await api.post(VIEWER, token=new_token), crypto.UNKNOWN_KEY)  # not rotated
 
 
@@ -511,31 +543,47 @@ async def test_jwks_verifies_issued_tokens(api: Any, world: World) -> None:
 # --- API keys -------------------------------------------------------------------------------
 
 
-async def _insert_key(session: AsyncSession, keys: KeyMaterial, org: m.Organization,
-                      *, revoked: bool = False) -> str:
+async def _insert_key(
+    session: AsyncSession, keys: KeyMaterial, org: m.Organization, *, revoked: bool = False
+) -> str:
     secret, prefix, digest = keys.api_keys.new_key()
-    session.add(m.ApiKey(organization_id=org.id, prefix=prefix, secret_hmac=digest,
-                         revoked_at=m.utcnow() if revoked else None))
+    session.add(
+        m.ApiKey(
+            organization_id=org.id,
+            prefix=prefix,
+            secret_hmac=digest,
+            revoked_at=m.utcnow() if revoked else None,
+        )
+    )
     await session.commit()
     return secret
 
 
 async def test_api_key_issued_by_admin_gives_a_host_principal(api: Any, world: World) -> None:
     admin = api.token(world.admin)
-    issued = (await api.gql(ISSUE_KEY, {"org": str(to_global_id("Organization", world.host.id))},
-                            token=admin))["issueApiKey"]
+    issued = (
+        await api.gql(
+            ISSUE_KEY, {"org": str(to_global_id("Organization", world.host.id))}, token=admin
+        )
+    )["issueApiKey"]
     assert issued["errors"] == []
 
     data = await api.gql(VIEWER, api_key=issued["secret"])
 
-    assert data["viewer"] == {"user": None, "organization": {"name": "Host H", "kind": "HOST"},
-                              "role": "HOST_INTEGRATION"}
+    assert data["viewer"] == {
+        "user": None,
+        "organization": {"name": "Host H", "kind": "HOST"},
+        "role": "HOST_INTEGRATION",
+    }
 
 
 async def test_revoked_api_key_is_refused(api: Any, world: World) -> None:
     admin = api.token(world.admin)
-    issued = (await api.gql(ISSUE_KEY, {"org": str(to_global_id("Organization", world.host.id))},
-                            token=admin))["issueApiKey"]
+    issued = (
+        await api.gql(
+            ISSUE_KEY, {"org": str(to_global_id("Organization", world.host.id))}, token=admin
+        )
+    )["issueApiKey"]
     assert (await api.post(VIEWER, api_key=issued["secret"])).status_code == 200
 
     revoked = await api.gql(REVOKE_KEY, {"id": issued["apiKey"]["id"]}, token=admin)
@@ -544,8 +592,9 @@ async def test_revoked_api_key_is_refused(api: Any, world: World) -> None:
     assert_unauthorized(await api.post(VIEWER, api_key=issued["secret"]))
 
 
-async def test_key_revoked_in_the_database_is_refused(api: Any, world: World,
-                                                      session: AsyncSession) -> None:
+async def test_key_revoked_in_the_database_is_refused(
+    api: Any, world: World, session: AsyncSession
+) -> None:
     secret = await _insert_key(session, api.runtime.keys, world.host, revoked=True)
 
     assert_unauthorized(await api.post(VIEWER, api_key=secret))
@@ -568,8 +617,9 @@ def _unknown_valid_looking(keys: KeyMaterial, secret: str) -> dict[str, str]:
     }
 
 
-async def test_unknown_or_altered_api_keys_are_refused(api: Any, world: World,
-                                                       session: AsyncSession) -> None:
+async def test_unknown_or_altered_api_keys_are_refused(
+    api: Any, world: World, session: AsyncSession
+) -> None:
     secret = await _insert_key(session, api.runtime.keys, world.host)
     assert (await api.post(VIEWER, api_key=secret)).status_code == 200
 
@@ -579,12 +629,19 @@ async def test_unknown_or_altered_api_keys_are_refused(api: Any, world: World,
         assert response.json() == UNAUTHORIZED_BODY, name
 
 
-@pytest.mark.parametrize("kind", [m.OrganizationKind.BRAND, m.OrganizationKind.FACTORY,
-                                  m.OrganizationKind.PLATFORM, m.OrganizationKind.PROGRAMME],
-                         ids=lambda k: k.value)
-async def test_api_key_of_a_non_host_organisation_is_refused(api: Any, world: World,
-                                                             session: AsyncSession,
-                                                             kind: m.OrganizationKind) -> None:
+@pytest.mark.parametrize(
+    "kind",
+    [
+        m.OrganizationKind.BRAND,
+        m.OrganizationKind.FACTORY,
+        m.OrganizationKind.PLATFORM,
+        m.OrganizationKind.PROGRAMME,
+    ],
+    ids=lambda k: k.value,
+)
+async def test_api_key_of_a_non_host_organisation_is_refused(
+    api: Any, world: World, session: AsyncSession, kind: m.OrganizationKind
+) -> None:
     country = None
     if kind == m.OrganizationKind.PROGRAMME:
         country = (await make_country(session, "ID")).code
@@ -595,17 +652,26 @@ async def test_api_key_of_a_non_host_organisation_is_refused(api: Any, world: Wo
 
 
 async def test_admin_cannot_issue_a_key_to_a_non_host(api: Any, world: World) -> None:
-    result = await api.gql(ISSUE_KEY, {"org": str(to_global_id("Organization", world.brand.id))},
-                           token=api.token(world.admin))
+    result = await api.gql(
+        ISSUE_KEY,
+        {"org": str(to_global_id("Organization", world.brand.id))},
+        token=api.token(world.admin),
+    )
 
     assert result["issueApiKey"]["secret"] is None
     assert [e["code"] for e in result["issueApiKey"]["errors"]] == ["INVALID"]
 
 
-async def test_only_an_hmac_of_the_key_is_stored(api: Any, world: World,
-                                                 session: AsyncSession) -> None:
-    issued = (await api.gql(ISSUE_KEY, {"org": str(to_global_id("Organization", world.host.id))},
-                            token=api.token(world.admin)))["issueApiKey"]
+async def test_only_an_hmac_of_the_key_is_stored(
+    api: Any, world: World, session: AsyncSession
+) -> None:
+    issued = (
+        await api.gql(
+            ISSUE_KEY,
+            {"org": str(to_global_id("Organization", world.host.id))},
+            token=api.token(world.admin),
+        )
+    )["issueApiKey"]
     secret = issued["secret"]
     random_part = secret.split("_", 2)[2]
 
@@ -621,13 +687,20 @@ async def test_only_an_hmac_of_the_key_is_stored(api: Any, world: World,
     assert random_part not in json.dumps([dict(r) for r in audit], default=str)
 
 
-async def test_api_key_with_underscore_in_its_secret_works(api: Any, world: World,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_api_key_with_underscore_in_its_secret_works(
+    api: Any, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = secrets.token_bytes
-    monkeypatch.setattr(secrets, "token_bytes",
-                        lambda n=32: b"\xff" * n if n == 32 else real(n))  # body "____...8"
-    issued = (await api.gql(ISSUE_KEY, {"org": str(to_global_id("Organization", world.host.id))},
-                            token=api.token(world.admin)))["issueApiKey"]
+    monkeypatch.setattr(
+        secrets, "token_bytes", lambda n=32: b"\xff" * n if n == 32 else real(n)
+    )  # body "____...8"
+    issued = (
+        await api.gql(
+            ISSUE_KEY,
+            {"org": str(to_global_id("Organization", world.host.id))},
+            token=api.token(world.admin),
+        )
+    )["issueApiKey"]
     assert "_" in issued["secret"].split("_", 2)[2]
 
     response = await api.post(VIEWER, api_key=issued["secret"])
@@ -650,8 +723,7 @@ def test_api_key_hasher_compares_in_constant_time(monkeypatch: pytest.MonkeyPatc
     assert hasher.matches(secret, digest) is True
     assert hasher.matches(secret + "x", digest) is False
     assert hasher.matches(secret, "0" * 64) is False
-    assert calls == [(digest, digest), (hasher.digest(secret + "x"), digest),
-                     (digest, "0" * 64)]
+    assert calls == [(digest, digest), (hasher.digest(secret + "x"), digest), (digest, "0" * 64)]
 
 
 def test_api_key_hasher_digest_depends_on_the_pepper() -> None:

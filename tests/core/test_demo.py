@@ -87,8 +87,12 @@ async def test_question_steps_follow_the_caf_section(
     assert set(per_country) == {"ID", "BD", "VN", "KH", "ET"}
     assert len(set(per_country.values())) == 1
     assert {q.step for q in questions} == {None, 1, 2, 3}
-    assert {q.code for q in questions if q.step is None} == {"BW.01.1", "BW.01.2", "BW.02.1",
-                                                              "BW.02.2"}
+    assert {q.code for q in questions if q.step is None} == {
+        "BW.01.1",
+        "BW.01.2",
+        "BW.02.1",
+        "BW.02.2",
+    }
 
 
 async def test_every_kind_and_role_is_present(world: DemoWorld, session: AsyncSession) -> None:
@@ -105,7 +109,11 @@ async def test_every_kind_and_role_is_present(world: DemoWorld, session: AsyncSe
         (world.organization_ids[LABOUR_INSPECTORATE], "ID")
     ]
     assert {o.country_code for o in orgs if o.kind == m.OrganizationKind.PROGRAMME} == {
-        "ID", "BD", "VN", "KH", "ET"
+        "ID",
+        "BD",
+        "VN",
+        "KH",
+        "ET",
     }
 
 
@@ -143,15 +151,17 @@ async def test_step_1_comes_before_some_assessments_and_after_others(
 ) -> None:
     assessed_on = {a.cycle_id: a.assessed_on for a in await rows(session, m.Assessment)}
     factories = {f.id: f for f in await rows(session, m.Factory)}
-    step_1 = [(s, s.submitted_at.date()) for s in await rows(session, m.SelfAssessment)
-              if s.step == 1 and s.submitted_at is not None]
+    step_1 = [
+        (s, s.submitted_at.date())
+        for s in await rows(session, m.SelfAssessment)
+        if s.step == 1 and s.submitted_at is not None
+    ]
 
     before = [s for s, on in step_1 if on < assessed_on[s.cycle_id]]
     after = [s for s, on in step_1 if on >= assessed_on[s.cycle_id]]
     assert before and after
     # Rule 3 met in full somewhere, and somewhere missed for want of a registration.
-    ready = [factories[s.factory_id].sharing_ready_before(assessed_on[s.cycle_id])
-             for s in before]
+    ready = [factories[s.factory_id].sharing_ready_before(assessed_on[s.cycle_id]) for s in before]
     assert any(ready) and not all(ready)
 
 
@@ -185,8 +195,9 @@ async def test_assessments_are_drafts_or_released_on_time(
         assert a.assessed_on <= a.released_on <= a.latest_release_on()
         assert a.gateway_release_on == a.released_on + dt.timedelta(days=m.GATEWAY_DELAY_DAYS)
     assert len([a for a in released if a.released_on and a.released_on > world.today]) == 1
-    assert all(a.virtual_scope for a in assessments
-               if a.kind == m.AssessmentKind.VIRTUAL_COMPLIANCE_CHECK)
+    assert all(
+        a.virtual_scope for a in assessments if a.kind == m.AssessmentKind.VIRTUAL_COMPLIANCE_CHECK
+    )
 
 
 async def test_findings_cover_every_cluster_and_flag(
@@ -211,9 +222,12 @@ async def test_findings_cover_every_cluster_and_flag(
         scope = assessments[f.assessment_id].virtual_scope
         if scope:
             assert f.question_code in scope.split(",")
-    assert any(f.zero_tolerance and assessments[f.assessment_id].released_on
-               and factories[assessments[f.assessment_id].factory_id].country_code == "ID"
-               for f in findings), "the labour inspectorate of ID has something to receive"
+    assert any(
+        f.zero_tolerance
+        and assessments[f.assessment_id].released_on
+        and factories[assessments[f.assessment_id].factory_id].country_code == "ID"
+        for f in findings
+    ), "the labour inspectorate of ID has something to receive"
     assert any(f.question_code.startswith("BW.") for f in findings)
 
 

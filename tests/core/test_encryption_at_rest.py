@@ -83,22 +83,25 @@ async def test_the_sqlite_file_holds_no_secret_text(
 async def test_stored_values_decrypt_to_every_known_text(
     seeded: KeyMaterial, session: AsyncSession
 ) -> None:
-    details = await raw(session, "SELECT detail_encrypted FROM finding "
-                                 "WHERE detail_encrypted IS NOT NULL")
+    details = await raw(
+        session, "SELECT detail_encrypted FROM finding WHERE detail_encrypted IS NOT NULL"
+    )
     answers = await raw(session, "SELECT answers_encrypted FROM self_assessment")
 
     assert all(v.startswith(seeded.fields.current + ".") for v in (*details, *answers))
     assert {seeded.fields.decrypt(v, DETAIL_PURPOSE) for v in details} == set(DETAILS.values())
-    notes = set().union(*(_notes(seeded.fields.decrypt_json(v, ANSWERS_PURPOSE))
-                          for v in answers))
+    notes = set().union(*(_notes(seeded.fields.decrypt_json(v, ANSWERS_PURPOSE)) for v in answers))
     assert notes == set(NOTES.values())
 
 
 async def test_a_value_cannot_be_moved_to_another_column(
     seeded: KeyMaterial, session: AsyncSession
 ) -> None:
-    detail = (await raw(session, "SELECT detail_encrypted FROM finding "
-                                 "WHERE detail_encrypted IS NOT NULL"))[0]
+    detail = (
+        await raw(
+            session, "SELECT detail_encrypted FROM finding WHERE detail_encrypted IS NOT NULL"
+        )
+    )[0]
 
     with pytest.raises(CryptoError):
         seeded.fields.decrypt(detail, ANSWERS_PURPOSE)
@@ -115,8 +118,9 @@ async def test_old_values_stay_readable_after_a_new_key_becomes_current(
     ring["current"] = "rotated"
     ring_file.write_text(json.dumps(ring))
     rotated = FieldCipher.from_file(ring_file)
-    details = await raw(session, "SELECT detail_encrypted FROM finding "
-                                 "WHERE detail_encrypted IS NOT NULL")
+    details = await raw(
+        session, "SELECT detail_encrypted FROM finding WHERE detail_encrypted IS NOT NULL"
+    )
 
     assert [rotated.decrypt(v, DETAIL_PURPOSE) for v in details] == [
         seeded.fields.decrypt(v, DETAIL_PURPOSE) for v in details

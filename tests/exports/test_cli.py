@@ -39,8 +39,15 @@ async def data_dir(backend: str, tmp_path: Path) -> Path:
 async def millgate(data_dir: Path, *args: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "MILLGATE_DATA_DIR": str(data_dir), "MILLGATE_DATABASE_URL": ""}
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", "exports", *args, cwd=ROOT, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "cli.main",
+        "exports",
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
@@ -73,7 +80,8 @@ async def test_run_names_a_host_with_an_unusable_key_and_still_succeeds(data_dir
     async with make_sessionmaker(engine)() as session:
         factory = (await session.scalars(system_read(select(m.Factory), "test"))).one()
         broken = m.Organization(
-            kind=m.OrganizationKind.HOST, name="Zero Key Host",
+            kind=m.OrganizationKind.HOST,
+            name="Zero Key Host",
             host_public_jwk={"kty": "OKP", "crv": "X25519", "x": "A" * 43},
         )
         session.add(broken)

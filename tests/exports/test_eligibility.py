@@ -42,53 +42,175 @@ GATEWAY_DAY = RELEASED + 15 * DAY
 CASES: list[tuple[str, dict[str, Any], dt.date, list[str], bool, bool]] = [
     ("all met, 15th day after release", {}, GATEWAY_DAY, [], True, True),
     ("all met, long after", {}, GATEWAY_DAY + 400 * DAY, [], True, True),
-    ("all met, 14th day after release", {}, GATEWAY_DAY - DAY, [e.GATEWAY_RELEASE_PENDING],
-     True, False),
+    (
+        "all met, 14th day after release",
+        {},
+        GATEWAY_DAY - DAY,
+        [e.GATEWAY_RELEASE_PENDING],
+        True,
+        False,
+    ),
     ("all met, release day", {}, RELEASED, [e.GATEWAY_RELEASE_PENDING], True, False),
     ("release dated tomorrow", {}, RELEASED - DAY, [e.NOT_RELEASED], False, False),
-    ("not registered", NO_REGISTRATION, GATEWAY_DAY,
-     [e.NOT_REGISTERED, e.SHARING_NOT_CONFIRMED], False, False),
-    ("other verifier body", {"verifier_body": "Another Verifier Ltd"}, GATEWAY_DAY,
-     [e.WRONG_VERIFIER_BODY], False, False),
-    ("sharing never confirmed", {"sharing_confirmed_on": None}, GATEWAY_DAY,
-     [e.SHARING_NOT_CONFIRMED], False, False),
-    ("registered and confirmed the day before", {"registered_on": ASSESSED - DAY,
-     "sharing_confirmed_on": ASSESSED - DAY}, GATEWAY_DAY, [], True, True),
-    ("registered and confirmed on the assessment day", {"registered_on": ASSESSED,
-     "sharing_confirmed_on": ASSESSED}, GATEWAY_DAY,
-     [e.REGISTERED_LATE, e.SHARING_CONFIRMED_LATE], False, False),
-    ("registered after the assessment", {"registered_on": ASSESSED + DAY,
-     "sharing_confirmed_on": ASSESSED + DAY}, GATEWAY_DAY,
-     [e.REGISTERED_LATE, e.SHARING_CONFIRMED_LATE], False, False),
-    ("sharing confirmed on the assessment day", {"sharing_confirmed_on": ASSESSED},
-     GATEWAY_DAY, [e.SHARING_CONFIRMED_LATE], False, False),
-    ("no step 1 self-assessment", {"self_assessment_submitted_at": None}, GATEWAY_DAY,
-     [e.NO_SELF_ASSESSMENT], False, False),
-    ("self-assessment the last second before", {"self_assessment_submitted_at":
-     utc(ASSESSED - DAY, 23, 59, 59)}, GATEWAY_DAY, [], True, True),
-    ("self-assessment on the assessment day", {"self_assessment_submitted_at":
-     utc(ASSESSED, 0, 0, 0)}, GATEWAY_DAY, [e.SELF_ASSESSMENT_LATE], False, False),
-    ("self-assessment at 01:00 +06:00 counts by its UTC date", {"self_assessment_submitted_at":
-     dt.datetime(2024, 3, 4, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=6)))},
-     GATEWAY_DAY, [], True, True),
-    ("country not rolled out", {"country_rollout_on": None}, GATEWAY_DAY,
-     [e.COUNTRY_NOT_ROLLED_OUT], False, False),
-    ("country rolled out on the assessment day", {"country_rollout_on": ASSESSED},
-     GATEWAY_DAY, [], True, True),
-    ("country rolled out the day after", {"country_rollout_on": ASSESSED + DAY}, GATEWAY_DAY,
-     [e.COUNTRY_ROLLED_OUT_LATE], False, False),
+    (
+        "not registered",
+        NO_REGISTRATION,
+        GATEWAY_DAY,
+        [e.NOT_REGISTERED, e.SHARING_NOT_CONFIRMED],
+        False,
+        False,
+    ),
+    (
+        "other verifier body",
+        {"verifier_body": "Another Verifier Ltd"},
+        GATEWAY_DAY,
+        [e.WRONG_VERIFIER_BODY],
+        False,
+        False,
+    ),
+    (
+        "sharing never confirmed",
+        {"sharing_confirmed_on": None},
+        GATEWAY_DAY,
+        [e.SHARING_NOT_CONFIRMED],
+        False,
+        False,
+    ),
+    (
+        "registered and confirmed the day before",
+        {"registered_on": ASSESSED - DAY, "sharing_confirmed_on": ASSESSED - DAY},
+        GATEWAY_DAY,
+        [],
+        True,
+        True,
+    ),
+    (
+        "registered and confirmed on the assessment day",
+        {"registered_on": ASSESSED, "sharing_confirmed_on": ASSESSED},
+        GATEWAY_DAY,
+        [e.REGISTERED_LATE, e.SHARING_CONFIRMED_LATE],
+        False,
+        False,
+    ),
+    (
+        "registered after the assessment",
+        {"registered_on": ASSESSED + DAY, "sharing_confirmed_on": ASSESSED + DAY},
+        GATEWAY_DAY,
+        [e.REGISTERED_LATE, e.SHARING_CONFIRMED_LATE],
+        False,
+        False,
+    ),
+    (
+        "sharing confirmed on the assessment day",
+        {"sharing_confirmed_on": ASSESSED},
+        GATEWAY_DAY,
+        [e.SHARING_CONFIRMED_LATE],
+        False,
+        False,
+    ),
+    (
+        "no step 1 self-assessment",
+        {"self_assessment_submitted_at": None},
+        GATEWAY_DAY,
+        [e.NO_SELF_ASSESSMENT],
+        False,
+        False,
+    ),
+    (
+        "self-assessment the last second before",
+        {"self_assessment_submitted_at": utc(ASSESSED - DAY, 23, 59, 59)},
+        GATEWAY_DAY,
+        [],
+        True,
+        True,
+    ),
+    (
+        "self-assessment on the assessment day",
+        {"self_assessment_submitted_at": utc(ASSESSED, 0, 0, 0)},
+        GATEWAY_DAY,
+        [e.SELF_ASSESSMENT_LATE],
+        False,
+        False,
+    ),
+    (
+        "self-assessment at 01:00 +06:00 counts by its UTC date",
+        {
+            "self_assessment_submitted_at": dt.datetime(
+                2024, 3, 4, 1, 0, tzinfo=dt.timezone(dt.timedelta(hours=6))
+            )
+        },
+        GATEWAY_DAY,
+        [],
+        True,
+        True,
+    ),
+    (
+        "country not rolled out",
+        {"country_rollout_on": None},
+        GATEWAY_DAY,
+        [e.COUNTRY_NOT_ROLLED_OUT],
+        False,
+        False,
+    ),
+    (
+        "country rolled out on the assessment day",
+        {"country_rollout_on": ASSESSED},
+        GATEWAY_DAY,
+        [],
+        True,
+        True,
+    ),
+    (
+        "country rolled out the day after",
+        {"country_rollout_on": ASSESSED + DAY},
+        GATEWAY_DAY,
+        [e.COUNTRY_ROLLED_OUT_LATE],
+        False,
+        False,
+    ),
     ("draft assessment", DRAFT, GATEWAY_DAY, [e.NOT_RELEASED], False, False),
     ("no assessment", NO_ASSESSMENT, GATEWAY_DAY, [e.NO_ASSESSMENT], False, False),
-    ("nothing at all", {**NO_REGISTRATION, **NO_ASSESSMENT, "country_rollout_on": None,
-     "self_assessment_submitted_at": None}, GATEWAY_DAY,
-     [e.NOT_REGISTERED, e.SHARING_NOT_CONFIRMED, e.NO_SELF_ASSESSMENT,
-      e.COUNTRY_NOT_ROLLED_OUT, e.NO_ASSESSMENT], False, False),
-    ("everything late, and a draft", {"verifier_body": "Another Verifier Ltd",
-     "registered_on": ASSESSED, "sharing_confirmed_on": ASSESSED + DAY,
-     "self_assessment_submitted_at": utc(ASSESSED, 12), "country_rollout_on": ASSESSED + DAY,
-     **DRAFT}, GATEWAY_DAY,
-     [e.WRONG_VERIFIER_BODY, e.REGISTERED_LATE, e.SHARING_CONFIRMED_LATE,
-      e.SELF_ASSESSMENT_LATE, e.COUNTRY_ROLLED_OUT_LATE, e.NOT_RELEASED], False, False),
+    (
+        "nothing at all",
+        {
+            **NO_REGISTRATION,
+            **NO_ASSESSMENT,
+            "country_rollout_on": None,
+            "self_assessment_submitted_at": None,
+        },
+        GATEWAY_DAY,
+        [
+            e.NOT_REGISTERED,
+            e.SHARING_NOT_CONFIRMED,
+            e.NO_SELF_ASSESSMENT,
+            e.COUNTRY_NOT_ROLLED_OUT,
+            e.NO_ASSESSMENT,
+        ],
+        False,
+        False,
+    ),
+    (
+        "everything late, and a draft",
+        {
+            "verifier_body": "Another Verifier Ltd",
+            "registered_on": ASSESSED,
+            "sharing_confirmed_on": ASSESSED + DAY,
+            "self_assessment_submitted_at": utc(ASSESSED, 12),
+            "country_rollout_on": ASSESSED + DAY,
+            **DRAFT,
+        },
+        GATEWAY_DAY,
+        [
+            e.WRONG_VERIFIER_BODY,
+            e.REGISTERED_LATE,
+            e.SHARING_CONFIRMED_LATE,
+            e.SELF_ASSESSMENT_LATE,
+            e.COUNTRY_ROLLED_OUT_LATE,
+            e.NOT_RELEASED,
+        ],
+        False,
+        False,
+    ),
 ]
 
 
@@ -163,7 +285,8 @@ def facts_and_today(draw: st.DrawFn) -> tuple[CycleFacts, dt.date]:
         ),
         sharing_confirmed_on=None if registered is None else _day(draw(offsets)),
         self_assessment_submitted_at=(
-            None if submitted is None
+            None
+            if submitted is None
             else utc(ASSESSED + submitted * DAY, draw(st.integers(min_value=0, max_value=23)))
         ),
         assessed_on=ASSESSED if has_assessment else None,
@@ -179,9 +302,11 @@ def _plain_rule(facts: CycleFacts, today: dt.date) -> tuple[bool, bool]:
     if before is None or facts.status != m.AssessmentStatus.RELEASED:
         return False, False
     registered = (
-        facts.registered_on is not None and facts.registered_on < before
+        facts.registered_on is not None
+        and facts.registered_on < before
         and facts.verifier_body == m.BETTER_WORK
-        and facts.sharing_confirmed_on is not None and facts.sharing_confirmed_on < before
+        and facts.sharing_confirmed_on is not None
+        and facts.sharing_confirmed_on < before
     )
     submitted = facts.self_assessment_submitted_at
     self_assessed = submitted is not None and submitted.date() < before
@@ -189,8 +314,10 @@ def _plain_rule(facts: CycleFacts, today: dt.date) -> tuple[bool, bool]:
     released = facts.released_on is not None and facts.released_on <= today
     eligible = registered and self_assessed and rolled_out and released
     assert facts.released_on is not None or not eligible
-    releasable = eligible and facts.released_on is not None and (
-        today >= facts.released_on + dt.timedelta(days=15)
+    releasable = (
+        eligible
+        and facts.released_on is not None
+        and (today >= facts.released_on + dt.timedelta(days=15))
     )
     return eligible, releasable
 
@@ -216,8 +343,11 @@ def test_registration_codes_agree_with_the_factory_model(case: tuple[CycleFacts,
         slcp_sharing_confirmed_on=facts.sharing_confirmed_on,
     )
     registration_codes = {
-        e.NOT_REGISTERED, e.WRONG_VERIFIER_BODY, e.SHARING_NOT_CONFIRMED,
-        e.REGISTERED_LATE, e.SHARING_CONFIRMED_LATE,
+        e.NOT_REGISTERED,
+        e.WRONG_VERIFIER_BODY,
+        e.SHARING_NOT_CONFIRMED,
+        e.REGISTERED_LATE,
+        e.SHARING_CONFIRMED_LATE,
     }
     reasons = set(gateway_eligibility(facts, today).reasons)
 

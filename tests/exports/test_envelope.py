@@ -152,8 +152,9 @@ async def test_inner_payload_swapped_under_the_original_signature_fails(
     relabelled.add_recipient(jwk.JWK(**host_public))
 
     with pytest.raises(JWException):
-        open_envelope(relabelled.serialize(compact=True), world.host.private_key,
-                      keys.signing.public_jwks())
+        open_envelope(
+            relabelled.serialize(compact=True), world.host.private_key, keys.signing.public_jwks()
+        )
 
 
 async def test_another_hosts_key_cannot_open_it(

@@ -65,10 +65,13 @@ async def test_complete_example_pulls_decrypts_and_verifies(
         assert request.url.path == "/graphql"
         assert request.headers["X-Api-Key"] == API_KEY
         node = {
-            "id": "R2F0ZXdheUV4cG9ydDox", "factoryGatewayId": export.factory_gateway_id,
-            "cycle": export.cycle_number, "createdAt": export.created_at.isoformat(),
+            "id": "R2F0ZXdheUV4cG9ydDox",
+            "factoryGatewayId": export.factory_gateway_id,
+            "cycle": export.cycle_number,
+            "createdAt": export.created_at.isoformat(),
             "releaseOn": export.release_on.isoformat(),
-            "contentSha256": export.content_sha256, "envelope": export.envelope,
+            "contentSha256": export.content_sha256,
+            "envelope": export.envelope,
         }
         page = {"edges": [{"node": node}], "pageInfo": {"hasNextPage": False, "endCursor": "c"}}
         return httpx.Response(200, json={"data": {"gatewayExports": page}})
@@ -76,8 +79,9 @@ async def test_complete_example_pulls_decrypts_and_verifies(
     example = load_example()
 
     # when the example's own functions run against it
-    with httpx.Client(base_url="https://millgate.test",
-                      transport=httpx.MockTransport(millgate)) as client:
+    with httpx.Client(
+        base_url="https://millgate.test", transport=httpx.MockTransport(millgate)
+    ) as client:
         signers = example["platform_keys"](client)
         nodes = list(example["pull"](client, API_KEY))
         payloads = [example["open_export"](n, world.host.private_key, signers) for n in nodes]

@@ -62,25 +62,61 @@ def expected_payload(world: World, export_id: str) -> dict[str, Any]:
             "gatewayReleaseOn": GATEWAY_ON.isoformat(),
         },
         "answers": [
-            {"step": 1, "questionCode": "CL.01.1", "cafRef": "RH-CL01-01", "answer": "NO",
-             "provenance": "ASSESSED"},
-            {"step": 1, "questionCode": "OSH.01.1", "cafRef": "HS-OSH01-01", "answer": True,
-             "provenance": "ASSESSED"},
-            {"step": 1, "questionCode": "WT.01.1", "cafRef": "WH-WT01-01", "answer": 64,
-             "provenance": "ASSESSED"},
-            {"step": 2, "questionCode": "MS.01.1", "cafRef": "MS-01-01", "answer": "PARTLY",
-             "provenance": "SELF_ASSESSED"},
-            {"step": 3, "questionCode": "AB.01.1", "cafRef": "AB-01-01",
-             "answer": {"since": 2022, "text": "Day-care centre"},
-             "provenance": "SELF_ASSESSED"},
+            {
+                "step": 1,
+                "questionCode": "CL.01.1",
+                "cafRef": "RH-CL01-01",
+                "answer": "NO",
+                "provenance": "ASSESSED",
+            },
+            {
+                "step": 1,
+                "questionCode": "OSH.01.1",
+                "cafRef": "HS-OSH01-01",
+                "answer": True,
+                "provenance": "ASSESSED",
+            },
+            {
+                "step": 1,
+                "questionCode": "WT.01.1",
+                "cafRef": "WH-WT01-01",
+                "answer": 64,
+                "provenance": "ASSESSED",
+            },
+            {
+                "step": 2,
+                "questionCode": "MS.01.1",
+                "cafRef": "MS-01-01",
+                "answer": "PARTLY",
+                "provenance": "SELF_ASSESSED",
+            },
+            {
+                "step": 3,
+                "questionCode": "AB.01.1",
+                "cafRef": "AB-01-01",
+                "answer": {"since": 2022, "text": "Day-care centre"},
+                "provenance": "SELF_ASSESSED",
+            },
         ],
         "findings": [
-            {"questionCode": "CL.01.1", "cafRef": "RH-CL01-01", "cluster": "CHILD_LABOUR",
-             "compliancePoint": "Child labourers", "nonCompliant": False,
-             "zeroTolerance": True, "detail": None},
-            {"questionCode": "WT.01.1", "cafRef": "WH-WT01-01", "cluster": "WORKING_TIME",
-             "compliancePoint": "Overtime", "nonCompliant": True, "zeroTolerance": False,
-             "detail": DETAIL},
+            {
+                "questionCode": "CL.01.1",
+                "cafRef": "RH-CL01-01",
+                "cluster": "CHILD_LABOUR",
+                "compliancePoint": "Child labourers",
+                "nonCompliant": False,
+                "zeroTolerance": True,
+                "detail": None,
+            },
+            {
+                "questionCode": "WT.01.1",
+                "cafRef": "WH-WT01-01",
+                "cluster": "WORKING_TIME",
+                "compliancePoint": "Overtime",
+                "nonCompliant": True,
+                "zeroTolerance": False,
+                "detail": DETAIL,
+            },
         ],
     }
 
@@ -106,9 +142,7 @@ async def test_released_cycle_reaches_its_host_signed_and_encrypted(
     # then the host sees one export it can decrypt and verify with another JOSE library
     assert report.exports_written == 1 and report.errors == []
     [export] = await host_exports(session, world.host.organization)
-    plaintext = open_envelope(
-        export.envelope, world.host.private_key, keys.signing.public_jwks()
-    )
+    plaintext = open_envelope(export.envelope, world.host.private_key, keys.signing.public_jwks())
     payload = json.loads(plaintext)
     assert payload == expected_payload(world, export.export_uid)
     jsonschema.validate(payload, EXPORT_SCHEMA, format_checker=jsonschema.FormatChecker())
@@ -132,8 +166,13 @@ async def test_better_work_questions_and_origin_never_leave(
     payload = json.loads(text)
     for finding in payload["findings"]:
         assert set(finding) == {
-            "questionCode", "cafRef", "cluster", "compliancePoint", "nonCompliant",
-            "zeroTolerance", "detail",
+            "questionCode",
+            "cafRef",
+            "cluster",
+            "compliancePoint",
+            "nonCompliant",
+            "zeroTolerance",
+            "detail",
         }
 
 
@@ -190,8 +229,9 @@ async def test_unsubmitted_self_assessment_stays_out(
 async def test_running_twice_writes_nothing_new(
     sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
-    world = await make_world(session, keys, webhook_url="https://host.example/hook",
-                             webhook_secret="s3cret")
+    world = await make_world(
+        session, keys, webhook_url="https://host.example/hook", webhook_secret="s3cret"
+    )
     await run_once(sessionmaker, keys, today=GATEWAY_ON)
     [first] = await host_exports(session, world.host.organization)
 
@@ -208,8 +248,9 @@ async def test_outbox_row_only_for_a_host_with_a_webhook(
     sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession, keys: KeyMaterial
 ) -> None:
     world = await make_world(session, keys)
-    hooked = await make_host(session, keys, "Hooked Host", webhook_url="https://h.example/x",
-                             webhook_secret="s3cret")
+    hooked = await make_host(
+        session, keys, "Hooked Host", webhook_url="https://h.example/x", webhook_secret="s3cret"
+    )
     await make_export_grant(session, world.factory, hooked.organization)
     await session.commit()
 
@@ -309,13 +350,18 @@ async def test_revoked_grant_stops_new_exports_and_serving_old_ones(
 
     # when the factory revokes the grant, then releases a second cycle
     await session.execute(
-        update(m.ConsentGrant).where(m.ConsentGrant.id == world.grant.id)
+        update(m.ConsentGrant)
+        .where(m.ConsentGrant.id == world.grant.id)
         .values(revoked_at=m.utcnow())
     )
     await make_released_cycle(
-        session, keys.fields, world.factory, 2,
+        session,
+        keys.fields,
+        world.factory,
+        2,
         submitted_at=dt.datetime(2025, 2, 1, tzinfo=dt.UTC),
-        assessed_on=dt.date(2025, 3, 4), released_on=dt.date(2025, 3, 20),
+        assessed_on=dt.date(2025, 3, 4),
+        released_on=dt.date(2025, 3, 20),
     )
     await session.commit()
     report = await run_once(sessionmaker, keys, today=dt.date(2025, 6, 1))
@@ -341,13 +387,17 @@ async def test_expired_grant_stops_new_exports_and_serving_old_ones(
     await run_once(sessionmaker, keys, today=GATEWAY_ON)
     now = m.utcnow()
     await session.execute(
-        update(m.ConsentGrant).where(m.ConsentGrant.id == world.grant.id)
+        update(m.ConsentGrant)
+        .where(m.ConsentGrant.id == world.grant.id)
         .values(granted_at=now - dt.timedelta(days=30), expires_at=now - dt.timedelta(seconds=5))
     )
     expired_before = await make_host(session, keys, "Host of an expired grant")
     await make_export_grant(
-        session, world.factory, expired_before.organization,
-        granted_at=now - dt.timedelta(days=30), expires_at=now - dt.timedelta(days=1),
+        session,
+        world.factory,
+        expired_before.organization,
+        granted_at=now - dt.timedelta(days=30),
+        expires_at=now - dt.timedelta(days=1),
     )
     await session.commit()
 
@@ -363,7 +413,8 @@ async def test_grant_expiring_later_still_serves(
 ) -> None:
     world = await make_world(session, keys)
     await session.execute(
-        update(m.ConsentGrant).where(m.ConsentGrant.id == world.grant.id)
+        update(m.ConsentGrant)
+        .where(m.ConsentGrant.id == world.grant.id)
         .values(expires_at=m.utcnow() + dt.timedelta(hours=1))
     )
     await session.commit()
@@ -375,16 +426,22 @@ async def test_grant_expiring_later_still_serves(
 
 MISSED: list[tuple[str, dict[str, Any]]] = [
     ("registered on the assessment day", {"factory": {"registered_on": ASSESSED_ON}}),
-    ("sharing confirmed after the assessment",
-     {"factory": {"sharing_on": ASSESSED_ON + dt.timedelta(days=1)}}),
+    (
+        "sharing confirmed after the assessment",
+        {"factory": {"sharing_on": ASSESSED_ON + dt.timedelta(days=1)}},
+    ),
     ("another verifier body", {"factory": {"verifier_body": "Another Verifier Ltd"}}),
     ("sharing never confirmed", {"factory": {"sharing_on": None}}),
-    ("step 1 on the assessment day",
-     {"submitted_at": dt.datetime(2024, 3, 4, 8, 0, tzinfo=dt.UTC)}),
+    (
+        "step 1 on the assessment day",
+        {"submitted_at": dt.datetime(2024, 3, 4, 8, 0, tzinfo=dt.UTC)},
+    ),
     ("step 1 never submitted", {"submitted_at": None}),
     ("country not rolled out", {"country_rollout_on": None}),
-    ("country rolled out after the assessment",
-     {"country_rollout_on": ASSESSED_ON + dt.timedelta(days=1)}),
+    (
+        "country rolled out after the assessment",
+        {"country_rollout_on": ASSESSED_ON + dt.timedelta(days=1)},
+    ),
 ]
 
 
@@ -419,13 +476,18 @@ async def test_later_cycle_of_a_factory_that_missed_the_first_is_exported(
 ) -> None:
     # given cycle 1 assessed before the factory registered (Q28: only a later cycle can go)
     world = await make_world(
-        session, keys, factory={"registered_on": dt.date(2024, 6, 1),
-                                "sharing_on": dt.date(2024, 6, 1)}
+        session,
+        keys,
+        factory={"registered_on": dt.date(2024, 6, 1), "sharing_on": dt.date(2024, 6, 1)},
     )
     await make_released_cycle(
-        session, keys.fields, world.factory, 2,
+        session,
+        keys.fields,
+        world.factory,
+        2,
         submitted_at=dt.datetime(2025, 2, 1, tzinfo=dt.UTC),
-        assessed_on=dt.date(2025, 3, 4), released_on=dt.date(2025, 3, 20),
+        assessed_on=dt.date(2025, 3, 4),
+        released_on=dt.date(2025, 3, 20),
     )
     await session.commit()
 
@@ -466,7 +528,8 @@ async def test_host_with_an_unusable_key_does_not_hold_up_the_others(
     world = await make_world(session, keys)
     broken = await make_host(session, keys, "Broken Key Host")
     await session.execute(
-        update(m.Organization).where(m.Organization.id == broken.organization.id)
+        update(m.Organization)
+        .where(m.Organization.id == broken.organization.id)
         .values(host_public_jwk={"kty": "OKP", "crv": "X25519", "x": "too-short"})
     )
     await make_export_grant(session, world.factory, broken.organization)
@@ -475,8 +538,9 @@ async def test_host_with_an_unusable_key_does_not_hold_up_the_others(
     report = await run_once(sessionmaker, keys, today=GATEWAY_ON)
 
     assert report.exports_written == 1
-    assert report.errors == [f"host {broken.organization.id}: publicJwk 'x' is not a valid "
-                             "X25519 public key"]
+    assert report.errors == [
+        f"host {broken.organization.id}: publicJwk 'x' is not a valid X25519 public key"
+    ]
     assert len(await host_exports(session, world.host.organization)) == 1
     assert await host_exports(session, broken.organization) == []
 
@@ -487,7 +551,8 @@ async def _host_before_the_world_with(
     """A host whose key is stored as given (no validation), claimed before the world's host."""
     first = await make_host(session, keys, "First In Line Host")
     await session.execute(
-        update(m.Organization).where(m.Organization.id == first.organization.id)
+        update(m.Organization)
+        .where(m.Organization.id == first.organization.id)
         .values(host_public_jwk=public_jwk)
     )
     world = await make_world(session, keys)

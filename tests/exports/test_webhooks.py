@@ -54,7 +54,9 @@ async def delivery(session: AsyncSession) -> m.WebhookDelivery:
 
 
 async def test_notice_is_signed_and_names_the_export(
-    world: World, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
+    world: World,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     keys: KeyMaterial,
 ) -> None:
     host = Recorder(204)
@@ -69,11 +71,15 @@ async def test_notice_is_signed_and_names_the_export(
     )
     export = (await session.scalars(system_read(select(m.GatewayExport), "test"))).one()
     assert json.loads(request.content) == {
-        "exportId": export.export_uid, "contentSha256": export.content_sha256
+        "exportId": export.export_uid,
+        "contentSha256": export.content_sha256,
     }
     row = await delivery(session)
     assert (row.state, row.attempts, row.delivered_at, row.last_error) == (
-        m.DeliveryState.DELIVERED, 1, T0, None
+        m.DeliveryState.DELIVERED,
+        1,
+        T0,
+        None,
     )
 
     again = await deliver_pending(sessionmaker, keys, transport=host.transport, now=T0 + backoff(9))
@@ -81,7 +87,9 @@ async def test_notice_is_signed_and_names_the_export(
 
 
 async def test_server_error_is_retried_with_exponential_backoff(
-    world: World, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
+    world: World,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     keys: KeyMaterial,
 ) -> None:
     host = Recorder(500, 503, 200)
@@ -112,7 +120,9 @@ async def test_server_error_is_retried_with_exponential_backoff(
 
 
 async def test_failed_after_the_last_attempt(
-    world: World, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
+    world: World,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     keys: KeyMaterial,
 ) -> None:
     host = Recorder(500)
@@ -131,7 +141,9 @@ async def test_failed_after_the_last_attempt(
 
 
 async def test_unreachable_host_counts_an_attempt(
-    world: World, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
+    world: World,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     keys: KeyMaterial,
 ) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
@@ -145,11 +157,14 @@ async def test_unreachable_host_counts_an_attempt(
 
 
 async def test_no_notice_once_the_grant_is_revoked(
-    world: World, sessionmaker: async_sessionmaker[AsyncSession], session: AsyncSession,
+    world: World,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession,
     keys: KeyMaterial,
 ) -> None:
     await session.execute(
-        update(m.ConsentGrant).where(m.ConsentGrant.id == world.grant.id)
+        update(m.ConsentGrant)
+        .where(m.ConsentGrant.id == world.grant.id)
         .values(revoked_at=m.utcnow())
     )
     await session.commit()

@@ -42,8 +42,13 @@ async def make_many(session: AsyncSession, keys: KeyMaterial) -> None:
     country = await make_export_country(session)
     await make_catalogue(session, country)
     hosts = [
-        await make_host(session, keys, f"Host {n}", webhook_url=f"https://h{n}.example/hook",
-                        webhook_secret="s3cret")
+        await make_host(
+            session,
+            keys,
+            f"Host {n}",
+            webhook_url=f"https://h{n}.example/hook",
+            webhook_secret="s3cret",
+        )
         for n in range(HOSTS)
     ]
     keyless = await make_host(session, keys, "Keyless Host", with_key=False)
@@ -109,7 +114,6 @@ async def test_concurrent_workers_write_each_export_exactly_once(
 class CrashingSession(Session):
     """Dies (as a cancelled task does) once the export and its outbox row reached the database,
     before the commit."""
-
 
 
 @event.listens_for(CrashingSession, "after_flush")

@@ -100,8 +100,9 @@ class Query:
 
     @strawberry.field
     def maybe(self, index: int) -> Maybe:
-        return Maybe(node=BAD[index], nodes=[GOOD[0], BAD[index], None],
-                     strict=[GOOD[1], BAD[index]])
+        return Maybe(
+            node=BAD[index], nodes=[GOOD[0], BAD[index], None], strict=[GOOD[1], BAD[index]]
+        )
 
     @strawberry.field
     def boom(self) -> list[Edge]:
@@ -120,22 +121,35 @@ DOCUMENTS = [
     "{ good { node { name @skip(if: true) count @include(if: false) colour } } }",
     "{ awaitableAttribute { cursor node { name } } }",
     "{ boom { cursor node { name plainShout } } }",
-    *(f"{{ bad(index: {i}) {{ cursor node {{ name count colour maybe shout }} }} }}"
-      for i in range(len(BAD))),
-    *(f"{{ bad(index: {i}) {{ cursor node {{ __typename name count colour maybe plainShout"
-      f" }} }} }}" for i in range(len(BAD))),
-    *(f"{{ maybe(index: {i}) {{ node {{ name count colour shout }} nodes {{ name count colour }}"
-      f" strict {{ name count }} }} }}" for i in range(len(BAD))),
-    *(f"{{ maybe(index: {i}) {{ node {{ name plainShout }} nodes {{ name maybe plainShout }}"
-      f" strict {{ count colour }} }} }}" for i in range(len(BAD))),
+    *(
+        f"{{ bad(index: {i}) {{ cursor node {{ name count colour maybe shout }} }} }}"
+        for i in range(len(BAD))
+    ),
+    *(
+        f"{{ bad(index: {i}) {{ cursor node {{ __typename name count colour maybe plainShout"
+        f" }} }} }}"
+        for i in range(len(BAD))
+    ),
+    *(
+        f"{{ maybe(index: {i}) {{ node {{ name count colour shout }} nodes {{ name count colour }}"
+        f" strict {{ name count }} }} }}"
+        for i in range(len(BAD))
+    ),
+    *(
+        f"{{ maybe(index: {i}) {{ node {{ name plainShout }} nodes {{ name maybe plainShout }}"
+        f" strict {{ count colour }} }} }}"
+        for i in range(len(BAD))
+    ),
 ]
 
 
 def _result(executor: Any, document: str) -> dict[str, Any]:
     schema = strawberry.Schema(query=Query, execution_context_class=executor)
     result = asyncio.run(schema.execute(document))
-    return {"data": result.data,
-            "errors": [e.formatted for e in result.errors] if result.errors else None}
+    return {
+        "data": result.data,
+        "errors": [e.formatted for e in result.errors] if result.errors else None,
+    }
 
 
 @pytest.mark.parametrize("document", DOCUMENTS)
