@@ -25,7 +25,20 @@ from authz.guard import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVED = ("api", "authz", "core", "exports", "cli", "models", "scripts")
+SERVED = (
+    "api",
+    "authz",
+    "audit",
+    "cli",
+    "console",
+    "core",
+    "demo",
+    "exports",
+    "migrations",
+    "models",
+    "reference",
+    "scripts",
+)
 USE = re.compile(r"\bsystem_(read|options)\(")
 
 

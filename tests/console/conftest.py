@@ -14,7 +14,7 @@ from demo import DemoWorld
 from tests.api import conftest as api_fixtures
 
 # The API tests' demo world and its fixtures.
-db, login, world = api_fixtures.db, api_fixtures.login, api_fixtures.world
+login, world = api_fixtures.login, api_fixtures.world
 
 MANAGER = "manager@sinar-garmen.demo"
 WORKER_REP = "worker-rep@sinar-garmen.demo"
