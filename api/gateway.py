@@ -18,6 +18,9 @@ from authz.paging import count
 
 @strawberry.type
 class GatewayExport(Node):
+    export_id: str = strawberry.field(
+        description="The payload's id: the exportId a webhook notice names."
+    )
     factory_gateway_id: str
     cycle: int
     created_at: dt.datetime
@@ -32,6 +35,7 @@ class GatewayExport(Node):
     def of(cls, row: m.GatewayExport) -> GatewayExport:
         return cls(
             id=to_global_id("GatewayExport", row.id),
+            export_id=row.export_uid,
             factory_gateway_id=row.factory_gateway_id,
             cycle=row.cycle_number,
             created_at=row.created_at,
@@ -70,11 +74,16 @@ class EnrolledFactory:
 
 
 async def gateway_exports(
-    info: Info[Context, None], first: int | None, after: str | None
+    info: Info[Context, None],
+    first: int | None,
+    after: str | None,
+    since: dt.datetime | None = None,
 ) -> GatewayExportConnection:
     ctx = info.context
     args = page_args(first, after, ctx.runtime.settings.max_page_size, TIME_ID_KEY)
     stmt = ctx.scope.exports()
+    if since is not None:  # inclusive: an export made at that instant is not skipped
+        stmt = stmt.where(m.GatewayExport.created_at >= since)
     count_stmt = count(stmt)
     if args.after is not None:
         stmt = stmt.where(tuple_(m.GatewayExport.created_at, m.GatewayExport.id) < args.after)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -156,9 +159,16 @@ class Query:
 
     @strawberry.field
     async def gateway_exports(
-        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        since: Annotated[
+            dt.datetime | None,
+            strawberry.argument(description="Only exports made at or after this instant."),
+        ] = None,
     ) -> GatewayExportConnection:
-        return await gateway.gateway_exports(info, first, after)
+        return await gateway.gateway_exports(info, first, after, since)
 
     @strawberry.field(
         description="Consolidated statistics of a country (rule 12), for its programme and constituents: published in batches of at least 5 factories each, never per release (docs/statistics.md)."  # noqa: E501 - one line of contract text

@@ -27,6 +27,8 @@ from api.error_codes import ErrorCodes
 from api.factories import Factory
 from api.fastpath import executor_class
 from api.gateway import GatewayExport
+from api.hosts import mutations as hosts
+from api.hosts import queries as host_queries
 from api.middleware.tracing import graphql_extension
 from api.mutations.admin import AdminMutations
 from api.mutations.consent_changes import ConsentChangeMutations
@@ -40,7 +42,14 @@ from core.settings import Settings
 log = logging.getLogger("millgate.graphql")
 
 Mutation = merge_types(
-    "Mutation", (FactoryMutations, ConsentChangeMutations, ProgrammeMutations, AdminMutations)
+    "Mutation",
+    (
+        FactoryMutations,
+        ConsentChangeMutations,
+        ProgrammeMutations,
+        AdminMutations,
+        hosts.HostMutations,
+    ),
 )
 
 
@@ -95,7 +104,7 @@ def build_schema(
     if tracer_provider is not None:  # a span per operation (OTEL_* variables, core.tracing)
         extensions.append(lambda: graphql_extension(tracer_provider))
     return MillgateSchema(
-        query=Query,
+        query=merge_types("Query", (Query, host_queries.HostQueries)),
         mutation=Mutation,
         types=[
             Factory,
