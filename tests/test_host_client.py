@@ -202,3 +202,20 @@ def test_the_client_gives_up_after_its_waits() -> None:
 
         with pytest.raises(MillgateError):
             host.graphql("{ viewer { role } }")
+
+
+def test_the_refusals_are_as_documented(live: Live) -> None:
+    with httpx.Client(base_url=live.url, timeout=30) as http_client:
+        wrong_key = http_client.post(
+            "/graphql", json={"query": "{ viewer { role } }"}, headers={"X-Api-Key": "mg_x_y"}
+        )
+        too_many = http_client.post(
+            "/graphql",
+            json={"query": "{ gatewayExports(first: 101) { totalCount } }"},
+            headers={"X-Api-Key": _api_key(live.output)},
+        )
+
+    assert wrong_key.status_code == 401 and "www-authenticate" in wrong_key.headers
+    assert wrong_key.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert too_many.status_code == 400
+    assert too_many.json()["errors"][0]["extensions"]["code"] == "BAD_ARGUMENT"
