@@ -126,7 +126,8 @@ FIELD_ACCESS: dict[str, str] = {
     "OwnWebhookPayload.secret": OWN_SECRET,
     **each(
         "WebhookDelivery",
-        "id event webhookId exportId state attempts lastError nextAttemptAt deliveredAt createdAt",
+        "id event webhookId exportId state attempts lastError nextAttemptAt deliveredAt createdAt "
+        "host",
         DELIVERIES,
     ),
     **each("WebhookDeliveryConnection", "edges pageInfo totalCount", CONNECTION),

@@ -12,7 +12,7 @@ import models as m
 from api.context import Context
 from api.errors import UserError
 from api.ids import to_global_id
-from api.organizations import ApiKey, Organization
+from api.organizations import ApiKey, Organization, require_organization
 from api.pagination import PageInfo
 
 DeliveryState = strawberry.enum(m.DeliveryState, name="DeliveryState")
@@ -64,6 +64,7 @@ class OwnApiKeyPayload:
 @strawberry.type(description="One webhook notice to a host and how its delivery goes.")
 class WebhookDelivery:
     id: strawberry.ID
+    host_id: strawberry.Private[int]
     event: str = strawberry.field(description="export.created or webhook.test.")
     webhook_id: str = strawberry.field(description="The webhook-id header: the same on retries.")
     export_id: str | None = strawberry.field(
@@ -78,6 +79,10 @@ class WebhookDelivery:
     delivered_at: dt.datetime | None
     created_at: dt.datetime
 
+    @strawberry.field(description="The host it is sent to (for the platform's listing).")
+    async def host(self, info: Info[Context, None]) -> Organization:
+        return await require_organization(info, self.host_id)
+
     @classmethod
     def of(cls, row: m.WebhookDelivery, export_uid: str | None) -> WebhookDelivery:
         from exports.webhooks import message_id
@@ -85,6 +90,7 @@ class WebhookDelivery:
         pending = row.state == m.DeliveryState.PENDING
         return cls(
             id=to_global_id("WebhookDelivery", row.id),
+            host_id=row.host_id,
             event=row.event,
             webhook_id=message_id(row, export_uid),
             export_id=export_uid,

@@ -217,8 +217,12 @@ async def test_a_test_event_is_signed_listed_and_delivered(
         "lastError": None,
         "nextAttemptAt": None,
     }
-    platform = (await api.gql(DELIVERIES, {}, **admin.auth))["webhookDeliveries"]
-    assert platform["totalCount"] == listed["totalCount"]
+    platform = await api.gql(
+        "{ webhookDeliveries(first: 10) { totalCount edges { node { host { name } } } } }",
+        **admin.auth,
+    )
+    assert platform["webhookDeliveries"]["totalCount"] == listed["totalCount"]
+    assert platform["webhookDeliveries"]["edges"][0]["node"]["host"] == {"name": "Open Audit Hub"}
     assert (await api.gql(DELIVERIES, {}, **brand.auth))["webhookDeliveries"]["totalCount"] == 0
 
 
