@@ -25,7 +25,7 @@ grant renewed in the meantime still gets its notice).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import rfc8785
@@ -61,6 +61,7 @@ def backoff(attempts: int) -> dt.timedelta:
 @dataclass(frozen=True, slots=True)
 class _Job:
     delivery_id: int
+    host_id: int
     message_id: str
     url: str | None
     secret_encrypted: str | None
@@ -73,6 +74,9 @@ class DeliveryReport:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    # (host id, why) of each attempt that did not deliver: the operator's first clue; the
+    # host reads the same in webhookDeliveries.
+    not_delivered: list[tuple[int, str]] = field(default_factory=list)
 
 
 def notice_body(event: str, export_uid: str | None, content_sha256: str | None) -> bytes:
@@ -118,7 +122,8 @@ async def _lease(
             delivery.next_attempt_at = now + LEASE
             body = notice_body(delivery.event, uid, sha)
             msg = message_id(delivery, uid)
-            jobs.append(_Job(delivery.id, msg, url, secret, body, bool(visible)))
+            job = _Job(delivery.id, delivery.host_id, msg, url, secret, body, bool(visible))
+            jobs.append(job)
     return jobs
 
 
@@ -200,6 +205,8 @@ async def deliver_pending(
         for job in jobs:
             error = await _post(client, keys, job, allow_loopback)
             state = await _record(sessionmaker, job, error, now, max_attempts)
+            if error is not None:
+                report.not_delivered.append((job.host_id, error))
             if state == m.DeliveryState.DELIVERED:
                 report.delivered += 1
                 metrics.WEBHOOK_DELIVERIES.labels("sent").inc()

@@ -90,6 +90,7 @@ async def test_server_error_is_retried_with_exponential_backoff(
     first = await deliver_pending(sessionmaker, keys, transport=host.transport, now=T0)
     row = await delivery(session)
     assert first.retrying == 1
+    assert first.not_delivered == [(row.host_id, "HTTP 500")]
     assert (row.state, row.attempts, row.last_error) == (m.DeliveryState.PENDING, 1, "HTTP 500")
     assert row.next_attempt_at == T0 + dt.timedelta(seconds=30)
 
