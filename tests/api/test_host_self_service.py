@@ -283,3 +283,19 @@ async def test_since_lists_only_exports_made_from_that_instant(
     assert since["gatewayExports"]["totalCount"] == 1
     uid = await scalar(session, "SELECT export_uid FROM gateway_export WHERE id = :id", id=latest)
     assert edge["node"]["exportId"] == uid
+
+
+async def test_a_revoked_key_cannot_be_revoked_again(
+    api: Any, world: DemoWorld, session: AsyncSession, host_key: dict[str, str]
+) -> None:
+    issued = (await api.gql(ISSUE, **host_key))["issueOwnApiKey"]["apiKey"]["id"]
+    await api.gql(REVOKE, {"id": issued}, **host_key)
+    before = await row_counts(session)
+
+    again = await api.gql(REVOKE, {"id": issued}, **host_key)
+
+    assert again["revokeOwnApiKey"] == {
+        "apiKey": None,
+        "errors": [{"code": "NOT_ACTIVE", "field": "apiKeyId"}],
+    }
+    assert await row_counts(session) == before
