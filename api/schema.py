@@ -34,6 +34,8 @@ from api.factories.types import Factory
 from api.fastpath import executor_class
 from api.gateway.queries import EnrolledFactoryQueries, GatewayExportQueries
 from api.gateway.types import GatewayExport
+from api.hosts import mutations as hosts
+from api.hosts import queries as host_queries
 from api.middleware.tracing import graphql_extension
 from api.node_lookup import NodeQuery
 from api.organizations.key_mutations import ApiKeyMutations
@@ -61,6 +63,7 @@ Query = merge_types(
         CatalogueQueries,
         OrganizationQueries,
         DirectoryQueries,
+        host_queries.HostQueries,
     ),
 )
 Mutation = merge_types(
@@ -76,6 +79,7 @@ Mutation = merge_types(
         UserMutations,
         ApiKeyMutations,
         HostMutations,
+        hosts.HostMutations,
     ),
 )
 

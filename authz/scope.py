@@ -473,6 +473,25 @@ class Scope:
             stmt = stmt.where(false())
         return scoped(stmt, "api_keys")
 
+    def own_api_keys(self) -> Select[m.ApiKey]:
+        """A host's own API keys, for its own integration to issue and revoke."""
+        stmt = select(m.ApiKey).where(
+            m.ApiKey.organization_id == (self.principal.organization_id or -1)
+        )
+        if not self.may("host_integration", "write"):
+            stmt = stmt.where(false())
+        return scoped(stmt, "own_api_keys")
+
+    def webhook_deliveries(self) -> Select[m.WebhookDelivery]:
+        """Platform admins see every delivery; a host its own; nobody else any."""
+        stmt = select(m.WebhookDelivery)
+        if self.may("admin"):
+            return scoped(stmt, "webhook_deliveries")
+        stmt = stmt.where(m.WebhookDelivery.host_id == (self.principal.organization_id or -1))
+        if not self.may("host_integration"):
+            stmt = stmt.where(false())
+        return scoped(stmt, "webhook_deliveries")
+
     def countries(self) -> Select[m.Country]:
         """Reference data: public."""
         return scoped(select(m.Country), "countries")

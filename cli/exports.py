@@ -83,6 +83,8 @@ def run() -> None:
         f"webhooks: {deliveries.delivered} delivered, {deliveries.retrying} to retry, "
         f"{deliveries.failed} failed"
     )
+    for host_id, why in deliveries.not_delivered:
+        typer.echo(f"webhook to host {host_id} not delivered: {why}")
     for failure in report.failed_hosts:
         typer.echo(f"host {failure.host_id} failed: {failure.reason}")
     for error in report.errors:

@@ -7,9 +7,11 @@ The heavy modules (uvicorn, SQLAlchemy, the schema) are imported inside the comm
 from __future__ import annotations
 
 import errno
+import json
 import os
 import socket
 import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -21,11 +23,27 @@ if TYPE_CHECKING:
     from core.runtime import Runtime
 
 
+DEMO_HOST_KEY_FILE = "demo-host-key.json"
+
+
+def keep_demo_host_key(data_dir: Path, private_jwk: dict[str, str]) -> Path:
+    """Writes the demo host's private JWK under the data folder (mode 0600), replacing the
+    key of an earlier demo world, so that the README's host example can be opened."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / DEMO_HOST_KEY_FILE
+    fd, temporary = tempfile.mkstemp(dir=data_dir, prefix=".demo-host-key-")  # mode 0600
+    with os.fdopen(fd, "w") as handle:
+        json.dump(private_jwk, handle)
+    os.replace(temporary, path)
+    return path
+
+
 async def _prepare(runtime: Runtime, seed: bool) -> dict[m.Role, str] | None:
     """Seeds the demo world into an empty database (if ``seed``); the example tokens, one per
     role. The engine is closed in the same event loop that opened its connections."""
     import demo
     import models as m
+    from demo import KEYED_HOST
     from demo.tokens import tokens_for_emails
 
     try:
@@ -36,6 +54,8 @@ async def _prepare(runtime: Runtime, seed: bool) -> dict[m.Role, str] | None:
                 return None
             world = await demo.seed_demo(session, runtime.keys)
             await session.commit()
+        kept = keep_demo_host_key(runtime.settings.data_dir, world.host_private_jwk)
+        typer.echo(f"Private key of the demo host {KEYED_HOST} kept in {kept} (mode 0600).")
         tokens = await tokens_for_emails(runtime, dict(world.emails))
         tokens[m.Role.HOST_INTEGRATION] = f"X-Api-Key: {world.host_api_key}"
         return tokens

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -652,6 +653,30 @@ def sha256_hex(data: bytes) -> str:
 
 def webhook_signature(secret: bytes, body: bytes) -> str:
     return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - the Standard Webhooks prefix, not a secret
+
+
+def new_webhook_secret() -> str:
+    """A Standard Webhooks secret: ``whsec_`` and 32 random bytes in base64."""
+    return WEBHOOK_SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def standard_webhook_headers(
+    secret: str, message_id: str, timestamp: dt.datetime, body: bytes
+) -> dict[str, str]:
+    """The ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature`` headers of the
+    Standard Webhooks specification, which any of its libraries verifies. A secret set before
+    the ``whsec_`` form (URL-safe text) keys the HMAC with its own bytes."""
+    from standardwebhooks.webhooks import Webhook
+
+    key: str | bytes = secret if secret.startswith(WEBHOOK_SECRET_PREFIX) else secret.encode()
+    return {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": Webhook(key).sign(message_id, timestamp, body),
+    }
 
 
 # --- the key material of one process -------------------------------------------------------

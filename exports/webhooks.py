@@ -1,13 +1,18 @@
 """Delivers the webhook outbox: tells a host that an export waits for it.
 
-Each ``m.WebhookDelivery`` row becomes one POST of ``{"exportId", "contentSha256"}`` (RFC 8785
-JSON) to the host's ``webhook_url``, signed in ``X-Millgate-Signature`` with the host's
-secret (:func:`core.crypto.webhook_signature`). A 2xx answer delivers it; anything else
-counts an attempt and schedules the next one with exponential backoff, until the row is
-FAILED after ``max_attempts``. Rows are leased (``next_attempt_at`` pushed ahead) in a short
-transaction before any HTTP call, so no database transaction waits on the network and a
-worker that dies mid-call only delays the retry. Delivery is therefore at least once: hosts
-de-duplicate by ``exportId``.
+Each ``m.WebhookDelivery`` row becomes one POST of ``{"type", "data"}`` (RFC 8785 JSON) to the
+host's ``webhook_url``, signed the Standard Webhooks way (``webhook-id``,
+``webhook-timestamp``, ``webhook-signature``: :func:`core.crypto.standard_webhook_headers`)
+with the host's secret. ``data`` is ``{"exportId", "contentSha256"}`` for an
+``export.created`` event and ``{}`` for a ``webhook.test`` the host asked for. A 2xx answer
+delivers it; anything else counts an attempt and schedules the next one with exponential
+backoff, until the row is FAILED after ``max_attempts``. Rows are leased
+(``next_attempt_at`` pushed ahead) in a short transaction before any HTTP call, so no
+database transaction waits on the network and a worker that dies mid-call only delays the
+retry. Delivery is therefore at least once: the ``webhook-id`` stays the same on every
+attempt of one delivery, and hosts de-duplicate by it. The timestamp is that of the attempt,
+so a receiver may refuse old ones (the libraries allow five minutes) and a captured notice
+cannot be replayed later.
 
 Only public addresses are reached (:mod:`exports.public_address`): the stored URL is checked
 again before each attempt, and :class:`exports.pinned_transport.PinnedTransport` resolves its
@@ -20,17 +25,17 @@ grant renewed in the meantime still gets its notice).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import rfc8785
-from sqlalchemy import select  # noqa: TID251 - platform reads, marked with system_read
+from sqlalchemy import or_, select  # noqa: TID251 - platform reads, marked with system_read
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import models as m
 from authz.guard import system_read
 from core import metrics
-from core.crypto import WEBHOOK_SECRET_PURPOSE, KeyMaterial, webhook_signature
+from core.crypto import WEBHOOK_SECRET_PURPOSE, KeyMaterial, standard_webhook_headers
 from core.errors import CryptoError
 from exports.grants import host_may_receive
 from exports.pinned_transport import PinnedTransport
@@ -38,7 +43,8 @@ from exports.public_address import AddressRefused, check_webhook_url
 
 # Field-encryption purpose of Organization.webhook_secret_encrypted.
 WEBHOOK_FIELD_PURPOSE = WEBHOOK_SECRET_PURPOSE
-SIGNATURE_HEADER = "X-Millgate-Signature"
+EXPORT_CREATED = "export.created"
+TEST_EVENT = "webhook.test"
 MAX_ATTEMPTS = 8
 BASE_DELAY = dt.timedelta(seconds=30)
 MAX_DELAY = dt.timedelta(hours=6)
@@ -55,6 +61,8 @@ def backoff(attempts: int) -> dt.timedelta:
 @dataclass(frozen=True, slots=True)
 class _Job:
     delivery_id: int
+    host_id: int
+    message_id: str
     url: str | None
     secret_encrypted: str | None
     body: bytes
@@ -66,11 +74,20 @@ class DeliveryReport:
     delivered: int = 0
     retrying: int = 0
     failed: int = 0
+    # (host id, why) of each attempt that did not deliver: the operator's first clue; the
+    # host reads the same in webhookDeliveries.
+    not_delivered: list[tuple[int, str]] = field(default_factory=list)
 
 
-def notice_body(export_uid: str, content_sha256: str) -> bytes:
+def notice_body(event: str, export_uid: str | None, content_sha256: str | None) -> bytes:
     """The exact bytes POSTed and signed."""
-    return rfc8785.dumps({"exportId": export_uid, "contentSha256": content_sha256})
+    data = {} if export_uid is None else {"exportId": export_uid, "contentSha256": content_sha256}
+    return rfc8785.dumps({"type": event, "data": data})
+
+
+def message_id(delivery: m.WebhookDelivery, export_uid: str | None) -> str:
+    """The ``webhook-id``: the same on every attempt, so hosts drop a second copy."""
+    return f"msg_{export_uid}" if export_uid is not None else f"msg_test_{delivery.id}"
 
 
 async def _lease(
@@ -83,9 +100,12 @@ async def _lease(
             m.GatewayExport.content_sha256,
             m.Organization.webhook_url,
             m.Organization.webhook_secret_encrypted,
-            host_may_receive(m.GatewayExport.factory_id, m.GatewayExport.host_id).label("visible"),
+            or_(
+                m.WebhookDelivery.export_id.is_(None),  # a test event names no factory
+                host_may_receive(m.GatewayExport.factory_id, m.GatewayExport.host_id),
+            ).label("visible"),
         )
-        .join(m.GatewayExport, m.GatewayExport.id == m.WebhookDelivery.export_id)
+        .outerjoin(m.GatewayExport, m.GatewayExport.id == m.WebhookDelivery.export_id)
         .join(m.Organization, m.Organization.id == m.WebhookDelivery.host_id)
         .where(
             m.WebhookDelivery.state == m.DeliveryState.PENDING,
@@ -100,13 +120,16 @@ async def _lease(
         jobs = []
         for delivery, uid, sha, url, secret, visible in rows:
             delivery.next_attempt_at = now + LEASE
-            jobs.append(_Job(delivery.id, url, secret, notice_body(uid, sha), bool(visible)))
+            body = notice_body(delivery.event, uid, sha)
+            msg = message_id(delivery, uid)
+            job = _Job(delivery.id, delivery.host_id, msg, url, secret, body, bool(visible))
+            jobs.append(job)
     return jobs
 
 
 async def _post(
     client: httpx.AsyncClient, keys: KeyMaterial, job: _Job, allow_loopback: bool
-) -> str | None:
+) -> str | None:  # the wall clock, not ``now``: the timestamp is checked by the receiver
     """None when the host accepted the notice, else why not."""
     if not job.visible:
         return "the export's grant is no longer active"
@@ -120,10 +143,8 @@ async def _post(
         secret = keys.fields.decrypt(job.secret_encrypted, WEBHOOK_FIELD_PURPOSE)
     except CryptoError as error:
         return str(error)
-    headers = {
-        "Content-Type": "application/json",
-        SIGNATURE_HEADER: webhook_signature(secret.encode(), job.body),
-    }
+    headers = {"Content-Type": "application/json"}
+    headers |= standard_webhook_headers(secret, job.message_id, m.utcnow(), job.body)
     try:
         response = await client.post(job.url, content=job.body, headers=headers)
     except httpx.HTTPError as error:
@@ -184,6 +205,8 @@ async def deliver_pending(
         for job in jobs:
             error = await _post(client, keys, job, allow_loopback)
             state = await _record(sessionmaker, job, error, now, max_attempts)
+            if error is not None:
+                report.not_delivered.append((job.host_id, error))
             if state == m.DeliveryState.DELIVERED:
                 report.delivered += 1
                 metrics.WEBHOOK_DELIVERIES.labels("sent").inc()

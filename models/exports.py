@@ -37,14 +37,18 @@ class GatewayExport(Base):
 
 
 class WebhookDelivery(Base):
-    """Outbox row: tell a host that an export exists (id and hash only)."""
+    """Outbox row: tell a host that an export exists (id and hash only), or, with no export,
+    a test event the host asked for."""
 
     __tablename__ = "webhook_delivery"
     __table_args__ = (Index("ix_webhook_delivery_state_next", "state", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    export_id: Mapped[int] = mapped_column(ForeignKey("gateway_export.id"), unique=True)
-    host_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
+    export_id: Mapped[int | None] = mapped_column(ForeignKey("gateway_export.id"), unique=True)
+    host_id: Mapped[int] = mapped_column(ForeignKey("organization.id"), index=True)
+    # Standard Webhooks event type: "export.created", or "webhook.test" (no export).
+    event: Mapped[str] = mapped_column(String(40), default="export.created")
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     state: Mapped[DeliveryState] = mapped_column(
         enum_column(DeliveryState, "delivery_state"), default=DeliveryState.PENDING
     )

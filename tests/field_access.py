@@ -41,6 +41,8 @@ USERS = "platform admins all; anyone else itself"
 API_KEYS = "platform admins: prefixes, never secrets"
 ISSUED_SECRET = "the platform admin who issued it, once, in the mutation's answer"
 VIEWER = "the caller itself"
+DELIVERIES = "the host it was sent to (HOST_INTEGRATION), platform admins"
+OWN_SECRET = "the host's own integration that asked for it, once, in the mutation's answer"
 DIRECTORY = "factory managers and platform admins: names, kinds and countries of brands and hosts"
 
 
@@ -109,13 +111,28 @@ FIELD_ACCESS: dict[str, str] = {
     **each("GatewayEligibility", "eligible reasons gatewayReleaseOn", SLCP_ONLY),
     **each(
         "GatewayExport",
-        "id factoryGatewayId cycle createdAt releaseOn contentSha256 schemaVersion envelope",
+        "id exportId factoryGatewayId cycle createdAt releaseOn contentSha256 schemaVersion "
+        "envelope",
         EXPORTS,
     ),
     **each("GatewayExportConnection", "edges pageInfo totalCount", CONNECTION),
     **each("GatewayExportEdge", "node cursor", CONNECTION),
     **each("HostWebhookPayload", "organization errors", PAYLOAD),
     "HostWebhookPayload.secret": ISSUED_SECRET,
+    **each("HostIntegrationPayload", "organization errors", PAYLOAD),
+    **each("OwnApiKeyPayload", "apiKey errors", PAYLOAD),
+    "OwnApiKeyPayload.secret": OWN_SECRET,
+    **each("OwnWebhookPayload", "organization errors", PAYLOAD),
+    "OwnWebhookPayload.secret": OWN_SECRET,
+    **each(
+        "WebhookDelivery",
+        "id event webhookId exportId state attempts lastError nextAttemptAt deliveredAt createdAt "
+        "host",
+        DELIVERIES,
+    ),
+    **each("WebhookDeliveryConnection", "edges pageInfo totalCount", CONNECTION),
+    **each("WebhookDeliveryEdge", "node cursor", CONNECTION),
+    **each("WebhookDeliveryPayload", "delivery errors", PAYLOAD),
     "Node.id": "each type by the scope of its rows (null when not visible)",
     **each("Organization", "id name kind country labourInspectorate", ORGANIZATIONS),
     "Organization.hasHostKey": ORGANIZATIONS + "; meaningful for HOST only",

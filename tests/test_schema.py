@@ -87,6 +87,7 @@ QUERY_ACCESS = {
     # factory, shown by frontends before sign-in (as countries are public).
     "questions": "anyone, anonymous included: the catalogue is reference data",
     "directory": "FACTORY_MANAGER and PLATFORM_ADMIN: brands and hosts by name, kind, country",
+    "webhookDeliveries": "HOST_INTEGRATION: its own; PLATFORM_ADMIN: every host's",
 }
 
 MUTATION_ACCESS = {
@@ -107,6 +108,11 @@ MUTATION_ACCESS = {
     "revokeApiKey": "PLATFORM_ADMIN",
     "setHostWebhook": "PLATFORM_ADMIN",
     "registerHostKey": "PLATFORM_ADMIN",
+    "registerOwnHostKey": "HOST_INTEGRATION: its own organisation",
+    "setOwnWebhook": "HOST_INTEGRATION: its own organisation",
+    "issueOwnApiKey": "HOST_INTEGRATION: its own organisation",
+    "revokeOwnApiKey": "HOST_INTEGRATION: its own keys (another's is NOT_FOUND)",
+    "sendTestWebhook": "HOST_INTEGRATION: its own webhook",
 }
 
 ROOT_FIELDS = """
@@ -227,6 +233,7 @@ ORGANIZATIONS = "{ organizations { id } }"
 QUESTIONS = """
 query($country: String!) { questions(country: $country, first: 100) { code cafRef step } }
 """
+WEBHOOK_DELIVERIES = "{ webhookDeliveries(first: 100) { totalCount edges { cursor } } }"
 DIRECTORY = """
 query($kind: OrganizationKind) {
   directory(first: 100, kind: $kind) { totalCount edges { cursor } }
@@ -289,6 +296,11 @@ QUERY_PROBES = {
         _all_and_each_kind,
         lambda data, anon, own: data["directory"] == {"totalCount": 0, "edges": []},
     ),
+    "webhookDeliveries": Probe(
+        WEBHOOK_DELIVERIES,
+        _once,
+        lambda data, anon, own: data["webhookDeliveries"] == {"totalCount": 0, "edges": []},
+    ),
 }
 
 
@@ -345,7 +357,8 @@ async def test_a_brand_without_grants_gets_nothing_from_any_root_field(
 
 
 # The probes can fail: these callers, who may read the field, do not get "nothing". (Not
-# countryStatistics, whose demo cells are all suppressed, nor the public publicFindings.)
+# countryStatistics, whose demo cells are all suppressed, nor the public publicFindings, nor
+# webhookDeliveries, none in the demo: tests/api/test_host_self_service.py reads them.)
 PROBE_READERS = {
     "node": "admin",
     "viewer": "admin",
@@ -496,6 +509,27 @@ MUTATION_PROBES: dict[str, tuple[str, MutationInput]] = {
             "organizationId": gid("Organization", w.organization_ids[HOST]),
             "publicJwk": X25519,
         },
+    ),
+    "registerOwnHostKey": (
+        _mutation("registerOwnHostKey", "RegisterOwnHostKeyInput", "organization { id }"),
+        lambda w, i: {"publicJwk": X25519},
+    ),
+    "setOwnWebhook": (
+        _mutation("setOwnWebhook", "SetOwnWebhookInput", "organization { id } secret"),
+        lambda w, i: {"url": "https://hooks.example.com/millgate"},
+    ),
+    # No input: the stranger's variable is not declared, and so is not read.
+    "issueOwnApiKey": (
+        "mutation { issueOwnApiKey { apiKey { id } secret errors { code } } }",
+        lambda w, i: {},
+    ),
+    "revokeOwnApiKey": (
+        _mutation("revokeOwnApiKey", "RevokeOwnApiKeyInput", "apiKey { id }"),
+        lambda w, i: {"apiKeyId": gid("ApiKey", i["ApiKey"])},
+    ),
+    "sendTestWebhook": (
+        "mutation { sendTestWebhook { delivery { id } errors { code } } }",
+        lambda w, i: {},
     ),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import strawberry
 from sqlalchemy import tuple_
@@ -21,11 +22,16 @@ from authz.paging import count
 
 
 async def gateway_exports(
-    info: Info[Context, None], first: int | None, after: str | None
+    info: Info[Context, None],
+    first: int | None,
+    after: str | None,
+    since: dt.datetime | None = None,
 ) -> GatewayExportConnection:
     ctx = info.context
     args = page_args(first, after, ctx.runtime.settings.max_page_size, TIME_ID_KEY)
     stmt = ctx.scope.exports()
+    if since is not None:  # inclusive: an export made at that instant is not skipped
+        stmt = stmt.where(m.GatewayExport.created_at >= since)
     count_stmt = count(stmt)
     if args.after is not None:
         stmt = stmt.where(tuple_(m.GatewayExport.created_at, m.GatewayExport.id) < args.after)
@@ -70,9 +76,16 @@ async def enrolled_factories(
 class GatewayExportQueries:
     @strawberry.field
     async def gateway_exports(
-        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        since: Annotated[
+            dt.datetime | None,
+            strawberry.argument(description="Only exports made at or after this instant."),
+        ] = None,
     ) -> GatewayExportConnection:
-        return await gateway_exports(info, first, after)
+        return await gateway_exports(info, first, after, since)
 
 
 @strawberry.type

@@ -16,6 +16,9 @@ from api.node import Node
 
 @strawberry.type
 class GatewayExport(Node):
+    export_id: str = strawberry.field(
+        description="The payload's id: the exportId a webhook notice names."
+    )
     factory_gateway_id: str
     cycle: int
     created_at: dt.datetime
@@ -30,6 +33,7 @@ class GatewayExport(Node):
     def of(cls, row: m.GatewayExport) -> GatewayExport:
         return cls(
             id=to_global_id("GatewayExport", row.id),
+            export_id=row.export_uid,
             factory_gateway_id=row.factory_gateway_id,
             cycle=row.cycle_number,
             created_at=row.created_at,

@@ -8,7 +8,6 @@ or submits anything of a factory's.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 
 import strawberry
 from strawberry.scalars import JSON
@@ -28,7 +27,7 @@ from api.mutations.base import (
     run,
 )
 from api.organizations.types import Country, Organization, OrganizationKind
-from core.crypto import WEBHOOK_SECRET_PURPOSE, validate_host_public_jwk
+from core.crypto import WEBHOOK_SECRET_PURPOSE, new_webhook_secret, validate_host_public_jwk
 from core.errors import CryptoError, UserInputError
 from exports.public_address import AddressRefused, check_webhook_url
 
@@ -83,7 +82,7 @@ class SetHostWebhookInput:
 class HostWebhookPayload:
     organization: Organization | None
     secret: str | None = strawberry.field(
-        description="The HMAC secret of the webhook body, shown once and never again."
+        description="The Standard Webhooks secret (whsec_...), shown once and never again."
     )
     errors: list[UserError]
 
@@ -199,7 +198,7 @@ async def _host_webhook(
         org.webhook_secret_encrypted = None
     else:
         org.webhook_url = _webhook_url(ctx, data.url)
-        secret = secrets.token_urlsafe(32)
+        secret = new_webhook_secret()  # whsec_: what Standard Webhooks libraries take
         org.webhook_secret_encrypted = ctx.runtime.keys.fields.encrypt(
             secret, WEBHOOK_SECRET_PURPOSE
         )

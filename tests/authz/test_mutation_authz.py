@@ -110,6 +110,24 @@ mutation HostKey($input: RegisterHostKeyInput!) {
   registerHostKey(input: $input) { organization { id } errors { code field } }
 }
 """
+REGISTER_OWN_HOST_KEY = """
+mutation OwnHostKey($input: RegisterOwnHostKeyInput!) {
+  registerOwnHostKey(input: $input) { organization { id } errors { code field } }
+}
+"""
+SET_OWN_WEBHOOK = """
+mutation OwnWebhook($input: SetOwnWebhookInput!) {
+  setOwnWebhook(input: $input) { organization { id } secret errors { code field } }
+}
+"""
+# No input: the `input` variable every call sends is not declared here, and so not read.
+ISSUE_OWN_API_KEY = "mutation { issueOwnApiKey { apiKey { id } secret errors { code field } } }"
+REVOKE_OWN_API_KEY = """
+mutation RevokeOwnKey($input: RevokeOwnApiKeyInput!) {
+  revokeOwnApiKey(input: $input) { apiKey { id } errors { code field } }
+}
+"""
+SEND_TEST_WEBHOOK = "mutation { sendTestWebhook { delivery { id } errors { code field } } }"
 
 TODAY = dt.datetime.now(dt.UTC).date()
 HOST_JWK = jwk.JWK.generate(kty="OKP", crv="X25519").export_public(as_dict=True)
@@ -286,6 +304,26 @@ MUTATIONS: dict[str, Mutation] = {
         "organization",
         lambda ids: {"organizationId": _gid("Organization", ids["host"]), "publicJwk": HOST_JWK},
     ),
+    "registerOwnHostKey": Mutation(
+        REGISTER_OWN_HOST_KEY,
+        "registerOwnHostKey",
+        "organization",
+        lambda ids: {"publicJwk": HOST_JWK},
+    ),
+    "setOwnWebhook": Mutation(
+        SET_OWN_WEBHOOK,
+        "setOwnWebhook",
+        "organization",
+        lambda ids: {"url": "https://hooks.example.com/own"},
+    ),
+    "issueOwnApiKey": Mutation(ISSUE_OWN_API_KEY, "issueOwnApiKey", "apiKey", lambda ids: {}),
+    "revokeOwnApiKey": Mutation(
+        REVOKE_OWN_API_KEY,
+        "revokeOwnApiKey",
+        "apiKey",
+        lambda ids: {"apiKeyId": _gid("ApiKey", ids["api key"])},
+    ),
+    "sendTestWebhook": Mutation(SEND_TEST_WEBHOOK, "sendTestWebhook", "delivery", lambda ids: {}),
 }
 
 # --- who gets what: "ok" marks the rightful caller (see test_mutation_controls.py) ----------
@@ -345,6 +383,25 @@ anonymous                    | FORBIDDEN          | FORBIDDEN         | FORBIDDE
 """  # noqa: E501 - a table reads best on one line a row
 
 
+HOST_MUTATIONS = """
+caller                       | registerOwnHostKey | setOwnWebhook | issueOwnApiKey | revokeOwnApiKey | sendTestWebhook
+factory manager              | FORBIDDEN          | FORBIDDEN     | FORBIDDEN      | FORBIDDEN       | FORBIDDEN
+worker representative        | FORBIDDEN          | FORBIDDEN     | FORBIDDEN      | FORBIDDEN       | FORBIDDEN
+another factory              | FORBIDDEN          | FORBIDDEN     | FORBIDDEN      | FORBIDDEN       | FORBIDDEN
+brand with grant             | FORBIDDEN          | FORBIDDEN     | FORBIDDEN      | FORBIDDEN       | FORBIDDEN
+brand without grant          | FORBIDDEN          | FORBIDDEN     | FORBIDDEN      | FORBIDDEN       | FORBIDDEN
+host with grant              | ok                 | ok            | ok             | ok              | ok
+programme of the country     | FORBIDDEN          | FORBIDDEN     | FORBIDDEN      | FORBIDDEN       | FORBIDDEN
+programme of another country | FORBIDDEN          | FORBIDDEN     | FORBIDDEN      | FORBIDDEN       | FORBIDDEN
+constituent                  | FORBIDDEN          | FORBIDDEN     | FORBIDDEN      | FORBIDDEN       | FORBIDDEN
+labour inspectorate          | FORBIDDEN          | FORBIDDEN     | FORBIDDEN      | FORBIDDEN       | FORBIDDEN
+platform admin               | FORBIDDEN          | FORBIDDEN     | FORBIDDEN      | FORBIDDEN       | FORBIDDEN
+anonymous                    | FORBIDDEN          | FORBIDDEN     | FORBIDDEN      | FORBIDDEN       | FORBIDDEN
+"""  # noqa: E501 - a table reads best on one line a row
+# A host's self-service acts on the caller's own organisation: nobody else has one to act on,
+# the platform admin included (it has its own mutations for hosts, above).
+
+
 def _table(table: str) -> dict[tuple[str, str], str]:
     lines = table.strip().splitlines()
     mutations = [cell.strip() for cell in lines[0].split("|")][1:]
@@ -357,7 +414,12 @@ def _table(table: str) -> dict[tuple[str, str], str]:
     return out
 
 
-EXPECTED = _table(FACTORY_MUTATIONS) | _table(PROGRAMME_MUTATIONS) | _table(ADMIN_MUTATIONS)
+EXPECTED = (
+    _table(FACTORY_MUTATIONS)
+    | _table(PROGRAMME_MUTATIONS)
+    | _table(ADMIN_MUTATIONS)
+    | _table(HOST_MUTATIONS)
+)
 CALLERS = sorted({caller for caller, _ in EXPECTED})
 REFUSALS = [
     pytest.param(caller, mutation, code, id=f"{mutation}-by-{caller}")

@@ -73,6 +73,7 @@ OBJECTS = [
     "admin",
     "late_release",
     "directory",
+    "host_integration",
     "no_such_object",
 ]
 ACTS = ["read", "write"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -11,9 +12,11 @@ import httpx
 import jsonschema
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from standardwebhooks.webhooks import WebhookVerificationError
 
-from core.crypto import KeyMaterial, webhook_signature
+from core.crypto import KeyMaterial, new_webhook_secret, standard_webhook_headers
 from exports.job import run_once
+from exports.webhooks import notice_body
 from tests.builders import EXPORT_SCHEMA, GATEWAY_ON, host_exports_query
 from tests.world import make_world
 
@@ -34,20 +37,39 @@ def load_example() -> dict[str, Any]:
 
 
 def test_documented_sample_payload_matches_the_schema() -> None:
-    [sample] = code_blocks("json")
+    [sample] = [b for b in code_blocks("json") if "schemaVersion" in b]
 
     checker = jsonschema.FormatChecker()
     jsonschema.validate(json.loads(sample), EXPORT_SCHEMA, format_checker=checker)
 
 
-def test_documented_webhook_check_accepts_our_signature_only() -> None:
-    [snippet] = [b for b in code_blocks("python") if "def genuine(" in b]
+def test_documented_notice_has_the_shape_we_send() -> None:
+    [sample] = [b for b in code_blocks("json") if "export.created" in b]
+    documented = json.loads(sample)
+
+    sent = json.loads(notice_body("export.created", "e", "ab"))
+    assert documented.keys() == sent.keys() and documented["data"].keys() == sent["data"].keys()
+    assert list(json.loads(sample)) == sorted(documented)  # RFC 8785 orders the keys
+
+
+def test_documented_webhook_check_accepts_our_signature_once_and_no_other() -> None:
+    [snippet] = [b for b in code_blocks("python") if "def receive(" in b]
     namespace: dict[str, Any] = {}
     exec(snippet, namespace)  # noqa: S102 - our own doc
-    body = b'{"contentSha256":"ab","exportId":"e"}'
+    receive = namespace["receive"]
+    secret, other = new_webhook_secret(), new_webhook_secret()
+    body = notice_body("export.created", "e", "ab")
+    headers = standard_webhook_headers(secret, "msg_e", dt.datetime.now(dt.UTC), body)
+    forged = standard_webhook_headers(other, "msg_f", dt.datetime.now(dt.UTC), body)
+    stale = standard_webhook_headers(
+        secret, "msg_g", dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10), body
+    )
 
-    assert namespace["genuine"](body, webhook_signature(b"s3cret", body), "s3cret")
-    assert not namespace["genuine"](body, webhook_signature(b"other", body), "s3cret")
+    assert receive(body, headers, secret) == json.loads(body)
+    assert receive(body, headers, secret) is None  # the second copy of one notice
+    for refused in (forged, stale):
+        with pytest.raises(WebhookVerificationError):
+            receive(body, refused, secret)
 
 
 async def test_complete_example_pulls_decrypts_and_verifies(

@@ -1,0 +1,1 @@
+"""A host's integration run by the host itself: its keys, its webhook, its deliveries."""

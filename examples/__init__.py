@@ -1,0 +1,1 @@
+"""Runnable examples of Millgate clients, checked by the tests and by mypy."""
