@@ -4,7 +4,8 @@ With its API key, or as one of its users, a host registers and rotates its own X
 sets its own webhook and receives its secret, once, issues and revokes its own further API
 keys, and sends itself a test notice. Each acts on the caller's own organisation only, so
 no input names one; each is written to the audit log. The platform admin still creates the
-host and its first key (``api.mutations.admin``).
+host and its first key (``api.organizations``); both go through
+:mod:`api.organizations.host_integration`.
 """
 
 from __future__ import annotations
@@ -28,10 +29,9 @@ from api.hosts.types import (
 )
 from api.ids import pk_of
 from api.mutations.base import INVALID, payload_errors, require, run
+from api.organizations import host_integration as integration
 from api.organizations.types import ApiKey, Organization
-from core.crypto import WEBHOOK_SECRET_PURPOSE, new_webhook_secret, validate_host_public_jwk
-from core.errors import CryptoError, UserInputError
-from exports.public_address import AddressRefused, check_webhook_url
+from core.errors import UserInputError
 from exports.webhooks import TEST_EVENT
 
 HOST_INTEGRATION = "host_integration"
@@ -47,70 +47,16 @@ async def _own_host(ctx: Context) -> m.Organization:
 
 
 async def _register_key(ctx: Context, data: RegisterOwnHostKeyInput) -> m.Organization:
-    org = await _own_host(ctx)
-    try:
-        jwk = validate_host_public_jwk(data.public_jwk)
-    except CryptoError as error:
-        raise UserInputError(INVALID, str(error), "publicJwk") from error
-    previous = (org.host_public_jwk or {}).get("kid")
-    org.host_public_jwk = jwk
-    await ctx.session.flush()
-    await audit.append(
-        ctx.session,
-        ctx.principal,
-        "host_key.register",
-        f"Organization:{org.id}",
-        details={"kid": jwk["kid"], "previous": previous, "by": "host"},
-    )
-    return org
+    return await integration.register_key(ctx, await _own_host(ctx), data.public_jwk, by_host=True)
 
 
 async def _set_webhook(ctx: Context, data: SetOwnWebhookInput) -> tuple[m.Organization, str | None]:
     org = await _own_host(ctx)
-    secret = None
-    if data.url is None:
-        org.webhook_url = None
-        org.webhook_secret_encrypted = None
-    else:
-        allow_loopback = ctx.runtime.settings.webhook_allow_loopback
-        try:
-            org.webhook_url = check_webhook_url(data.url, allow_loopback=allow_loopback)
-        except AddressRefused as error:
-            raise UserInputError(INVALID, str(error), "url") from None
-        secret = new_webhook_secret()
-        org.webhook_secret_encrypted = ctx.runtime.keys.fields.encrypt(
-            secret, WEBHOOK_SECRET_PURPOSE
-        )
-    await ctx.session.flush()
-    await audit.append(
-        ctx.session,
-        ctx.principal,
-        "host_webhook.set",
-        f"Organization:{org.id}",
-        details={"url": org.webhook_url, "by": "host"},
-    )
-    return org, secret
+    return org, await integration.set_webhook(ctx, org, data.url, by_host=True)
 
 
 async def _issue_key(ctx: Context) -> tuple[m.ApiKey, str]:
-    org = await _own_host(ctx)
-    secret, prefix, digest = ctx.runtime.keys.api_keys.new_key()
-    row = m.ApiKey(
-        organization_id=org.id,
-        prefix=prefix,
-        secret_hmac=digest,
-        created_by_user_id=ctx.principal.user_id,
-    )
-    ctx.session.add(row)
-    await ctx.session.flush()
-    await audit.append(
-        ctx.session,
-        ctx.principal,
-        "api_key.issue",
-        f"ApiKey:{row.id}",
-        details={"organization": org.id, "prefix": prefix, "by": "host"},
-    )
-    return row, secret
+    return await integration.issue_api_key(ctx, await _own_host(ctx), by_host=True)
 
 
 async def _revoke_key(ctx: Context, data: RevokeOwnApiKeyInput) -> m.ApiKey:

@@ -16,6 +16,7 @@ from api.mutations.base import (
     require,
     run,
 )
+from api.organizations import host_integration as integration
 from api.organizations.mutations import organization_by_id
 from api.organizations.types import ApiKey
 from core.errors import UserInputError
@@ -43,23 +44,7 @@ async def _issue_key(ctx: Context, data: IssueApiKeyInput) -> tuple[m.ApiKey, st
     org = await organization_by_id(ctx, data.organization_id, "organizationId")
     if org.kind != m.OrganizationKind.HOST:
         raise UserInputError(INVALID, "API keys are for host integrations", "organizationId")
-    secret, prefix, digest = ctx.runtime.keys.api_keys.new_key()
-    row = m.ApiKey(
-        organization_id=org.id,
-        prefix=prefix,
-        secret_hmac=digest,
-        created_by_user_id=ctx.principal.user_id,
-    )
-    ctx.session.add(row)
-    await ctx.session.flush()
-    await audit.append(
-        ctx.session,
-        ctx.principal,
-        "api_key.issue",
-        f"ApiKey:{row.id}",
-        details={"organization": org.id, "prefix": prefix},
-    )
-    return row, secret
+    return await integration.issue_api_key(ctx, org, by_host=False)
 
 
 async def _revoke_key(ctx: Context, data: RevokeApiKeyInput) -> m.ApiKey:

@@ -26,10 +26,9 @@ from api.mutations.base import (
     require,
     run,
 )
+from api.organizations import host_integration as integration
 from api.organizations.types import Country, Organization, OrganizationKind
-from core.crypto import WEBHOOK_SECRET_PURPOSE, new_webhook_secret, validate_host_public_jwk
-from core.errors import CryptoError, UserInputError
-from exports.public_address import AddressRefused, check_webhook_url
+from core.errors import UserInputError
 
 
 @strawberry.input
@@ -85,15 +84,6 @@ class HostWebhookPayload:
         description="The Standard Webhooks secret (whsec_...), shown once and never again."
     )
     errors: list[UserError]
-
-
-def _webhook_url(ctx: Context, url: str) -> str:
-    """Webhooks go to the host's public endpoint, never to addresses inside our network."""
-    allow_loopback = ctx.runtime.settings.webhook_allow_loopback
-    try:
-        return check_webhook_url(url, allow_loopback=allow_loopback)
-    except AddressRefused as error:
-        raise UserInputError(INVALID, str(error), "url") from None
 
 
 async def organization_by_id(ctx: Context, global_id: str, field: str) -> m.Organization:
@@ -169,20 +159,7 @@ async def _host_key(ctx: Context, data: RegisterHostKeyInput) -> m.Organization:
     org = await organization_by_id(ctx, data.organization_id, "organizationId")
     if org.kind != m.OrganizationKind.HOST:
         raise UserInputError(INVALID, "only hosts receive exports", "organizationId")
-    try:
-        jwk = validate_host_public_jwk(data.public_jwk)
-    except CryptoError as error:
-        raise UserInputError(INVALID, str(error), "publicJwk") from error
-    org.host_public_jwk = jwk
-    await ctx.session.flush()
-    await audit.append(
-        ctx.session,
-        ctx.principal,
-        "host_key.register",
-        f"Organization:{org.id}",
-        details={"kid": jwk["kid"]},
-    )
-    return org
+    return await integration.register_key(ctx, org, data.public_jwk, by_host=False)
 
 
 async def _host_webhook(
@@ -192,25 +169,7 @@ async def _host_webhook(
     org = await organization_by_id(ctx, data.organization_id, "organizationId")
     if org.kind != m.OrganizationKind.HOST:
         raise UserInputError(INVALID, "only hosts receive exports", "organizationId")
-    secret = None
-    if data.url is None:
-        org.webhook_url = None
-        org.webhook_secret_encrypted = None
-    else:
-        org.webhook_url = _webhook_url(ctx, data.url)
-        secret = new_webhook_secret()  # whsec_: what Standard Webhooks libraries take
-        org.webhook_secret_encrypted = ctx.runtime.keys.fields.encrypt(
-            secret, WEBHOOK_SECRET_PURPOSE
-        )
-    await ctx.session.flush()
-    await audit.append(
-        ctx.session,
-        ctx.principal,
-        "host_webhook.set",
-        f"Organization:{org.id}",
-        details={"url": org.webhook_url},
-    )
-    return org, secret
+    return org, await integration.set_webhook(ctx, org, data.url, by_host=False)
 
 
 def _org_payload(result: m.Organization | UserInputError) -> OrganizationPayload:
