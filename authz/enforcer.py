@@ -23,6 +23,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import casbin
 
@@ -78,12 +79,30 @@ def relation(
     )
 
 
+class _MatcherParsedOnce(casbin.Enforcer):  # type: ignore[misc]
+    """pycasbin parses the matcher's text on every ``enforce()``; ours never changes, so it is
+    parsed once. That also keeps ``ast.parse`` off the request path, where CPython 3.11.7 can
+    fail it ("AST constructor recursion depth mismatch") after an unrelated RecursionError."""
+
+    def __init__(self, model: str) -> None:
+        self._expressions: dict[str, Any] = {}
+        super().__init__(model)
+
+    def _get_expression(self, expr: str, functions: Any = None) -> Any:
+        # The functions are pycasbin's built-ins (no role links): the same for every call.
+        parsed = self._expressions.get(expr)
+        if parsed is None:
+            parsed = self._expressions[expr] = super()._get_expression(expr, functions)
+        return parsed
+
+
 class Enforcer:
     """pycasbin's enforcer over ``policy.conf``, its answers remembered by their facts."""
 
     def __init__(self, path: Path = POLICY_PATH, memo_size: int = MEMO_SIZE) -> None:
-        self.casbin = casbin.Enforcer(str(path))
+        self.casbin = _MatcherParsedOnce(str(path))
         self._decide = lru_cache(maxsize=memo_size)(self.enforce)
+        self.enforce(Subject("", False), "", NO_RELATION, "public", "read")  # parse it now
 
     def enforce(self, sub: Subject, role: str, rel: Relation, obj: str, act: str) -> bool:
         """pycasbin's own evaluation of the matcher, every time."""

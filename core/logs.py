@@ -85,6 +85,9 @@ def configure_logging(
         library = logging.getLogger(name)
         library.handlers.clear()
         library.propagate = True
+        # The root's level decides, whatever a server's own log config set here before.
+        library.setLevel(logging.NOTSET)
+        library.disabled = False
     # One line a request is written by api.middleware.request_log, with more in it: uvicorn's
     # own access line would repeat it (uvicorn skips it when no handler would take it).
     logging.getLogger("uvicorn.access").propagate = False

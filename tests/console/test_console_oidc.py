@@ -17,7 +17,7 @@ from core.db import make_sessionmaker
 from core.runtime import Runtime
 from core.settings import Settings
 from demo import DemoWorld
-from tests.api.world import demo_world
+from tests.world import demo_world
 from tests.oidc import conftest as oidc_fixtures
 from tests.oidc.conftest import OpenIdProvider
 
