@@ -17,9 +17,9 @@ from core.db import make_sessionmaker
 from core.runtime import Runtime
 from core.settings import Settings
 from demo import DemoWorld
-from tests.world import demo_world
 from tests.oidc import conftest as oidc_fixtures
 from tests.oidc.conftest import OpenIdProvider
+from tests.world import demo_world
 
 openid_provider = oidc_fixtures.openid_provider
 FORM_ACTION = re.compile(r'<form[^>]*action="([^"]+)"')
