@@ -108,6 +108,10 @@ class RecentRefusals:
         return Decision(False, wait, 0)
 
 
+# Rounding of (now + cost * interval) - now: never enough to refuse what fits the bucket.
+SLACK_SECONDS = 1e-6
+
+
 def _gcra(
     tat: float, now: float, interval: float, period: float, cost: int = 1
 ) -> tuple[Decision, float]:
@@ -115,9 +119,10 @@ def _gcra(
     refused)."""
     new_tat = max(tat, now) + interval * cost
     ahead = new_tat - now
-    if ahead > period:
+    # A full bucket's charge lands on `period` exactly, give or take float rounding.
+    if ahead > period + SLACK_SECONDS:
         return Decision(False, ahead - period, 0), tat
-    return Decision(True, 0.0, int((period - ahead) // interval)), new_tat
+    return Decision(True, 0.0, max(0, int((period - ahead) // interval))), new_tat
 
 
 class MemoryRateLimiter:
