@@ -191,3 +191,32 @@ def _refuse_unscoped_reads() -> None:
     from authz.guard import install_guard
 
     install_guard()
+
+
+# --- an empty database, for tests of the migrations ----------------------------------------
+
+
+async def _admin_sql(sql: str) -> None:
+    base = os.environ["MILLGATE_TEST_POSTGRES_URL"]
+    engine = make_engine(
+        "postgresql+asyncpg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(sql))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def empty_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}"
+        return
+    name = f"millgate_migrations_{uuid.uuid4().hex[:12]}"
+    await _admin_sql(f'CREATE DATABASE "{name}"')
+    try:
+        base = os.environ["MILLGATE_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
+        yield "postgresql+asyncpg://" + base.split("://", 1)[1] + "/" + name
+    finally:
+        await _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

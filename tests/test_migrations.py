@@ -8,13 +8,8 @@ created for the test and dropped after it), not the shared one that conftest fil
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -27,32 +22,6 @@ from core.db import make_engine
 from migrations import migrate
 
 BOOKKEEPING = {"alembic_version"}
-
-
-async def _admin(sql: str) -> None:
-    base = os.environ["MILLGATE_TEST_POSTGRES_URL"]
-    engine = make_engine(
-        "postgresql+asyncpg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT"
-    )
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-async def empty_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}"
-        return
-    name = f"millgate_migrations_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        base = os.environ["MILLGATE_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
-        yield "postgresql+asyncpg://" + base.split("://", 1)[1] + "/" + name
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 # Alembic's environment runs its own event loop, so the sync commands go to a thread.

@@ -9,53 +9,17 @@ loading the shipped catalogue again changes nothing; a database seeded before re
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from core.db import make_engine
-from migrations import migrate
 from reference import catalogue
 from reference.loader import load_reference
+from tests.test_migrations import upgrade
 
 FIVE = {"ID", "BD", "VN", "KH", "ET"}
-
-
-async def _admin(sql: str) -> None:
-    base = os.environ["MILLGATE_TEST_POSTGRES_URL"]
-    engine = make_engine(
-        "postgresql+asyncpg://" + base.split("://", 1)[1], isolation_level="AUTOCOMMIT"
-    )
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(sql))
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture
-async def empty_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
-        return
-    name = f"millgate_reference_{uuid.uuid4().hex[:12]}"
-    await _admin(f'CREATE DATABASE "{name}"')
-    try:
-        base = os.environ["MILLGATE_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
-        yield "postgresql+asyncpg://" + base.split("://", 1)[1] + "/" + name
-    finally:
-        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-async def upgrade(url: str, revision: str = "head") -> None:
-    await asyncio.to_thread(migrate.upgrade, url, revision)
 
 
 async def run(url: str, work: Any) -> Any:
