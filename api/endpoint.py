@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from graphql import DocumentNode, GraphQLError, OperationType
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import Response
@@ -75,6 +76,18 @@ class GraphQLEndpoint:
         self.sessions = async_sessionmaker(
             runtime.engine, class_=StatementSession, expire_on_commit=False, autoflush=False
         )
+        # A query on PostgreSQL runs in autocommit: no BEGIN and no COMMIT round trip. It
+        # only reads, under READ COMMITTED each statement had its own snapshot anyway, and
+        # its one write, the access log, is a single statement (atomic on its own) whose
+        # failure still fails the request. Mutations keep their transaction.
+        self.query_sessions = self.sessions
+        if runtime.engine.dialect.name == "postgresql":
+            self.query_sessions = async_sessionmaker(
+                runtime.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                class_=StatementSession,
+                expire_on_commit=False,
+                autoflush=False,
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self.handle(Request(scope, receive))
@@ -147,12 +160,24 @@ class GraphQLEndpoint:
                 return error_response(400, str(error), "BAD_REQUEST")
             if mutation:
                 return await self._idempotent(request, request_id, key, operation, cost)
-        session = self.sessions()
         query_on_postgres = not self.settings.is_sqlite and document is not None and not mutation
+        session = (self.query_sessions if query_on_postgres else self.sessions)()
         try:
-            principal = await self._authenticated(
-                request, session, cost, keep_transaction=query_on_postgres
-            )
+            try:
+                principal = await self._authenticated(
+                    request, session, cost, keep_transaction=query_on_postgres
+                )
+            except DBAPIError as error:
+                if not error.connection_invalidated:
+                    raise
+                # The server closed the connection after the pool's check (see
+                # core.db.check_at_checkout) and its first statement found out: nothing was
+                # read or written yet, so the request goes on with a new connection.
+                log.info("request %s: connection lost before its first statement", request_id)
+                await session.rollback()
+                principal = await self._authenticated(
+                    request, session, cost, keep_transaction=query_on_postgres
+                )
             if isinstance(principal, Response):
                 return principal
             result = await self._execute(session, principal, request_id, operation)
@@ -175,10 +200,10 @@ class GraphQLEndpoint:
         """The caller, or the response that refuses it (401, or 429 past its budget, of which
         the request spends ``cost``).
 
-        ``keep_transaction`` (a query on PostgreSQL) goes on in the authentication's
-        transaction: ending it would cost a rollback, a second connection checkout with its
-        ping and a new BEGIN, three of a light page's round trips. Mutations, and every
-        request on SQLite (where a read transaction may not turn into a write), start anew.
+        ``keep_transaction`` (a query on PostgreSQL, in autocommit) goes on with the
+        authentication's connection: releasing it would cost a second checkout. Mutations,
+        and every request on SQLite (where a read transaction may not turn into a write),
+        start their transaction anew after authentication.
         """
         client_ip = request.client.host if request.client else "unknown"
         try:
