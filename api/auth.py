@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import or_, select  # noqa: TID251 - reads marked with system_read
+from sqlalchemy import bindparam, or_, select  # noqa: TID251 - reads marked with system_read
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import HTTPConnection
 
@@ -29,15 +29,40 @@ API_KEY_HEADER = "x-api-key"
 B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 
 
-def _principal(org: m.Organization, factory_id: int | None, **who: object) -> Principal:
-    return Principal(
-        organization_id=org.id,
-        organization_kind=org.kind,
-        country_code=org.country_code,
-        labour_inspectorate=org.labour_inspectorate,
-        factory_id=factory_id,
-        **who,  # type: ignore[arg-type]
+# Built once: each request runs them on its connection with its own parameters, as Core
+# statements (rows of plain values, no ORM objects); SQLAlchemy's cache holds their SQL.
+USER_PRINCIPAL = system_read(
+    select(
+        m.User.id,
+        m.User.role,
+        m.Organization.id,
+        m.Organization.kind,
+        m.Organization.country_code,
+        m.Organization.labour_inspectorate,
+        m.Factory.id,
     )
+    .join(m.Organization, m.Organization.id == m.User.organization_id)
+    .outerjoin(m.Factory, m.Factory.organization_id == m.Organization.id)
+    .where(
+        m.User.id == bindparam("user_id"),
+        m.User.disabled_at.is_(None),
+        or_(
+            m.User.tokens_issued_after.is_(None),
+            m.User.tokens_issued_after < bindparam("issued"),
+        ),
+    ),
+    "auth: the user behind a token",
+)
+API_KEY_PRINCIPAL = system_read(
+    select(m.ApiKey.id, m.ApiKey.secret_hmac, m.Organization.id, m.Organization.country_code)
+    .join(m.Organization, m.Organization.id == m.ApiKey.organization_id)
+    .where(
+        m.ApiKey.prefix == bindparam("prefix"),
+        m.ApiKey.revoked_at.is_(None),
+        m.Organization.kind == m.OrganizationKind.HOST,
+    ),
+    "auth: the organisation behind an API key",
+)
 
 
 async def principal_for_user(
@@ -46,25 +71,20 @@ async def principal_for_user(
     """The user's principal; None when disabled, or for a token issued before the user was
     last disabled (enabling a user again never revives an old token)."""
     issued = dt.datetime.fromtimestamp(issued_at, dt.UTC)
-    row = (
-        await session.execute(
-            system_read(
-                select(m.User, m.Organization, m.Factory.id)
-                .join(m.Organization, m.Organization.id == m.User.organization_id)
-                .outerjoin(m.Factory, m.Factory.organization_id == m.Organization.id)
-                .where(
-                    m.User.id == user_id,
-                    m.User.disabled_at.is_(None),
-                    or_(m.User.tokens_issued_after.is_(None), m.User.tokens_issued_after < issued),
-                ),
-                "auth: the user behind a token",
-            )
-        )
-    ).first()
+    conn = await session.connection()
+    row = (await conn.execute(USER_PRINCIPAL, {"user_id": user_id, "issued": issued})).first()
     if row is None:
         return None
-    user, org, factory_id = row
-    return _principal(org, factory_id, user_id=user.id, role=user.role)
+    user_id, role, org_id, kind, country_code, labour_inspectorate, factory_id = row
+    return Principal(
+        organization_id=org_id,
+        organization_kind=kind,
+        country_code=country_code,
+        labour_inspectorate=labour_inspectorate,
+        factory_id=factory_id,
+        user_id=user_id,
+        role=role,
+    )
 
 
 async def principal_for_api_key(
@@ -73,22 +93,20 @@ async def principal_for_api_key(
     prefix = runtime.keys.api_keys.prefix_of(secret)
     if prefix is None:
         return None
-    row = (
-        await session.execute(
-            system_read(
-                select(m.ApiKey, m.Organization)
-                .join(m.Organization, m.Organization.id == m.ApiKey.organization_id)
-                .where(m.ApiKey.prefix == prefix, m.ApiKey.revoked_at.is_(None)),
-                "auth: the organisation behind an API key",
-            )
-        )
-    ).first()
-    if row is None or not runtime.keys.api_keys.matches(secret, row[0].secret_hmac):
+    conn = await session.connection()
+    row = (await conn.execute(API_KEY_PRINCIPAL, {"prefix": prefix})).first()
+    if row is None or not runtime.keys.api_keys.matches(secret, row[1]):
         return None
-    key, org = row
-    if org.kind != m.OrganizationKind.HOST:
-        return None
-    return _principal(org, None, api_key_id=key.id, role=m.Role.HOST_INTEGRATION)
+    key_id, _, org_id, country_code = row
+    return Principal(
+        organization_id=org_id,
+        organization_kind=m.OrganizationKind.HOST,
+        country_code=country_code,
+        labour_inspectorate=False,
+        factory_id=None,
+        api_key_id=key_id,
+        role=m.Role.HOST_INTEGRATION,
+    )
 
 
 def bearer_token(authorization: str) -> str:
