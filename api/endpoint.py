@@ -160,12 +160,20 @@ class GraphQLEndpoint:
                 return error_response(400, str(error), "BAD_REQUEST")
             if mutation:
                 return await self._idempotent(request, request_id, key, operation, cost)
-        query_on_postgres = not self.settings.is_sqlite and document is not None and not mutation
+        on_postgres = not self.settings.is_sqlite and document is not None
+        query_on_postgres = on_postgres and not mutation
         session = (self.query_sessions if query_on_postgres else self.sessions)()
+        # A mutation on PostgreSQL authenticates in autocommit too: its own transaction
+        # starts after authentication all the same, without a BEGIN and ROLLBACK around it.
+        autocommit = on_postgres and mutation
         try:
             try:
                 principal = await self._authenticated(
-                    request, session, cost, keep_transaction=query_on_postgres
+                    request,
+                    session,
+                    cost,
+                    keep_transaction=query_on_postgres,
+                    autocommit=autocommit,
                 )
             except DBAPIError as error:
                 if not error.connection_invalidated:
@@ -176,7 +184,11 @@ class GraphQLEndpoint:
                 log.info("request %s: connection lost before its first statement", request_id)
                 await session.rollback()
                 principal = await self._authenticated(
-                    request, session, cost, keep_transaction=query_on_postgres
+                    request,
+                    session,
+                    cost,
+                    keep_transaction=query_on_postgres,
+                    autocommit=autocommit,
                 )
             if isinstance(principal, Response):
                 return principal
@@ -195,7 +207,13 @@ class GraphQLEndpoint:
         return GraphQLResponse(payload, status_code=status, headers={"x-request-id": request_id})
 
     async def _authenticated(
-        self, request: Request, session: AsyncSession, cost: int, *, keep_transaction: bool = False
+        self,
+        request: Request,
+        session: AsyncSession,
+        cost: int,
+        *,
+        keep_transaction: bool = False,
+        autocommit: bool = False,
     ) -> Principal | Response:
         """The caller, or the response that refuses it (401, or 429 past its budget, of which
         the request spends ``cost``).
@@ -203,9 +221,12 @@ class GraphQLEndpoint:
         ``keep_transaction`` (a query on PostgreSQL, in autocommit) goes on with the
         authentication's connection: releasing it would cost a second checkout. Mutations,
         and every request on SQLite (where a read transaction may not turn into a write),
-        start their transaction anew after authentication.
+        start their transaction anew after authentication. ``autocommit`` (a mutation on
+        PostgreSQL) reads the caller outside any transaction, so ending it costs nothing.
         """
         client_ip = request.client.host if request.client else "unknown"
+        if autocommit:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
         try:
             principal = await authenticate(request, self.runtime, session, self.providers)
             request_log.note_caller(principal)

@@ -20,12 +20,13 @@ from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from bench.queries import BRAND_PAGE, LIGHT_PAGE
+from bench.queries import BRAND_PAGE, GRANT, LIGHT_PAGE, REVOKE
 from core.crypto import KeyMaterial
 from core.db import make_engine, make_sessionmaker
 from core.runtime import Runtime
 from core.settings import Settings
 from demo import DemoWorld
+from tests.api.support import LUMEN, SINAR, factory_gid, org_gid
 from tests.pg_wire import RoundTripCounter
 from tests.world import Caller
 
@@ -52,8 +53,10 @@ class CountedApi:
     ) -> None:
         self.compiled.append((context.cache_hit is CacheStats.CACHE_HIT, statement[:80]))
 
-    async def round_trips(self, document: str, variables: dict[str, Any], token: str) -> int:
-        """The round trips of one request, and checks that it succeeded."""
+    async def post(
+        self, document: str, variables: dict[str, Any], token: str
+    ) -> tuple[dict[str, Any], int]:
+        """The data of one request that succeeded, and its round trips."""
         before, sent = self.relay.round_trips, len(self.relay.messages)
         self.compiled.clear()
         response = await self.client.post(
@@ -63,9 +66,14 @@ class CountedApi:
         )
         body = response.json()
         assert response.status_code == 200 and "errors" not in body, body
-        assert body["data"]["factories"]["edges"], "the page must show factories"
         self.last = "".join(self.relay.messages[sent:])
-        return self.relay.round_trips - before
+        return body["data"], self.relay.round_trips - before
+
+    async def round_trips(self, document: str, variables: dict[str, Any], token: str) -> int:
+        """The round trips of one page, and checks that it shows factories."""
+        data, trips = await self.post(document, variables, token)
+        assert data["factories"]["edges"], "the page must show factories"
+        return trips
 
 
 @pytest.fixture
@@ -167,3 +175,37 @@ async def test_a_connection_lost_unnoticed_fails_no_request(
     # when the next request comes, then it succeeds on a new connection
     await counted.round_trips(LIGHT_PAGE, {}, brand.token)
     assert counted.relay.connections > opened
+
+
+@pytest.mark.writes
+async def test_a_mutation_pays_round_trips_for_its_transaction_only(
+    counted: CountedApi, world: DemoWorld, manager: Caller
+) -> None:
+    grant = {
+        "input": {
+            "factoryId": factory_gid(world, SINAR),
+            "granteeId": org_gid(world, LUMEN),
+            "scopes": ["ASSESSMENT"],
+        }
+    }
+
+    async def grant_and_revoke() -> tuple[int, int, str]:
+        """The grant's round trips, statements and messages."""
+        data, trips = await counted.post(GRANT, grant, manager.token)
+        assert data["grantConsent"]["errors"] == []
+        statements, messages = len(counted.compiled), counted.last
+        revoke = {"input": {"grantId": data["grantConsent"]["grant"]["id"]}}
+        data, _ = await counted.post(REVOKE, revoke, manager.token)
+        assert data["revokeConsent"]["errors"] == []
+        return trips, statements, messages
+
+    # given statements prepared by a first grant and revocation
+    await grant_and_revoke()
+
+    # when the factory grants again
+    trips, statements, messages = await grant_and_revoke()
+
+    # then the grant costs one round trip a statement, BEGIN and COMMIT: authentication
+    # runs before the transaction, not inside one that is then rolled back
+    assert "P" not in messages, messages
+    assert trips == statements + 2, messages
