@@ -81,7 +81,8 @@ class GraphQLEndpoint:
         # its one write, the access log, is a single statement (atomic on its own) whose
         # failure still fails the request. Mutations keep their transaction.
         self.query_sessions = self.sessions
-        if runtime.engine.dialect.name == "postgresql":
+        self.on_postgres = runtime.engine.dialect.name == "postgresql"
+        if self.on_postgres:
             self.query_sessions = async_sessionmaker(
                 runtime.engine.execution_options(isolation_level="AUTOCOMMIT"),
                 class_=StatementSession,
@@ -160,12 +161,12 @@ class GraphQLEndpoint:
                 return error_response(400, str(error), "BAD_REQUEST")
             if mutation:
                 return await self._idempotent(request, request_id, key, operation, cost)
-        on_postgres = not self.settings.is_sqlite and document is not None
-        query_on_postgres = on_postgres and not mutation
+        # Anything but a mutation (a query, or a document the schema will refuse) only reads.
+        query_on_postgres = self.on_postgres and not mutation
         session = (self.query_sessions if query_on_postgres else self.sessions)()
         # A mutation on PostgreSQL authenticates in autocommit too: its own transaction
         # starts after authentication all the same, without a BEGIN and ROLLBACK around it.
-        autocommit = on_postgres and mutation
+        autocommit = self.on_postgres and mutation
         try:
             try:
                 principal = await self._authenticated(

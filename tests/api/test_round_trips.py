@@ -209,3 +209,47 @@ async def test_a_mutation_pays_round_trips_for_its_transaction_only(
     # runs before the transaction, not inside one that is then rolled back
     assert "P" not in messages, messages
     assert trips == statements + 2, messages
+
+
+REFUSE_ACCESS_LOG = {
+    "postgres": [
+        "CREATE FUNCTION refuse_access_log() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN RAISE EXCEPTION 'the access log refuses this row'; END $$",
+        "CREATE TRIGGER refuse_access_log BEFORE INSERT ON access_event"
+        " FOR EACH ROW EXECUTE FUNCTION refuse_access_log()",
+    ],
+    "sqlite": [
+        "CREATE TRIGGER refuse_access_log BEFORE INSERT ON access_event"
+        " BEGIN SELECT RAISE(ABORT, 'the access log refuses this row'); END",
+    ],
+}
+ALLOW_ACCESS_LOG = {
+    "postgres": [
+        "DROP TRIGGER refuse_access_log ON access_event",
+        "DROP FUNCTION refuse_access_log()",
+    ],
+    "sqlite": ["DROP TRIGGER refuse_access_log"],
+}
+
+
+@pytest.mark.writes
+async def test_a_query_whose_access_log_write_fails_shows_nothing(
+    api: Any, backend: str, brand: Caller, session: AsyncSession
+) -> None:
+    # given an access log that refuses every row (a query runs in autocommit on PostgreSQL)
+    for sql in REFUSE_ACCESS_LOG[backend]:
+        await session.execute(text(sql))
+    await session.commit()
+    try:
+        # when the brand asks for a page of factories
+        response = await api.post(LIGHT_PAGE, token=brand.token)
+    finally:
+        for sql in ALLOW_ACCESS_LOG[backend]:
+            await session.execute(text(sql))
+        await session.commit()
+
+    # then the request fails and shows none of what it read
+    assert response.status_code == 500
+    assert "data" not in response.json()
+    # and the same page is shown once the log takes rows again
+    assert (await api.gql(LIGHT_PAGE, token=brand.token))["factories"]["edges"]
