@@ -1,0 +1,233 @@
+"""A plan: a query's selection read once, and its execution for one request.
+
+Execution binds the variables and checks every argument first (:mod:`api.planner.arguments`:
+any doubt and the standard executor runs instead, before any statement), then reads each
+level for the whole page with the statements the resolvers' loaders use
+(:func:`api.factories.queries.factories_page`, :func:`api.loaders.assessments_page`,
+:func:`api.loaders.findings_page`, their counts), records the reads the resolvers record,
+and builds the answer with the generated builders (:mod:`api.planner.build`).
+
+Statements: the factory page (its country joined in, its ``totalCount`` a scalar subquery
+of the same count statement), then one statement per nested page (window functions: the
+count of a first page is a window count), and a count statement for a ``totalCount`` after
+a cursor, as the loaders do. Never more than the standard executor runs; the page size
+changes none of it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode, OperationType
+
+import models as m
+from api.context import Context
+from api.factories.queries import factories_page
+from api.loaders import assessment_counts, assessments_page, finding_counts, findings_page
+from api.planner import arguments as a
+from api.planner.build import Build, connection_builder, root_builder
+from api.planner.grammar import TYPENAME, Item, Unplannable, read_selection
+from api.planner.rows import ASSESSMENT, COUNTRY_COLUMNS, FACTORY, FACTORY_COLUMNS, FINDING
+from core.crypto import FieldCipher
+
+# The access log's names of the reads (api.access_paths.field_path of each resolver).
+FACTORIES = "factories"
+ASSESSMENTS = "factories.assessments"
+FINDINGS = "factories.assessments.findings"
+
+_FACTORY_ID = FACTORY["id"]
+_ASSESSMENT_ID = ASSESSMENT["id"]
+_ASSESSMENT_FACTORY = ASSESSMENT["factory_id"]
+_FINDING_ASSESSMENT = FINDING["assessment_id"]
+
+
+def _has(item: Item, name: str) -> bool:
+    return any(i.name == name for i in item.selection or ())
+
+
+def _node(connection: Item | None) -> Item | None:
+    edges = None if connection is None else connection.child("edges")
+    return None if edges is None else edges.child("node")
+
+
+@dataclass(slots=True)
+class Plan:
+    variables: tuple[a.Variable, ...]
+    factories: Item  # the root field
+    total: bool  # factories.totalCount
+    edges: bool  # factories.edges: the page's factories are read
+    country: bool  # ...node.country
+    assessments: Item | None  # ...node.assessments
+    assessment_total: bool
+    findings: Item | None  # ...assessments.edges.node.findings
+    finding_total: bool
+    build: Build
+    build_assessments: Build | None
+    build_findings: Build | None
+
+
+def compile_plan(
+    document: DocumentNode, operation: OperationDefinitionNode, cipher: FieldCipher
+) -> Plan:
+    """The operation's plan; :class:`Unplannable` for anything the planner does not know."""
+    if operation.operation != OperationType.QUERY or operation.directives:
+        raise Unplannable("not a query")
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    variables = a.read_variables(operation)
+    roots = read_selection("Query", operation.selection_set, fragments)
+    fields = [item for item in roots if item.name != TYPENAME]
+    if len(fields) != 1:
+        raise Unplannable("not one factories field")
+    factories = fields[0]
+    node = _node(factories)
+    assessments = None if node is None else node.child("assessments")
+    assessment_node = _node(assessments)
+    findings = None if assessment_node is None else assessment_node.child("findings")
+    assert factories.selection is not None
+    return Plan(
+        variables=variables,
+        factories=factories,
+        total=_has(factories, "totalCount"),
+        edges=factories.child("edges") is not None,
+        country=node is not None and node.child("country") is not None,
+        assessments=assessments,
+        assessment_total=assessments is not None and _has(assessments, "totalCount"),
+        findings=findings,
+        finding_total=findings is not None and _has(findings, "totalCount"),
+        build=root_builder(roots, cipher),
+        build_assessments=None
+        if assessments is None or assessments.selection is None
+        else connection_builder("AssessmentConnection", assessments.selection, cipher),
+        build_findings=None
+        if findings is None or findings.selection is None
+        else connection_builder("FindingConnection", findings.selection, cipher),
+    )
+
+
+def _by_parent(rows: list[Any], column: int) -> dict[int, list[Any]]:
+    found: dict[int, list[Any]] = {}
+    for row in rows:
+        parent = row[column]
+        page = found.get(parent)
+        if page is None:
+            found[parent] = [row]
+        else:
+            page.append(row)
+    return found
+
+
+async def run(plan: Plan, ctx: Context, values: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``data`` of the answer; :class:`~api.planner.arguments.Fallback`, before any
+    statement, for values the planner does not take."""
+    cap = ctx.runtime.settings.max_page_size
+    bound = a.bind_variables(plan.variables, values)
+    page_args = a.page_of(plan.factories.args, bound, cap)
+    country = a.country_of(plan.factories.args, bound)
+    assessment_args = (
+        None if plan.assessments is None else a.page_of(plan.assessments.args, bound, cap, True)
+    )
+    finding_args = None if plan.findings is None else a.page_of(plan.findings.args, bound, cap)
+    flt = None if plan.findings is None else a.finding_filter(plan.findings.args, bound)
+
+    scope = ctx.scope
+    stmt, count_stmt = factories_page(scope, page_args, country)
+    stmt = stmt.with_only_columns(*FACTORY_COLUMNS)
+    if plan.country:  # reference data, public: joined instead of a statement of its own
+        stmt = stmt.join(m.Country, m.Country.code == m.Factory.country_code).add_columns(
+            *COUNTRY_COLUMNS
+        )
+    if plan.total:
+        stmt = stmt.add_columns(count_stmt.scalar_subquery())
+    first = page_args.first
+    assessment_pages: dict[int, list[Any]] = {}
+    assessment_totals: dict[int, int] = {}
+    finding_pages: dict[int, list[Any]] = {}
+    finding_totals: dict[int, int] = {}
+    async with ctx.db() as session:
+        rows = (await session.execute(stmt)).all()
+        page = rows[:first]
+        total = None
+        if plan.total:
+            total = rows[0][-1] if rows else int(await session.scalar(count_stmt) or 0)
+        ids = [row[_FACTORY_ID] for row in page]
+        if plan.assessments is not None and ids:
+            assert assessment_args is not None
+            found, counted = assessments_page(scope, ids, assessment_args)
+            assessment_pages = _by_parent(
+                list((await session.execute(found)).all()), _ASSESSMENT_FACTORY
+            )
+            if counted:
+                assessment_totals = {p: rows_[0][-1] for p, rows_ in assessment_pages.items()}
+            elif plan.assessment_total:
+                counts = await session.execute(assessment_counts(scope, ids))
+                assessment_totals = {parent: n for parent, n in counts.all()}
+        shown = (
+            [
+                row
+                for parent in ids
+                for row in assessment_pages.get(parent, ())[: assessment_args.first]
+            ]
+            if assessment_args is not None
+            else []
+        )
+        assessment_ids = [row[_ASSESSMENT_ID] for row in shown]
+        if plan.findings is not None and assessment_ids:
+            assert finding_args is not None and flt is not None
+            found, counted = findings_page(scope, assessment_ids, finding_args, flt)
+            finding_pages = _by_parent(
+                list((await session.execute(found)).all()), _FINDING_ASSESSMENT
+            )
+            if counted:
+                finding_totals = {p: rows_[0][-1] for p, rows_ in finding_pages.items()}
+            elif plan.finding_total:
+                counts = await session.execute(finding_counts(scope, assessment_ids, flt))
+                finding_totals = {parent: n for parent, n in counts.all()}
+
+    _record(plan, ctx, ids, shown)
+
+    findings: dict[int, Any] = {}
+    if plan.build_findings is not None and finding_args is not None:
+        build, size = plan.build_findings, finding_args.first
+        for parent in assessment_ids:
+            rows_ = finding_pages.get(parent, [])
+            findings[parent] = build(
+                rows_[:size], finding_totals.get(parent, 0), len(rows_) > size, None
+            )
+    assessments: dict[int, Any] = {}
+    if plan.build_assessments is not None and assessment_args is not None:
+        build, size = plan.build_assessments, assessment_args.first
+        for parent in ids:
+            rows_ = assessment_pages.get(parent, [])
+            assessments[parent] = build(
+                rows_[:size], assessment_totals.get(parent, 0), len(rows_) > size, findings
+            )
+    data: dict[str, Any] = plan.build(page, total, len(rows) > first, assessments)
+    return data
+
+
+def _record(plan: Plan, ctx: Context, ids: list[int], shown: list[Any]) -> None:
+    """What the resolvers record (:meth:`api.context.Context.record_access`): the page's
+    factories when its edges are read, each one's assessments, each shown assessment's
+    findings; never the caller's own factory, nothing for the anonymous public."""
+    principal = ctx.principal
+    if principal.is_anonymous or not plan.edges:
+        return
+    own = principal.factory_id
+    accessed = ctx.accessed
+    recorded = False
+    paths = [FACTORIES] if plan.assessments is None else [FACTORIES, ASSESSMENTS]
+    for factory_id in ids:
+        if factory_id != own:
+            accessed.setdefault(factory_id, set()).update(paths)
+            recorded = True
+    if plan.findings is not None:
+        for row in shown:
+            factory_id = row[_ASSESSMENT_FACTORY]
+            if factory_id != own:
+                accessed.setdefault(factory_id, set()).add(FINDINGS)
+                recorded = True
+    if recorded:
+        ctx.accessed_by = OperationType.QUERY.value
