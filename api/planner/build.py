@@ -12,8 +12,8 @@ Response keys are GraphQL names (validated), written with ``repr``.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
+from binascii import b2a_base64
 from collections.abc import Callable
 from typing import Any
 
@@ -25,9 +25,12 @@ from core.crypto import DETAIL_PURPOSE, FieldCipher
 Build = Callable[..., Any]
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _enc(text: str) -> str:
-    """:func:`api.ids._enc`: base64url without padding."""
-    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+    """:func:`api.ids._enc` (base64url without padding), with one call less per step."""
+    return b2a_base64(text.encode(), newline=False).translate(_URLSAFE).rstrip(b"=").decode()
 
 
 def _date(value: dt.date | None) -> str | None:
