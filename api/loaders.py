@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import func, tuple_
+from sqlalchemy import BindParameter, func, tuple_
 from strawberry.dataloader import DataLoader
 
 import models as m
@@ -257,8 +257,13 @@ TOTAL = "_total"
 
 # -- the page statements, shared with the planner (api.planner) ---------------------------
 
+# The parents' ids, or an expanding bind parameter that takes them at execution (a planned
+# statement is built once and run for many pages).
+Parents = Sequence[int] | BindParameter[Any]
 
-def assessments_page(scope: Scope, parents: list[int], args: PageArgs) -> tuple[Any, bool]:
+
+
+def assessments_page(scope: Scope, parents: Parents, args: PageArgs) -> tuple[Any, bool]:
     """The first ``args.first + 1`` visible assessments of each factory, newest first, as
     rows of their columns, then ``cycle_number``, then (when ``counted``) each factory's
     count of visible assessments (a window count: no statement of its own)."""
@@ -278,7 +283,7 @@ def assessments_page(scope: Scope, parents: list[int], args: PageArgs) -> tuple[
     return page, counted is not None
 
 
-def assessment_counts(scope: Scope, factory_ids: list[int]) -> Any:
+def assessment_counts(scope: Scope, factory_ids: Parents) -> Any:
     """``(factory id, visible assessments)`` rows."""
     stmt = scope.assessments().where(m.Assessment.factory_id.in_(factory_ids))
     return count_per_parent(stmt, m.Assessment.factory_id)
@@ -293,7 +298,7 @@ def _finding_filter(stmt: Any, flt: FindingFilter) -> Any:
 
 
 def findings_page(
-    scope: Scope, parents: list[int], args: PageArgs, flt: FindingFilter
+    scope: Scope, parents: Parents, args: PageArgs, flt: FindingFilter
 ) -> tuple[Any, bool]:
     """The first ``args.first + 1`` visible findings of each assessment by id, as rows of
     their columns, then (when ``counted``) each assessment's count (a window count)."""
@@ -313,7 +318,7 @@ def findings_page(
     return page, counted is not None
 
 
-def finding_counts(scope: Scope, parents: list[int], flt: FindingFilter) -> Any:
+def finding_counts(scope: Scope, parents: Parents, flt: FindingFilter) -> Any:
     """``(assessment id, visible findings)`` rows."""
     stmt = _finding_filter(scope.findings().where(m.Finding.assessment_id.in_(parents)), flt)
     return count_per_parent(stmt, m.Finding.assessment_id)

@@ -16,19 +16,19 @@ changes none of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from graphql import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode, OperationType
 
-import models as m
 from api.context import Context
-from api.factories.queries import factories_page
-from api.loaders import assessment_counts, assessments_page, finding_counts, findings_page
 from api.planner import arguments as a
 from api.planner.build import Build, connection_builder, root_builder
 from api.planner.grammar import TYPENAME, Item, Unplannable, read_selection
-from api.planner.rows import ASSESSMENT, COUNTRY_COLUMNS, FACTORY, FACTORY_COLUMNS, FINDING
+from api.planner.rows import ASSESSMENT, FACTORY, FINDING
+from api.planner.statements import PARENTS, Arguments, StatementCache
+from api.planner.statements import build as build_statements
 from core.crypto import FieldCipher
 
 # The access log's names of the reads (api.access_paths.field_path of each resolver).
@@ -65,6 +65,8 @@ class Plan:
     build: Build
     build_assessments: Build | None
     build_findings: Build | None
+    # Its statements per (principal, arguments): built once, run for many requests.
+    statements: StatementCache = field(default_factory=StatementCache)
 
 
 def compile_plan(
@@ -107,7 +109,7 @@ def compile_plan(
     )
 
 
-def _by_parent(rows: list[Any], column: int) -> dict[int, list[Any]]:
+def _by_parent(rows: Sequence[Any], column: int) -> dict[int, list[Any]]:
     found: dict[int, list[Any]] = {}
     for row in rows:
         parent = row[column]
@@ -124,85 +126,83 @@ async def run(plan: Plan, ctx: Context, values: dict[str, Any] | None) -> dict[s
     statement, for values the planner does not take."""
     cap = ctx.runtime.settings.max_page_size
     bound = a.bind_variables(plan.variables, values)
-    page_args = a.page_of(plan.factories.args, bound, cap)
-    country = a.country_of(plan.factories.args, bound)
-    assessment_args = (
-        None if plan.assessments is None else a.page_of(plan.assessments.args, bound, cap, True)
+    args = Arguments(
+        factories=a.page_of(plan.factories.args, bound, cap),
+        country=a.country_of(plan.factories.args, bound),
+        assessments=None
+        if plan.assessments is None
+        else a.page_of(plan.assessments.args, bound, cap, True),
+        findings=None if plan.findings is None else a.page_of(plan.findings.args, bound, cap),
+        flt=None if plan.findings is None else a.finding_filter(plan.findings.args, bound),
     )
-    finding_args = None if plan.findings is None else a.page_of(plan.findings.args, bound, cap)
-    flt = None if plan.findings is None else a.finding_filter(plan.findings.args, bound)
-
-    scope = ctx.scope
-    stmt, count_stmt = factories_page(scope, page_args, country)
-    stmt = stmt.with_only_columns(*FACTORY_COLUMNS)
-    if plan.country:  # reference data, public: joined instead of a statement of its own
-        stmt = stmt.join(m.Country, m.Country.code == m.Factory.country_code).add_columns(
-            *COUNTRY_COLUMNS
+    principal = ctx.principal
+    stmts = plan.statements.get(principal, args)
+    if stmts is None:
+        stmts = build_statements(
+            principal,
+            args,
+            country=plan.country,
+            total=plan.total,
+            assessment_total=plan.assessment_total,
+            finding_total=plan.finding_total,
         )
-    if plan.total:
-        stmt = stmt.add_columns(count_stmt.scalar_subquery())
-    first = page_args.first
+        plan.statements.put(principal, args, stmts)
+
+    first = args.factories.first
     assessment_pages: dict[int, list[Any]] = {}
     assessment_totals: dict[int, int] = {}
     finding_pages: dict[int, list[Any]] = {}
     finding_totals: dict[int, int] = {}
+    shown: list[Any] = []
+    assessment_ids: list[int] = []
     async with ctx.db() as session:
-        rows = (await session.execute(stmt)).all()
+        rows = (await session.execute(stmts.factories)).all()
         page = rows[:first]
         total = None
         if plan.total:
-            total = rows[0][-1] if rows else int(await session.scalar(count_stmt) or 0)
+            total = rows[0][-1] if rows else int(await session.scalar(stmts.factory_count) or 0)
         ids = [row[_FACTORY_ID] for row in page]
-        if plan.assessments is not None and ids:
-            assert assessment_args is not None
-            found, counted = assessments_page(scope, ids, assessment_args)
+        if stmts.assessments is not None and args.assessments is not None and ids:
+            parents = {PARENTS: ids}
             assessment_pages = _by_parent(
-                list((await session.execute(found)).all()), _ASSESSMENT_FACTORY
+                (await session.execute(stmts.assessments, parents)).all(), _ASSESSMENT_FACTORY
             )
-            if counted:
-                assessment_totals = {p: rows_[0][-1] for p, rows_ in assessment_pages.items()}
-            elif plan.assessment_total:
-                counts = await session.execute(assessment_counts(scope, ids))
+            if stmts.assessments_counted:
+                assessment_totals = {p: found[0][-1] for p, found in assessment_pages.items()}
+            elif stmts.assessment_count is not None:
+                counts = await session.execute(stmts.assessment_count, parents)
                 assessment_totals = {parent: n for parent, n in counts.all()}
-        shown = (
-            [
-                row
-                for parent in ids
-                for row in assessment_pages.get(parent, ())[: assessment_args.first]
-            ]
-            if assessment_args is not None
-            else []
-        )
-        assessment_ids = [row[_ASSESSMENT_ID] for row in shown]
-        if plan.findings is not None and assessment_ids:
-            assert finding_args is not None and flt is not None
-            found, counted = findings_page(scope, assessment_ids, finding_args, flt)
+            size = args.assessments.first
+            shown = [row for parent in ids for row in assessment_pages.get(parent, ())[:size]]
+            assessment_ids = [row[_ASSESSMENT_ID] for row in shown]
+        if stmts.findings is not None and assessment_ids:
+            parents = {PARENTS: assessment_ids}
             finding_pages = _by_parent(
-                list((await session.execute(found)).all()), _FINDING_ASSESSMENT
+                (await session.execute(stmts.findings, parents)).all(), _FINDING_ASSESSMENT
             )
-            if counted:
-                finding_totals = {p: rows_[0][-1] for p, rows_ in finding_pages.items()}
-            elif plan.finding_total:
-                counts = await session.execute(finding_counts(scope, assessment_ids, flt))
+            if stmts.findings_counted:
+                finding_totals = {p: found[0][-1] for p, found in finding_pages.items()}
+            elif stmts.finding_count is not None:
+                counts = await session.execute(stmts.finding_count, parents)
                 finding_totals = {parent: n for parent, n in counts.all()}
 
     _record(plan, ctx, ids, shown)
 
     findings: dict[int, Any] = {}
-    if plan.build_findings is not None and finding_args is not None:
-        build, size = plan.build_findings, finding_args.first
+    if plan.build_findings is not None and args.findings is not None:
+        build, size = plan.build_findings, args.findings.first
         for parent in assessment_ids:
-            rows_ = finding_pages.get(parent, [])
+            found = finding_pages.get(parent, [])
             findings[parent] = build(
-                rows_[:size], finding_totals.get(parent, 0), len(rows_) > size, None
+                found[:size], finding_totals.get(parent, 0), len(found) > size, None
             )
     assessments: dict[int, Any] = {}
-    if plan.build_assessments is not None and assessment_args is not None:
-        build, size = plan.build_assessments, assessment_args.first
+    if plan.build_assessments is not None and args.assessments is not None:
+        build, size = plan.build_assessments, args.assessments.first
         for parent in ids:
-            rows_ = assessment_pages.get(parent, [])
+            found = assessment_pages.get(parent, [])
             assessments[parent] = build(
-                rows_[:size], assessment_totals.get(parent, 0), len(rows_) > size, findings
+                found[:size], assessment_totals.get(parent, 0), len(found) > size, findings
             )
     data: dict[str, Any] = plan.build(page, total, len(rows) > first, assessments)
     return data

@@ -324,3 +324,22 @@ async def test_random_factory_pages_answer_the_same(pair: Pair, data: st.DataObj
     for _ in range(2):
         standard, planned = await pair.both(role, document)
         assert planned == standard, json.dumps({"document": document, "role": role})
+
+
+async def test_a_revocation_holds_at_once_for_kept_statements(pair: Pair) -> None:
+    # given a brand whose page has been planned (its statements built and kept)
+    await _same_twice(pair, "brand", q.BRAND_PAGE, {"first": 100})
+    standard, planned = await pair.both("brand", q.BRAND_PAGE, {"first": 100})
+    assert planned == standard and planned[1]["data"]["factories"]["edges"]
+
+    # when every grant to the brand is revoked
+    async with pair.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE consent_grant SET revoked_at = :now WHERE grantee_id = :brand"),
+            {"now": m.utcnow(), "brand": _pk(pair.ids["brand_org"])},
+        )
+
+    # then the next planned page shows none of its factories, as the standard one
+    standard, planned = await pair.both("brand", q.BRAND_PAGE, {"first": 100})
+    assert planned == standard
+    assert planned[1]["data"]["factories"]["edges"] == []

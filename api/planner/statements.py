@@ -1,0 +1,118 @@
+"""A plan's statements for one caller and one set of page arguments, built once and kept.
+
+Building the scoped statements (the conditions of ``authz.scope``, the window-function
+paging) costs a few milliseconds a page in SQLAlchemy, more than running them. What they
+say depends on the principal (its organisation, kind, role, country, factory: the row
+filter), the page arguments and the filter, never on the time (the scope reads grants and
+dates on the database clock, at execution) and never on the rows; the parents of a nested
+page are an expanding bind parameter given at execution. So a plan keeps them per
+(principal, arguments), least recently used out.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import BindParameter, bindparam
+
+import models as m
+from api.factories.queries import factories_page
+from api.loaders import (
+    FindingFilter,
+    assessment_counts,
+    assessments_page,
+    finding_counts,
+    findings_page,
+)
+from api.pagination import PageArgs
+from api.planner.rows import COUNTRY_COLUMNS, FACTORY_COLUMNS
+from authz.principal import Principal
+from authz.scope import Scope
+
+PARENTS = "parents"  # the bind parameter of a nested page's parent ids
+
+
+@dataclass(frozen=True, slots=True)
+class Arguments:
+    """A request's arguments, as bound and checked."""
+
+    factories: PageArgs
+    country: str | None
+    assessments: PageArgs | None
+    findings: PageArgs | None
+    flt: FindingFilter | None
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    factories: Any  # the page (its country joined, its count beside each row when asked)
+    factory_count: Any  # for a page with no row
+    assessments: Any | None
+    assessments_counted: bool  # a window count beside each assessment row
+    assessment_count: Any | None  # totalCount after a cursor
+    findings: Any | None
+    findings_counted: bool
+    finding_count: Any | None
+
+
+def build(
+    principal: Principal,
+    args: Arguments,
+    *,
+    country: bool,
+    total: bool,
+    assessment_total: bool,
+    finding_total: bool,
+) -> Statements:
+    scope = Scope(principal)
+    page, count_stmt = factories_page(scope, args.factories, args.country)
+    page = page.with_only_columns(*FACTORY_COLUMNS)
+    if country:  # reference data, public: joined instead of a statement of its own
+        page = page.join(m.Country, m.Country.code == m.Factory.country_code).add_columns(
+            *COUNTRY_COLUMNS
+        )
+    if total:
+        page = page.add_columns(count_stmt.scalar_subquery())
+    parents: BindParameter[Any] = bindparam(PARENTS, expanding=True)
+    assessments = assessment_count = findings = finding_count = None
+    assessments_counted = findings_counted = False
+    if args.assessments is not None:
+        assessments, assessments_counted = assessments_page(scope, parents, args.assessments)
+        if assessment_total and not assessments_counted:
+            assessment_count = assessment_counts(scope, parents)
+    if args.findings is not None and args.flt is not None:
+        findings, findings_counted = findings_page(scope, parents, args.findings, args.flt)
+        if finding_total and not findings_counted:
+            finding_count = finding_counts(scope, parents, args.flt)
+    return Statements(
+        page,
+        count_stmt,
+        assessments,
+        assessments_counted,
+        assessment_count,
+        findings,
+        findings_counted,
+        finding_count,
+    )
+
+
+class StatementCache:
+    """Statements by (principal, arguments), for one plan."""
+
+    def __init__(self, max_entries: int = 128) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[Principal, Arguments], Statements] = OrderedDict()
+
+    def get(self, principal: Principal, args: Arguments) -> Statements | None:
+        key = (principal, args)
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, principal: Principal, args: Arguments, statements: Statements) -> None:
+        self._entries[(principal, args)] = statements
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
