@@ -262,7 +262,6 @@ TOTAL = "_total"
 Parents = Sequence[int] | BindParameter[Any]
 
 
-
 def assessments_page(scope: Scope, parents: Parents, args: PageArgs) -> tuple[Any, bool]:
     """The first ``args.first + 1`` visible assessments of each factory, newest first, as
     rows of their columns, then ``cycle_number``, then (when ``counted``) each factory's
