@@ -343,3 +343,35 @@ async def test_a_revocation_holds_at_once_for_kept_statements(pair: Pair) -> Non
     standard, planned = await pair.both("brand", q.BRAND_PAGE, {"first": 100})
     assert planned == standard
     assert planned[1]["data"]["factories"]["edges"] == []
+
+
+async def test_every_planned_read_passes_the_guard(pair: Pair) -> None:
+    # given the session event the guard (authz.guard) listens to, recorded
+    from sqlalchemy.orm import ORMExecuteState, Session
+
+    from authz.guard import SCOPE_OPTION
+
+    labels: list[str | None] = []
+
+    def seen(state: ORMExecuteState) -> None:
+        if state.is_select:
+            labels.append(state.execution_options.get(SCOPE_OPTION))
+
+    await _same_twice(pair, "brand", q.BRAND_PAGE, {"first": 100})
+    event.listen(Session, "do_orm_execute", seen)
+    try:
+        # when a planned page is read
+        before = _count("planned")
+        response = await pair.planned.post(
+            "/graphql",
+            json={"query": q.BRAND_PAGE, "variables": {"first": 100}},
+            headers=pair.headers["brand"],
+        )
+    finally:
+        event.remove(Session, "do_orm_execute", seen)
+
+    # then each of its reads (factories, assessments, findings) went through the session's
+    # guard with the label of a scoped statement, as the authentication's system reads did
+    assert response.status_code == 200 and _count("planned") == before + 1
+    scoped = [label for label in labels if label and not label.startswith("system:")]
+    assert [label.split(":")[0] for label in scoped] == ["factories", "assessments", "findings"]
