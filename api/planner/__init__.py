@@ -29,6 +29,7 @@ from api.planner import metrics
 from api.planner.arguments import Fallback
 from api.planner.grammar import Unplannable
 from api.planner.plan import Plan, compile_plan, run
+from api.planner.statements import StatementCache
 from core.runtime import Runtime
 
 __all__ = ["Planner"]
@@ -45,6 +46,7 @@ class Planner:
         self.max_plans = max_plans
         # None: known not to be planned (the standard executor answers it).
         self._plans: OrderedDict[PlanKey, Plan | None] = OrderedDict()
+        self.statements = StatementCache()
 
     def plan(self, ctx: Context, query: str, name: str | None) -> Plan | None:
         kind = ctx.principal.organization_kind
@@ -74,7 +76,7 @@ class Planner:
             metrics.UNPLANNED.inc()
             return None
         try:
-            data = await run(plan, ctx, variables)
+            data = await run(plan, ctx, variables, self.statements)
         except Fallback:
             metrics.FALLBACK.inc()
             return None

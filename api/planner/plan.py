@@ -17,7 +17,8 @@ changes none of it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from itertools import count
 from typing import Any
 
 from graphql import DocumentNode, FragmentDefinitionNode, OperationDefinitionNode, OperationType
@@ -65,8 +66,8 @@ class Plan:
     build: Build
     build_assessments: Build | None
     build_findings: Build | None
-    # Its statements per (principal, arguments): built once, run for many requests.
-    statements: StatementCache = field(default_factory=StatementCache)
+    # Names this plan's statements in the planner's StatementCache.
+    serial: int = field(default_factory=count().__next__)
 
 
 def compile_plan(
@@ -121,7 +122,9 @@ def _by_parent(rows: Sequence[Any], column: int) -> dict[int, list[Any]]:
     return found
 
 
-async def run(plan: Plan, ctx: Context, values: dict[str, Any] | None) -> dict[str, Any]:
+async def run(
+    plan: Plan, ctx: Context, values: dict[str, Any] | None, cache: StatementCache
+) -> dict[str, Any]:
     """The ``data`` of the answer; :class:`~api.planner.arguments.Fallback`, before any
     statement, for values the planner does not take."""
     cap = ctx.runtime.settings.max_page_size
@@ -135,18 +138,20 @@ async def run(plan: Plan, ctx: Context, values: dict[str, Any] | None) -> dict[s
         findings=None if plan.findings is None else a.page_of(plan.findings.args, bound, cap),
         flt=None if plan.findings is None else a.finding_filter(plan.findings.args, bound),
     )
-    principal = ctx.principal
-    stmts = plan.statements.get(principal, args)
+    # The statements' reader: who it is, not which of its users or keys asks (the scope's
+    # conditions never read those), so an organisation's users share them.
+    reader = replace(ctx.principal, user_id=None, api_key_id=None)
+    stmts = cache.get(plan.serial, reader, args)
     if stmts is None:
         stmts = build_statements(
-            principal,
+            reader,
             args,
             country=plan.country,
             total=plan.total,
             assessment_total=plan.assessment_total,
             finding_total=plan.finding_total,
         )
-        plan.statements.put(principal, args, stmts)
+        cache.put(plan.serial, reader, args, stmts)
 
     first = args.factories.first
     assessment_pages: dict[int, list[Any]] = {}

@@ -5,8 +5,9 @@ paging) costs a few milliseconds a page in SQLAlchemy, more than running them. W
 say depends on the principal (its organisation, kind, role, country, factory: the row
 filter), the page arguments and the filter, never on the time (the scope reads grants and
 dates on the database clock, at execution) and never on the rows; the parents of a nested
-page are an expanding bind parameter given at execution. So a plan keeps them per
-(principal, arguments), least recently used out.
+page are an expanding bind parameter given at execution. So the planner keeps them per
+(plan, reader, arguments), the reader being the principal without its user or API key
+(the scope's conditions read neither), least recently used out.
 """
 
 from __future__ import annotations
@@ -119,20 +120,24 @@ def _core(stmt: Any | None) -> Any | None:
 
 
 class StatementCache:
-    """Statements by (principal, arguments), for one plan."""
+    """Statements by (plan, reader, arguments), least recently used out: ~110 KB an entry
+    (a brand page's), so the default bound holds ~30 MB at most."""
 
-    def __init__(self, max_entries: int = 128) -> None:
+    def __init__(self, max_entries: int = 256) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[Principal, Arguments], Statements] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, Principal, Arguments], Statements] = OrderedDict()
 
-    def get(self, principal: Principal, args: Arguments) -> Statements | None:
-        key = (principal, args)
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, plan: int, reader: Principal, args: Arguments) -> Statements | None:
+        key = (plan, reader, args)
         found = self._entries.get(key)
         if found is not None:
             self._entries.move_to_end(key)
         return found
 
-    def put(self, principal: Principal, args: Arguments, statements: Statements) -> None:
-        self._entries[(principal, args)] = statements
+    def put(self, plan: int, reader: Principal, args: Arguments, statements: Statements) -> None:
+        self._entries[(plan, reader, args)] = statements
         while len(self._entries) > self.max_entries:
             self._entries.popitem(last=False)
