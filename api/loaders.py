@@ -323,6 +323,14 @@ def finding_counts(scope: Scope, parents: Parents, flt: FindingFilter) -> Any:
     return count_per_parent(stmt, m.Finding.assessment_id)
 
 
+def finding_count_of(scope: Scope, assessment_id: Any, flt: FindingFilter) -> Any:
+    """The count of an assessment's visible findings as a scalar subquery, correlated to the
+    column ``assessment_id`` of the statement it is put in (the planner adds it to the
+    assessment page when a finding page's ``totalCount`` is all that is asked)."""
+    stmt = _finding_filter(scope.findings().where(m.Finding.assessment_id == assessment_id), flt)
+    return stmt.with_only_columns(func.count()).scalar_subquery()
+
+
 def _with_total(stmt: Any, parent_col: Any, args: PageArgs) -> Any:
     """The page statement with each parent's row count beside every row (a window count),
     or None after a cursor, where the page no longer holds every row the count is of."""

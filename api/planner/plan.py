@@ -63,6 +63,7 @@ class Plan:
     assessment_total: bool
     findings: Item | None  # ...assessments.edges.node.findings
     finding_total: bool
+    finding_count_only: bool  # ...findings { totalCount } and nothing else of the page
     build: Build
     build_assessments: Build | None
     build_findings: Build | None
@@ -100,6 +101,8 @@ def compile_plan(
         assessment_total=assessments is not None and _has(assessments, "totalCount"),
         findings=findings,
         finding_total=findings is not None and _has(findings, "totalCount"),
+        finding_count_only=findings is not None
+        and all(i.name in ("totalCount", TYPENAME) for i in findings.selection or ()),
         build=root_builder(roots, cipher),
         build_assessments=None
         if assessments is None or assessments.selection is None
@@ -150,6 +153,7 @@ async def run(
             total=plan.total,
             assessment_total=plan.assessment_total,
             finding_total=plan.finding_total,
+            finding_count_only=plan.finding_count_only,
         )
         cache.put(plan.serial, reader, args, stmts)
 
@@ -172,14 +176,17 @@ async def run(
             assessment_pages = _by_parent(
                 (await session.execute(stmts.assessments, parents)).all(), _ASSESSMENT_FACTORY
             )
+            at = -2 if stmts.findings_in_assessments else -1
             if stmts.assessments_counted:
-                assessment_totals = {p: found[0][-1] for p, found in assessment_pages.items()}
+                assessment_totals = {p: found[0][at] for p, found in assessment_pages.items()}
             elif stmts.assessment_count is not None:
                 counts = await session.execute(stmts.assessment_count, parents)
                 assessment_totals = {parent: n for parent, n in counts.all()}
             size = args.assessments.first
             shown = [row for parent in ids for row in assessment_pages.get(parent, ())[:size]]
             assessment_ids = [row[_ASSESSMENT_ID] for row in shown]
+            if stmts.findings_in_assessments:
+                finding_totals = {row[_ASSESSMENT_ID]: row[-1] for row in shown}
         if stmts.findings is not None and assessment_ids:
             parents = {PARENTS: assessment_ids}
             finding_pages = _by_parent(

@@ -25,6 +25,7 @@ from api.loaders import (
     FindingFilter,
     assessment_counts,
     assessments_page,
+    finding_count_of,
     finding_counts,
     findings_page,
 )
@@ -53,6 +54,8 @@ class Statements:
     factory_count: Any  # for a page with no row
     assessments: Any | None
     assessments_counted: bool  # a window count beside each assessment row
+    # Each assessment's finding count as its row's last column (then no finding statement)
+    findings_in_assessments: bool
     assessment_count: Any | None  # totalCount after a cursor
     findings: Any | None
     findings_counted: bool
@@ -67,6 +70,7 @@ def build(
     total: bool,
     assessment_total: bool,
     finding_total: bool,
+    finding_count_only: bool,
 ) -> Statements:
     scope = Scope(principal)
     page, count_stmt = factories_page(scope, args.factories, args.country)
@@ -79,12 +83,19 @@ def build(
         page = page.add_columns(count_stmt.scalar_subquery())
     parents: BindParameter[Any] = bindparam(PARENTS, expanding=True)
     assessments = assessment_count = findings = finding_count = None
-    assessments_counted = findings_counted = False
+    assessments_counted = findings_counted = in_assessments = False
     if args.assessments is not None:
         assessments, assessments_counted = assessments_page(scope, parents, args.assessments)
         if assessment_total and not assessments_counted:
             assessment_count = assessment_counts(scope, parents)
-    if args.findings is not None and args.flt is not None:
+        if finding_count_only and args.flt is not None:
+            # A finding page's totalCount alone (the light page): a column of this statement.
+            (page_rows,) = assessments.get_final_froms()
+            assessments = assessments.add_columns(
+                finding_count_of(scope, page_rows.c.id, args.flt).label("_finding_count")
+            )
+            in_assessments = True
+    if args.findings is not None and args.flt is not None and not in_assessments:
         findings, findings_counted = findings_page(scope, parents, args.findings, args.flt)
         if finding_total and not findings_counted:
             finding_count = finding_counts(scope, parents, args.flt)
@@ -93,6 +104,7 @@ def build(
         _core(count_stmt),
         _core(assessments),
         assessments_counted,
+        in_assessments,
         _core(assessment_count),
         _core(findings),
         findings_counted,

@@ -299,8 +299,15 @@ def factory_pages(draw: st.DrawFn) -> str:
         )
     )
     first = st.sampled_from(["", "(first: 0)", "(first: 1)", "(first: 3)", "(first: 101)"])
-    findings = (
-        f"findings{draw(first)} {{ totalCount edges {{ cursor node {{ {' '.join(finding)} }} }} }}"
+    findings = draw(
+        st.sampled_from(
+            [
+                f"findings{draw(first)} {{ totalCount edges {{ cursor node {{ "
+                f"{' '.join(finding)} }} }} }}",
+                f"findings{draw(first)} {{ totalCount }}",  # a column of the assessments page
+                "findings(nonCompliantOnly: true, cluster: WORKING_TIME) { __typename totalCount }",
+            ]
+        )
     )
     assessment = draw(st.sampled_from(["id kind", "cycle virtual status", "releasedOn"]))
     node = draw(st.sampled_from(["id", "name country { code }", "enrolledOn"]))
