@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import BindParameter, func, tuple_
+from sqlalchemy import BindParameter, any_, func, tuple_
 from strawberry.dataloader import DataLoader
 
 import models as m
@@ -257,16 +257,22 @@ TOTAL = "_total"
 
 # -- the page statements, shared with the planner (api.planner) ---------------------------
 
-# The parents' ids, or an expanding bind parameter that takes them at execution (a planned
-# statement is built once and run for many pages).
+# The parents' ids, or the bind parameter that takes them at execution (a planned statement
+# is built once and run for many pages): expanding, or one array (PostgreSQL).
 Parents = Sequence[int] | BindParameter[Any]
+
+
+def _among(column: Any, parents: Parents) -> Any:
+    if isinstance(parents, BindParameter) and not parents.expanding:
+        return column == any_(parents)  # one array parameter, not a placeholder per id
+    return column.in_(parents)
 
 
 def assessments_page(scope: Scope, parents: Parents, args: PageArgs) -> tuple[Any, bool]:
     """The first ``args.first + 1`` visible assessments of each factory, newest first, as
     rows of their columns, then ``cycle_number``, then (when ``counted``) each factory's
     count of visible assessments (a window count: no statement of its own)."""
-    stmt = scope.assessments_with_cycle().where(m.Assessment.factory_id.in_(parents))
+    stmt = scope.assessments_with_cycle().where(_among(m.Assessment.factory_id, parents))
     if args.after is not None:
         stmt = stmt.where(tuple_(m.Assessment.assessed_on, m.Assessment.id) < tuple_(*args.after))
     counted = _with_total(stmt, m.Assessment.factory_id, args)
@@ -284,7 +290,7 @@ def assessments_page(scope: Scope, parents: Parents, args: PageArgs) -> tuple[An
 
 def assessment_counts(scope: Scope, factory_ids: Parents) -> Any:
     """``(factory id, visible assessments)`` rows."""
-    stmt = scope.assessments().where(m.Assessment.factory_id.in_(factory_ids))
+    stmt = scope.assessments().where(_among(m.Assessment.factory_id, factory_ids))
     return count_per_parent(stmt, m.Assessment.factory_id)
 
 
@@ -301,7 +307,7 @@ def findings_page(
 ) -> tuple[Any, bool]:
     """The first ``args.first + 1`` visible findings of each assessment by id, as rows of
     their columns, then (when ``counted``) each assessment's count (a window count)."""
-    stmt = _finding_filter(scope.findings().where(m.Finding.assessment_id.in_(parents)), flt)
+    stmt = _finding_filter(scope.findings().where(_among(m.Finding.assessment_id, parents)), flt)
     if args.after is not None:
         stmt = stmt.where(m.Finding.id > args.after[0])
     counted = _with_total(stmt, m.Finding.assessment_id, args)
@@ -319,7 +325,7 @@ def findings_page(
 
 def finding_counts(scope: Scope, parents: Parents, flt: FindingFilter) -> Any:
     """``(assessment id, visible findings)`` rows."""
-    stmt = _finding_filter(scope.findings().where(m.Finding.assessment_id.in_(parents)), flt)
+    stmt = _finding_filter(scope.findings().where(_among(m.Finding.assessment_id, parents)), flt)
     return count_per_parent(stmt, m.Finding.assessment_id)
 
 

@@ -154,6 +154,7 @@ async def run(
             assessment_total=plan.assessment_total,
             finding_total=plan.finding_total,
             finding_count_only=plan.finding_count_only,
+            postgres=not ctx.runtime.settings.is_sqlite,
         )
         cache.put(plan.serial, reader, args, stmts)
 

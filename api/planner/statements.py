@@ -16,13 +16,14 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, overload
 
-from sqlalchemy import BindParameter, bindparam
+from sqlalchemy import ARRAY, Integer, bindparam
 from sqlalchemy.util import EMPTY_DICT
 
 import models as m
 from api.factories.queries import factories_page
 from api.loaders import (
     FindingFilter,
+    Parents,
     assessment_counts,
     assessments_page,
     finding_count_of,
@@ -71,6 +72,7 @@ def build(
     assessment_total: bool,
     finding_total: bool,
     finding_count_only: bool,
+    postgres: bool,
 ) -> Statements:
     scope = Scope(principal)
     page, count_stmt = factories_page(scope, args.factories, args.country)
@@ -81,7 +83,10 @@ def build(
         )
     if total:
         page = page.add_columns(count_stmt.scalar_subquery())
-    parents: BindParameter[Any] = bindparam(PARENTS, expanding=True)
+    parents: Parents = bindparam(PARENTS, expanding=True)
+    if postgres:
+        # One array parameter instead of a placeholder per id, rendered for every page.
+        parents = bindparam(PARENTS, type_=ARRAY(Integer))
     assessments = assessment_count = findings = finding_count = None
     assessments_counted = findings_counted = in_assessments = False
     if args.assessments is not None:
