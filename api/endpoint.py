@@ -32,6 +32,7 @@ from api.graphiql import graphiql_page
 from api.middleware import request_log
 from api.oidc import OpenIdProviders
 from api.operations import OperationNotChosen, operation_to_run
+from api.planner import Planner
 from api.ratelimit import RateLimiter, RecentRefusals, principal_key, request_cost
 from api.responses import GraphQLResponse, encode, error_response, payload_of, too_many
 from api.sessions import StatementLock, StatementSession, close_session
@@ -71,6 +72,8 @@ class GraphQLEndpoint:
         self.documents = documents
         self.limiter = limiter
         self.providers = providers  # sign-in through OpenID providers, when configured
+        # Known queries answered from rows (api.planner); None: the schema answers every one.
+        self.planner = Planner(documents, runtime) if self.settings.planned_reads else None
         self.refusals = RecentRefusals()  # anonymous addresses out of budget: refused early
         # Request sessions: the runtime's settings, statements that run to their end.
         self.sessions = async_sessionmaker(
@@ -266,9 +269,12 @@ class GraphQLEndpoint:
             lock=lock,
         )
         try:
-            result = await self.schema.execute(
-                query, variable_values=variables, context_value=ctx, operation_name=name
-            )
+            # A known query is answered from rows (api.planner); None: the schema executes it.
+            result = None if self.planner is None else await self.planner.execute(ctx, *operation)
+            if result is None:
+                result = await self.schema.execute(
+                    query, variable_values=variables, context_value=ctx, operation_name=name
+                )
             await ctx.flush_access_log()  # nothing is shown that is not logged: raises on failure
         finally:
             ctx.finished = True  # no statement after this one (see Context.db)

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import func, tuple_
+from sqlalchemy import BindParameter, any_, func, tuple_
 from strawberry.dataloader import DataLoader
 
 import models as m
@@ -23,6 +23,7 @@ from authz.paging import count_per_parent, first_per_parent
 
 if TYPE_CHECKING:
     from api.context import Context
+    from authz.scope import Scope
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -161,46 +162,22 @@ class Loaders:
     ) -> list[list[AssessmentRow]]:
         found: dict[tuple[int, PageArgs], list[AssessmentRow]] = defaultdict(list)
         for args, parents in _group(keys).items():
-            stmt = self.ctx.scope.assessments_with_cycle().where(
-                m.Assessment.factory_id.in_(parents)
-            )
-            if args.after is not None:
-                stmt = stmt.where(
-                    tuple_(m.Assessment.assessed_on, m.Assessment.id) < tuple_(*args.after)
-                )
-            counted = _with_total(stmt, m.Assessment.factory_id, args)
-            page = first_per_parent(
-                stmt if counted is None else counted,
-                m.Assessment,
-                m.Assessment.factory_id,
-                [m.Assessment.assessed_on.desc(), m.Assessment.id.desc()],
-                args.first + 1,
-                extra=["cycle_number"] if counted is None else ["cycle_number", TOTAL],
-                columns=True,
-            )
+            page, counted = assessments_page(self.ctx.scope, parents, args)
             totals: dict[int, int] = {}
             for row in await self._all(page):
                 found[(row.factory_id, args)].append(AssessmentRow(row, row.cycle_number))
-                if counted is not None:
+                if counted:
                     totals[row.factory_id] = row[-1]
-            if counted is not None:  # totalCount then costs no statement of its own
+            if counted:  # totalCount then costs no statement of its own
                 for parent in parents:
                     self.assessment_count.prime(parent, totals.get(parent, 0))
         return [found.get(k, []) for k in keys]
 
     async def _assessment_counts(self, factory_ids: list[int]) -> list[int]:
-        stmt = self.ctx.scope.assessments().where(m.Assessment.factory_id.in_(factory_ids))
         counts = dict(
-            (r[0], r[1]) for r in await self._all(count_per_parent(stmt, m.Assessment.factory_id))
+            (r[0], r[1]) for r in await self._all(assessment_counts(self.ctx.scope, factory_ids))
         )
         return [counts.get(i, 0) for i in factory_ids]
-
-    def _finding_filter(self, stmt: Any, flt: FindingFilter) -> Any:
-        if flt.cluster is not None:
-            stmt = stmt.where(m.Finding.cluster == flt.cluster)
-        if flt.non_compliant_only:
-            stmt = stmt.where(m.Finding.non_compliant.is_(True))
-        return stmt
 
     async def _findings_pages(
         self, keys: list[tuple[int, tuple[PageArgs, FindingFilter]]]
@@ -208,27 +185,13 @@ class Loaders:
         """Rows of the finding columns (not ORM objects), by attribute name."""
         found: dict[tuple[int, Any], list[Any]] = defaultdict(list)
         for (args, flt), parents in _group(keys).items():
-            stmt = self._finding_filter(
-                self.ctx.scope.findings().where(m.Finding.assessment_id.in_(parents)), flt
-            )
-            if args.after is not None:
-                stmt = stmt.where(m.Finding.id > args.after[0])
-            counted = _with_total(stmt, m.Finding.assessment_id, args)
-            page = first_per_parent(
-                stmt if counted is None else counted,
-                m.Finding,
-                m.Finding.assessment_id,
-                [m.Finding.id],
-                args.first + 1,
-                extra=[] if counted is None else [TOTAL],
-                columns=True,
-            )
+            page, counted = findings_page(self.ctx.scope, parents, args, flt)
             totals: dict[int, int] = {}
             for finding in await self._all(page):
                 found[(finding.assessment_id, (args, flt))].append(finding)
-                if counted is not None:
+                if counted:
                     totals[finding.assessment_id] = finding[-1]
-            if counted is not None:  # totalCount then costs no statement of its own
+            if counted:  # totalCount then costs no statement of its own
                 for parent in parents:
                     self.finding_count.prime((parent, flt), totals.get(parent, 0))
         return [found.get(k, []) for k in keys]
@@ -236,10 +199,7 @@ class Loaders:
     async def _finding_counts(self, keys: list[tuple[int, FindingFilter]]) -> list[int]:
         counts: dict[tuple[int, FindingFilter], int] = {}
         for flt, parents in _group(keys).items():
-            stmt = self._finding_filter(
-                self.ctx.scope.findings().where(m.Finding.assessment_id.in_(parents)), flt
-            )
-            for parent, n in await self._all(count_per_parent(stmt, m.Finding.assessment_id)):
+            for parent, n in await self._all(finding_counts(self.ctx.scope, parents, flt)):
                 counts[(parent, flt)] = n
         return [counts.get(k, 0) for k in keys]
 
@@ -293,6 +253,88 @@ class Loaders:
 
 
 TOTAL = "_total"
+
+
+# -- the page statements, shared with the planner (api.planner) ---------------------------
+
+# The parents' ids, or the bind parameter that takes them at execution (a planned statement
+# is built once and run for many pages): expanding, or one array (PostgreSQL).
+Parents = Sequence[int] | BindParameter[Any]
+
+
+def _among(column: Any, parents: Parents) -> Any:
+    if isinstance(parents, BindParameter) and not parents.expanding:
+        return column == any_(parents)  # one array parameter, not a placeholder per id
+    return column.in_(parents)
+
+
+def assessments_page(scope: Scope, parents: Parents, args: PageArgs) -> tuple[Any, bool]:
+    """The first ``args.first + 1`` visible assessments of each factory, newest first, as
+    rows of their columns, then ``cycle_number``, then (when ``counted``) each factory's
+    count of visible assessments (a window count: no statement of its own)."""
+    stmt = scope.assessments_with_cycle().where(_among(m.Assessment.factory_id, parents))
+    if args.after is not None:
+        stmt = stmt.where(tuple_(m.Assessment.assessed_on, m.Assessment.id) < tuple_(*args.after))
+    counted = _with_total(stmt, m.Assessment.factory_id, args)
+    page = first_per_parent(
+        stmt if counted is None else counted,
+        m.Assessment,
+        m.Assessment.factory_id,
+        [m.Assessment.assessed_on.desc(), m.Assessment.id.desc()],
+        args.first + 1,
+        extra=["cycle_number"] if counted is None else ["cycle_number", TOTAL],
+        columns=True,
+    )
+    return page, counted is not None
+
+
+def assessment_counts(scope: Scope, factory_ids: Parents) -> Any:
+    """``(factory id, visible assessments)`` rows."""
+    stmt = scope.assessments().where(_among(m.Assessment.factory_id, factory_ids))
+    return count_per_parent(stmt, m.Assessment.factory_id)
+
+
+def _finding_filter(stmt: Any, flt: FindingFilter) -> Any:
+    if flt.cluster is not None:
+        stmt = stmt.where(m.Finding.cluster == flt.cluster)
+    if flt.non_compliant_only:
+        stmt = stmt.where(m.Finding.non_compliant.is_(True))
+    return stmt
+
+
+def findings_page(
+    scope: Scope, parents: Parents, args: PageArgs, flt: FindingFilter
+) -> tuple[Any, bool]:
+    """The first ``args.first + 1`` visible findings of each assessment by id, as rows of
+    their columns, then (when ``counted``) each assessment's count (a window count)."""
+    stmt = _finding_filter(scope.findings().where(_among(m.Finding.assessment_id, parents)), flt)
+    if args.after is not None:
+        stmt = stmt.where(m.Finding.id > args.after[0])
+    counted = _with_total(stmt, m.Finding.assessment_id, args)
+    page = first_per_parent(
+        stmt if counted is None else counted,
+        m.Finding,
+        m.Finding.assessment_id,
+        [m.Finding.id],
+        args.first + 1,
+        extra=[] if counted is None else [TOTAL],
+        columns=True,
+    )
+    return page, counted is not None
+
+
+def finding_counts(scope: Scope, parents: Parents, flt: FindingFilter) -> Any:
+    """``(assessment id, visible findings)`` rows."""
+    stmt = _finding_filter(scope.findings().where(_among(m.Finding.assessment_id, parents)), flt)
+    return count_per_parent(stmt, m.Finding.assessment_id)
+
+
+def finding_count_of(scope: Scope, assessment_id: Any, flt: FindingFilter) -> Any:
+    """The count of an assessment's visible findings as a scalar subquery, correlated to the
+    column ``assessment_id`` of the statement it is put in (the planner adds it to the
+    assessment page when a finding page's ``totalCount`` is all that is asked)."""
+    stmt = _finding_filter(scope.findings().where(m.Finding.assessment_id == assessment_id), flt)
+    return stmt.with_only_columns(func.count()).scalar_subquery()
 
 
 def _with_total(stmt: Any, parent_col: Any, args: PageArgs) -> Any:

@@ -7,6 +7,7 @@ row filter stays the scope's, paging only narrows it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, inspect, select
@@ -46,9 +47,10 @@ def first_per_parent(
     label = _label(stmt)
     number = func.row_number().over(partition_by=parent_col, order_by=list(order_by))
     inner = stmt.add_columns(number.label(ROW_NUMBER)).subquery()
-    row = aliased(entity, inner)
+    # The subquery's own columns (named as the attributes: _column_names checks), not an
+    # alias of the entity: building an alias and its attributes cost more than the query.
     selected = (
-        [getattr(row, attr.key) for attr in inspect(entity).column_attrs] if columns else [row]
+        [inner.c[name] for name in _column_names(entity)] if columns else [aliased(entity, inner)]
     )
     outer = (
         select(*selected, *(inner.c[name] for name in extra))
@@ -56,6 +58,18 @@ def first_per_parent(
         .order_by(inner.c[ROW_NUMBER])
     )
     return scoped(outer, f"{label}:page")
+
+
+@cache
+def _column_names(entity: Any) -> tuple[str, ...]:
+    """The entity's mapped columns, in mapper order; each column named as its attribute."""
+    names = []
+    for attr in inspect(entity).column_attrs:
+        column = attr.columns[0]
+        if column.key != attr.key:
+            raise ValueError(f"{entity.__name__}.{attr.key} is column {column.key}")
+        names.append(attr.key)
+    return tuple(names)
 
 
 def count_per_parent(stmt: Select[*tuple[Any, ...]], parent_col: Column) -> Select[Any, int]:

@@ -73,6 +73,7 @@ RULES: list[tuple[str, Any]] = [
         "GraphQL execution",
         lambda f, fn: "/graphql/" in f or "/strawberry/" in f or "api/fastpath" in f,
     ),
+    ("planned reads (api/planner)", lambda f, fn: "/api/planner/" in f or "<api.planner>" in f),
     ("resolvers, object building (api/)", lambda f, fn: "/api/" in f),
     ("HTTP/ASGI, event loop", lambda f, fn: True),
 ]

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     fast_executor: bool = Field(
         default=True, description="The fast GraphQL executor (api.fastpath); same answers."
     )
+    planned_reads: bool = Field(
+        default=True, description="Planned reads of known queries (api.planner); same answers."
+    )
     log_format: Literal["json", "console"] = Field(
         default="json", description="json: one object a line; console: for a terminal."
     )

@@ -165,9 +165,11 @@ async def pair(
     from api.app import create_app
 
     users, ids = await _world(session, keys)
-    standard = runtime.settings.model_copy(update={"fast_executor": False})
+    # Planned reads off in both: these compare the executors (test_planner_equivalence.py
+    # compares the planner with the standard executor).
+    standard = runtime.settings.model_copy(update={"fast_executor": False, "planned_reads": False})
     standard_app = create_app(replace(runtime, settings=standard))
-    fast = runtime.settings.model_copy(update={"fast_executor": True})
+    fast = runtime.settings.model_copy(update={"fast_executor": True, "planned_reads": False})
     fast_app = create_app(replace(runtime, settings=fast))
     statements: list[str] = []
 

@@ -1,0 +1,160 @@
+"""A plan's statements for one caller and one set of page arguments, built once and kept.
+
+Building the scoped statements (the conditions of ``authz.scope``, the window-function
+paging) costs a few milliseconds a page in SQLAlchemy, more than running them. What they
+say depends on the principal (its organisation, kind, role, country, factory: the row
+filter), the page arguments and the filter, never on the time (the scope reads grants and
+dates on the database clock, at execution) and never on the rows; the parents of a nested
+page are an expanding bind parameter given at execution. So the planner keeps them per
+(plan, reader, arguments), the reader being the principal without its user or API key
+(the scope's conditions read neither), least recently used out.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, overload
+
+from sqlalchemy import ARRAY, Integer, bindparam
+from sqlalchemy.util import EMPTY_DICT
+
+import models as m
+from api.factories.queries import factories_page
+from api.loaders import (
+    FindingFilter,
+    Parents,
+    assessment_counts,
+    assessments_page,
+    finding_count_of,
+    finding_counts,
+    findings_page,
+)
+from api.pagination import PageArgs
+from api.planner.rows import COUNTRY_COLUMNS, FACTORY_COLUMNS
+from authz.principal import Principal
+from authz.scope import Scope
+
+PARENTS = "parents"  # the bind parameter of a nested page's parent ids
+
+
+@dataclass(frozen=True, slots=True)
+class Arguments:
+    """A request's arguments, as bound and checked."""
+
+    factories: PageArgs
+    country: str | None
+    assessments: PageArgs | None
+    findings: PageArgs | None
+    flt: FindingFilter | None
+
+
+@dataclass(frozen=True, slots=True)
+class Statements:
+    factories: Any  # the page (its country joined, its count beside each row when asked)
+    factory_count: Any  # for a page with no row
+    assessments: Any | None
+    assessments_counted: bool  # a window count beside each assessment row
+    # Each assessment's finding count as its row's last column (then no finding statement)
+    findings_in_assessments: bool
+    assessment_count: Any | None  # totalCount after a cursor
+    findings: Any | None
+    findings_counted: bool
+    finding_count: Any | None
+
+
+def build(
+    principal: Principal,
+    args: Arguments,
+    *,
+    country: bool,
+    total: bool,
+    assessment_total: bool,
+    finding_total: bool,
+    finding_count_only: bool,
+    postgres: bool,
+) -> Statements:
+    scope = Scope(principal)
+    page, count_stmt = factories_page(scope, args.factories, args.country)
+    page = page.with_only_columns(*FACTORY_COLUMNS)
+    if country:  # reference data, public: joined instead of a statement of its own
+        page = page.join(m.Country, m.Country.code == m.Factory.country_code).add_columns(
+            *COUNTRY_COLUMNS
+        )
+    if total:
+        page = page.add_columns(count_stmt.scalar_subquery())
+    parents: Parents = bindparam(PARENTS, expanding=True)
+    if postgres:
+        # One array parameter instead of a placeholder per id, rendered for every page.
+        parents = bindparam(PARENTS, type_=ARRAY(Integer))
+    assessments = assessment_count = findings = finding_count = None
+    assessments_counted = findings_counted = in_assessments = False
+    if args.assessments is not None:
+        assessments, assessments_counted = assessments_page(scope, parents, args.assessments)
+        if assessment_total and not assessments_counted:
+            assessment_count = assessment_counts(scope, parents)
+        if finding_count_only and args.flt is not None:
+            # A finding page's totalCount alone (the light page): a column of this statement.
+            (page_rows,) = assessments.get_final_froms()
+            assessments = assessments.add_columns(
+                finding_count_of(scope, page_rows.c.id, args.flt).label("_finding_count")
+            )
+            in_assessments = True
+    if args.findings is not None and args.flt is not None and not in_assessments:
+        findings, findings_counted = findings_page(scope, parents, args.findings, args.flt)
+        if finding_total and not findings_counted:
+            finding_count = finding_counts(scope, parents, args.flt)
+    return Statements(
+        _core(page),
+        _core(count_stmt),
+        _core(assessments),
+        assessments_counted,
+        in_assessments,
+        _core(assessment_count),
+        _core(findings),
+        findings_counted,
+        _core(finding_count),
+    )
+
+
+@overload
+def _core(stmt: None) -> None: ...
+@overload
+def _core(stmt: Any) -> Any: ...
+def _core(stmt: Any | None) -> Any | None:
+    """The statement run as Core: rows of columns as the driver gives them (types
+    processed), without the ORM's per-row work (~3 ms of a page of 2,000 findings).
+
+    Still executed through the session, whose guard (``authz.guard``) checks its scope label
+    like any other read; only the ORM compile plugin, which a statement built from mapped
+    entities carries, is dropped. Same SQL, same rows (tests/perf/test_planner_equivalence.py).
+    """
+    if stmt is None:
+        return None
+    core = stmt.execution_options()  # a copy, labels and options kept
+    core._propagate_attrs = EMPTY_DICT
+    return core
+
+
+class StatementCache:
+    """Statements by (plan, reader, arguments), least recently used out: ~110 KB an entry
+    (a brand page's), so the default bound holds ~30 MB at most."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[tuple[int, Principal, Arguments], Statements] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, plan: int, reader: Principal, args: Arguments) -> Statements | None:
+        key = (plan, reader, args)
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, plan: int, reader: Principal, args: Arguments, statements: Statements) -> None:
+        self._entries[(plan, reader, args)] = statements
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
