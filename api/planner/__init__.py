@@ -7,7 +7,8 @@ assessment's scalars and ``findings`` connection), the selection is read once pe
 binds its variables, reads every level for the whole page up front with the loaders' own
 scoped statements, records the reads the resolvers would record, and builds the answer's
 dicts in one pass (:mod:`api.planner.plan`). Anything else, or any value it does not take,
-goes to the standard executor, whole, before a statement runs. Only documents that passed
+goes to the standard executor, whole, before a statement runs; so does a planned read whose
+statement fails (the standard executor then answers with its own errors). Only documents that passed
 validation (the document cache says so) are planned.
 
 Example:
@@ -17,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from typing import Any
 
@@ -33,6 +35,8 @@ from api.planner.statements import StatementCache
 from core.runtime import Runtime
 
 __all__ = ["Planner"]
+
+log = logging.getLogger("millgate.planner")
 
 PlanKey = tuple[str, str | None, str | None]
 
@@ -79,6 +83,14 @@ class Planner:
             data = await run(plan, ctx, variables, self.statements)
         except Fallback:
             metrics.FALLBACK.inc()
+            return None
+        except Exception:
+            # A statement failed (the database went away, a timeout) or a row did not build:
+            # the standard executor answers, whole, with its own data and its own errors. Its
+            # resolvers record their own reads, so none of the plan's stay.
+            log.warning("planned read failed: the standard executor answers", exc_info=True)
+            ctx.accessed.clear()
+            metrics.FAILED.inc()
             return None
         metrics.PLANNED.inc()
         return ExecutionResult(data=data, errors=None)
