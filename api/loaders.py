@@ -13,13 +13,13 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import func, tuple_
+from sqlalchemy import and_, func, or_, tuple_
 from strawberry.dataloader import DataLoader
 
 import models as m
 from api.pagination import PageArgs
 from authz.facts import NO_GRANTS, grant_scopes
-from authz.paging import count_per_parent, first_per_parent
+from authz.paging import count_each, count_per_parent, first_per_parent, newest_per_parent
 
 if TYPE_CHECKING:
     from api.context import Context
@@ -268,28 +268,45 @@ class Loaders:
         return [found.get(i, []) for i in factory_ids]
 
     async def _access_pages(self, keys: list[tuple[int, PageArgs]]) -> list[list[m.AccessEvent]]:
+        """Each factory's newest events, by ``(at, id)``: on PostgreSQL read in time windows
+        (the last day, the last month, the rest) so that a factory read a million times
+        costs what one read a few times a day does."""
         found: dict[tuple[int, PageArgs], list[m.AccessEvent]] = defaultdict(list)
+        now = m.utcnow()
+        async with self.ctx.db() as session:
+            postgres = session.get_bind().dialect.name == "postgresql"
+        bounds = [now - window for window in ACCESS_WINDOWS] if postgres else []
         for args, parents in _group(keys).items():
-            stmt = self.ctx.scope.access_events().where(m.AccessEvent.factory_id.in_(parents))
-            if args.after is not None:
-                stmt = stmt.where(m.AccessEvent.id < args.after[0])
-            page = first_per_parent(
-                stmt,
-                m.AccessEvent,
-                m.AccessEvent.factory_id,
-                [m.AccessEvent.id.desc()],
-                args.first + 1,
+            stmts = []
+            for parent in parents:
+                stmt = self.ctx.scope.access_events(parent)
+                if args.after is not None:
+                    at, last = args.after
+                    stmt = stmt.where(
+                        m.AccessEvent.at <= at,
+                        or_(
+                            m.AccessEvent.at < at,
+                            and_(m.AccessEvent.at == at, m.AccessEvent.id < last),
+                        ),
+                    )
+                stmts.append((parent, stmt))
+            page = newest_per_parent(
+                stmts, m.AccessEvent, m.AccessEvent.at, m.AccessEvent.id, args.first + 1, bounds
             )
-            for (event,) in await self._all(page):
-                found[(event.factory_id, args)].append(event)
+            for event, parent in await self._all(page):
+                rows = found[(parent, args)]
+                if len(rows) <= args.first:
+                    rows.append(event)
         return [found.get(k, []) for k in keys]
 
     async def _access_counts(self, factory_ids: list[int]) -> list[int]:
-        stmt = self.ctx.scope.access_events().where(m.AccessEvent.factory_id.in_(factory_ids))
-        counts = dict(
-            (r[0], r[1]) for r in await self._all(count_per_parent(stmt, m.AccessEvent.factory_id))
-        )
+        stmt = count_each([(f, self.ctx.scope.access_events(f)) for f in factory_ids])
+        counts = dict((r[0], r[1]) for r in await self._all(stmt))
         return [counts.get(i, 0) for i in factory_ids]
+
+
+# How far back the newest windows of a factory's access log reach (see _access_pages).
+ACCESS_WINDOWS = (dt.timedelta(days=1), dt.timedelta(days=31))
 
 
 TOTAL = "_total"

@@ -219,8 +219,23 @@ class Scope:
     def grants(self) -> Select[m.ConsentGrant]:
         return scoped(select(m.ConsentGrant).where(self.grants_visible()), "grants")
 
-    def access_events(self) -> Select[m.AccessEvent]:
-        stmt = select(m.AccessEvent).where(self.allows("access_log", m.AccessEvent.factory_id))
+    def access_logged(self) -> ColumnElement[bool]:
+        """Events that name a factory whose access log the principal may read."""
+        return exists(
+            select(m.Factory.id).where(
+                m.names_factory(m.Factory.id), self.allows("access_log", m.Factory.id)
+            )
+        )
+
+    def access_events(self, factory_id: int | None = None) -> Select[m.AccessEvent]:
+        """Events the principal may see; with ``factory_id``, those in that factory's log
+        (the GIN index's read on PostgreSQL)."""
+        if factory_id is None:
+            return scoped(select(m.AccessEvent).where(self.access_logged()), "access_events")
+        factory = literal(factory_id)
+        stmt = select(m.AccessEvent).where(
+            m.names_factory(factory), self.allows("access_log", factory)
+        )
         return scoped(stmt, "access_events")
 
     def audit_entries(self) -> Select[m.AuditEntry]:
@@ -420,8 +435,11 @@ class Scope:
             self.allows("factory", m.Factory.id, m.Factory.country_code)
         )
         grantees = select(m.ConsentGrant.grantee_id).where(self.grants_visible())
-        readers = select(m.AccessEvent.organization_id).where(
-            self.allows("access_log", m.AccessEvent.factory_id)
+        readers = (
+            select(m.AccessEvent.organization_id)
+            .select_from(m.Factory)
+            .join(m.AccessEvent, m.names_factory(m.Factory.id))
+            .where(self.allows("access_log", m.Factory.id))
         )
         stmt = select(m.Organization).where(
             or_(

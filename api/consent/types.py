@@ -114,6 +114,8 @@ def access_connection(
     edges, page_info = page_of(
         rows,
         args.first,
-        lambda r: Edge(node=AccessEvent(row=r, at=r.at, operation=r.operation), key=(r.id,)),
+        lambda r: Edge(
+            node=AccessEvent(row=r, at=r.at, operation=r.operation), key=(r.at.isoformat(), r.id)
+        ),
     )
     return AccessEventConnection(edges=edges, page_info=page_info, factory_id=factory_id)
