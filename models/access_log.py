@@ -95,6 +95,11 @@ DROP_VIEW_SQL = "DROP VIEW IF EXISTS access_read"
 # --- months and partitions -------------------------------------------------------------------
 
 
+def is_partition(name: str | None) -> bool:
+    """A month's partition: a table of the database that no model names."""
+    return name is not None and PARTITION.match(name) is not None
+
+
 def month_of(day: dt.date) -> dt.date:
     return dt.date(day.year, day.month, 1)
 
