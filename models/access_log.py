@@ -22,6 +22,7 @@ from sqlalchemy import (
     Boolean,
     ColumnElement,
     PrimaryKeyConstraint,
+    delete,
     event,
     text,  # noqa: TID251 - DDL, the catalogue and retention: no reads
 )
@@ -175,10 +176,8 @@ def maintain_sync(
     before = cutoff(today, retention_months)
     if conn.dialect.name != "postgresql":
         if before is not None:
-            deleted = conn.execute(
-                text("DELETE FROM access_event WHERE at < :before"),
-                {"before": dt.datetime.combine(before, dt.time(), dt.UTC)},
-            )
+            oldest_kept = dt.datetime.combine(before, dt.time(), dt.UTC)
+            deleted = conn.execute(delete(AccessEvent).where(AccessEvent.at < oldest_kept))
             done.deleted_rows = int(deleted.rowcount or 0)
         return done
     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
