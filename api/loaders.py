@@ -20,6 +20,7 @@ import models as m
 from api.pagination import PageArgs
 from authz.facts import NO_GRANTS, grant_scopes
 from authz.paging import count_each, count_per_parent, first_per_parent, newest_per_parent
+from authz.scope import Scope
 
 if TYPE_CHECKING:
     from api.context import Context
@@ -268,31 +269,12 @@ class Loaders:
         return [found.get(i, []) for i in factory_ids]
 
     async def _access_pages(self, keys: list[tuple[int, PageArgs]]) -> list[list[m.AccessEvent]]:
-        """Each factory's newest events, by ``(at, id)``: on PostgreSQL read in time windows
-        (the last day, the last month, the rest) so that a factory read a million times
-        costs what one read a few times a day does."""
         found: dict[tuple[int, PageArgs], list[m.AccessEvent]] = defaultdict(list)
-        now = m.utcnow()
         async with self.ctx.db() as session:
             postgres = session.get_bind().dialect.name == "postgresql"
-        bounds = [now - window for window in ACCESS_WINDOWS] if postgres else []
+        now = m.utcnow()
         for args, parents in _group(keys).items():
-            stmts = []
-            for parent in parents:
-                stmt = self.ctx.scope.access_events(parent)
-                if args.after is not None:
-                    at, last = args.after
-                    stmt = stmt.where(
-                        m.AccessEvent.at <= at,
-                        or_(
-                            m.AccessEvent.at < at,
-                            and_(m.AccessEvent.at == at, m.AccessEvent.id < last),
-                        ),
-                    )
-                stmts.append((parent, stmt))
-            page = newest_per_parent(
-                stmts, m.AccessEvent, m.AccessEvent.at, m.AccessEvent.id, args.first + 1, bounds
-            )
+            page = access_page_statement(self.ctx.scope, parents, args, now, windows=postgres)
             for event, parent in await self._all(page):
                 rows = found[(parent, args)]
                 if len(rows) <= args.first:
@@ -305,8 +287,31 @@ class Loaders:
         return [counts.get(i, 0) for i in factory_ids]
 
 
-# How far back the newest windows of a factory's access log reach (see _access_pages).
+# How far back the newest windows of a factory's access log reach (access_page_statement).
 ACCESS_WINDOWS = (dt.timedelta(days=1), dt.timedelta(days=31))
+
+
+def access_page_statement(
+    scope: Scope, factory_ids: Sequence[int], args: PageArgs, now: dt.datetime, *, windows: bool
+) -> Any:
+    """``(event, factory id)`` rows: each factory's newest ``args.first + 1`` events after the
+    cursor, by ``(at, id)``. With ``windows`` (PostgreSQL) they are read in time windows (the
+    last day, the last month, the rest), each older one only while the newer gave too few,
+    so a factory read a million times costs what one read a few times a day does."""
+    stmts = []
+    for factory_id in factory_ids:
+        stmt = scope.access_events(factory_id)
+        if args.after is not None:
+            at, last = args.after
+            stmt = stmt.where(
+                m.AccessEvent.at <= at,  # prunes partitions; the rest is the row comparison
+                or_(m.AccessEvent.at < at, and_(m.AccessEvent.at == at, m.AccessEvent.id < last)),
+            )
+        stmts.append((factory_id, stmt))
+    bounds = [now - window for window in ACCESS_WINDOWS] if windows else []
+    return newest_per_parent(
+        stmts, m.AccessEvent, m.AccessEvent.at, m.AccessEvent.id, args.first + 1, bounds
+    )
 
 
 TOTAL = "_total"

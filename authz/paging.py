@@ -111,7 +111,12 @@ def newest_per_parent(
                 window = window.where(
                     select(func.count()).select_from(seen).scalar_subquery() < limit
                 )
-            window = window.order_by(time_col.desc(), id_col.desc()).limit(limit)
+            # Sorted after reading, not in the time index's order: walking that index
+            # backwards passes every other factory's reads until this one's are found
+            # (a factory read once would cost the whole window). A window's matches come
+            # from the parent's own index and are few (see above).
+            newest = func.coalesce(time_col, time_col) if bounds else time_col
+            window = window.order_by(newest.desc(), id_col.desc()).limit(limit)
             cte = window.cte(f"{label}_{i}_{k}")
             newer.append(cte)
             branches.append(select(*cte.c, literal(parent).label(PARENT)))
