@@ -288,7 +288,7 @@ class Loaders:
 
 
 # How far back the newest windows of a factory's access log reach (access_page_statement).
-ACCESS_WINDOWS = (dt.timedelta(days=1), dt.timedelta(days=31))
+ACCESS_WINDOWS = (dt.timedelta(hours=1), dt.timedelta(days=1), dt.timedelta(days=31))
 
 
 def access_page_statement(
@@ -296,7 +296,7 @@ def access_page_statement(
 ) -> Any:
     """``(event, factory id)`` rows: each factory's newest ``args.first + 1`` events after the
     cursor, by ``(at, id)``. With ``windows`` (PostgreSQL) they are read in time windows (the
-    last day, the last month, the rest), each older one only while the newer gave too few,
+    last hour, day and month, then the rest), each older one only while the newer gave too few,
     so a factory read a million times costs what one read a few times a day does."""
     stmts = []
     for factory_id in factory_ids:

@@ -158,6 +158,7 @@ def _upgrade_postgresql() -> None:
         op.execute(
             f"CREATE TABLE access_event_p{month.year:04d}{month.month:02d} PARTITION OF access_event"
             f" FOR VALUES FROM ('{month.isoformat()}') TO ('{_add_months(month, 1).isoformat()}')"
+            " WITH (parallel_workers = 0)"
         )
         month = _add_months(month, 1)
     op.execute(
