@@ -106,17 +106,20 @@ def newest_per_parent(
                 window = window.where(time_col < upper)
             if lower is not None:
                 window = window.where(time_col >= lower)
-            if newer:
-                seen = union_all(*(select(c.c[str(id_col.key)]) for c in newer)).subquery()
-                window = window.where(
-                    select(func.count()).select_from(seen).scalar_subquery() < limit
-                )
             # Sorted after reading, not in the time index's order: walking that index
             # backwards passes every other factory's reads until this one's are found
             # (a factory read once would cost the whole window). A window's matches come
             # from the parent's own index and are few (see above).
             newest = func.coalesce(time_col, time_col) if bounds else time_col
             window = window.order_by(newest.desc(), id_col.desc()).limit(limit)
+            if newer:
+                # The gate stays above the LIMIT (no qual is pushed below one), so a
+                # skipped window starts nothing, not even parallel workers.
+                seen = union_all(*(select(c.c[str(id_col.key)]) for c in newer)).subquery()
+                inner = window.subquery()
+                window = select(*inner.c).where(
+                    select(func.count()).select_from(seen).scalar_subquery() < limit
+                )
             cte = window.cte(f"{label}_{i}_{k}")
             newer.append(cte)
             branches.append(select(*cte.c, literal(parent).label(PARENT)))

@@ -118,6 +118,18 @@ async def load(url: str, rows: int, days: int, seed: int) -> dict[str, float]:
             "SELECT g, 'Brand ' || g, 'BRAND', false, now() FROM generate_series(1, $1) g",
             BRANDS,
         )
+        # The factories and their organisations (ids 100,000 + factory id).
+        await conn.execute(
+            "INSERT INTO organization (id, name, kind, labour_inspectorate, created_at) "
+            "SELECT 100000 + g, 'Factory ' || g, 'FACTORY', false, now() "
+            "FROM generate_series(1, $1) g",
+            FACTORIES,
+        )
+        await conn.execute(
+            "INSERT INTO factory (id, organization_id, name, country_code, high_performance) "
+            "SELECT g, 100000 + g, 'Factory ' || g, 'ID', false FROM generate_series(1, $1) g",
+            FACTORIES,
+        )
         await conn.execute(
             "INSERT INTO app_user (id, email, organization_id, role, created_at) "
             "SELECT g, 'u' || g || '@example.test', g, 'BRAND_VIEWER', now() "
@@ -188,6 +200,21 @@ def sql_of(factory_id: int, args: PageArgs) -> str:
     return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
 
 
+def readers_sql_of(factory_id: int, organization_ids: list[int]) -> str:
+    """The organisations of a page's events, as the API loads them (``require_organization``:
+    the organisations the factory may name, readers of its log among them)."""
+    scope = Scope(
+        Principal(
+            organization_id=100_000 + factory_id,
+            organization_kind=m.OrganizationKind.FACTORY,
+            role=m.Role.FACTORY_MANAGER,
+            factory_id=factory_id,
+        )
+    )
+    stmt = scope.reachable_organizations().where(m.Organization.id.in_(organization_ids))
+    return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+
+
 def count_sql_of(factory_id: int) -> str:
     from authz.paging import count_each
 
@@ -238,7 +265,7 @@ async def measure(url: str) -> None:
         }
         header = (
             f"{'factory':<20} {'reads':>9} {'first':>9} {'page med':>9} {'page max':>9} "
-            f"{'next med':>9} {'count med':>10}"
+            f"{'next med':>9} {'readers':>10} {'count med':>10}"
         )
         print("\n" + header + "\n" + "-" * len(header))
         medians: list[float] = []
@@ -251,6 +278,9 @@ async def measure(url: str) -> None:
             after = PageArgs(20, (last["at"], last["id"]))
             next_times, _ = await timed(conn, sql_of(factory_id, after))
             count_times, counts = await timed(conn, count_sql_of(factory_id))
+            readers = sorted({r["organization_id"] for r in rows[:20]})
+            reader_times, named = await timed(conn, readers_sql_of(factory_id, readers))
+            assert len(named) == len(readers)
             assert counts[0][1] == n
             cold, warm = page_times[0], page_times[1:]
             medians.append(statistics.median(warm))
@@ -258,6 +288,7 @@ async def measure(url: str) -> None:
             print(
                 f"{name:<20} {n:>9,} {cold:>6.2f} ms {statistics.median(warm):>6.2f} ms "
                 f"{max(warm):>6.2f} ms {statistics.median(next_times[1:]):>6.2f} ms "
+                f"{statistics.median(reader_times[1:]):>7.2f} ms "
                 f"{statistics.median(count_times[1:]):>7.2f} ms"
             )
         print(
