@@ -97,6 +97,7 @@ class Loaders:
         self.access_page = self._loader(self._access_pages)
         self.grant_scopes = self._loader(self._grant_scopes)
         self.access_count = self._loader(self._access_counts)
+        self.event_reader = self._loader(self._event_readers)
         self.users_of = self._loader(self._users_of)
         self.api_keys_of = self._loader(self._api_keys_of)
 
@@ -280,6 +281,12 @@ class Loaders:
                 if len(rows) <= args.first:
                     rows.append(event)
         return [found.get(k, []) for k in keys]
+
+    async def _event_readers(self, event_ids: list[int]) -> list[m.Organization | None]:
+        found = dict(
+            tuple(r) for r in await self._all(self.ctx.scope.access_event_readers(event_ids))
+        )
+        return [found.get(i) for i in event_ids]
 
     async def _access_counts(self, factory_ids: list[int]) -> list[int]:
         stmt = count_each([(f, self.ctx.scope.access_events(f)) for f in factory_ids])

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -237,6 +238,16 @@ class Scope:
             m.names_factory(factory), self.allows("access_log", factory)
         )
         return scoped(stmt, "access_events")
+
+    def access_event_readers(self, event_ids: Sequence[int]) -> Select[int, m.Organization]:
+        """``(event id, reader)`` for the events named that the principal may see: found by
+        their key, not among every read of the factory (the factory's readers in all)."""
+        stmt = (
+            select(m.AccessEvent.id, m.Organization)
+            .join(m.Organization, m.Organization.id == m.AccessEvent.organization_id)
+            .where(m.AccessEvent.id.in_(event_ids), self.access_logged())
+        )
+        return scoped(stmt, "organizations")
 
     def audit_entries(self) -> Select[m.AuditEntry]:
         """Audit entries about a factory's data, for whoever may read its access log.

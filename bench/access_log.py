@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import datetime as dt
 import itertools
+import json
 import random
 import statistics
 import time
@@ -200,9 +201,8 @@ def sql_of(factory_id: int, args: PageArgs) -> str:
     return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
 
 
-def readers_sql_of(factory_id: int, organization_ids: list[int]) -> str:
-    """The organisations of a page's events, as the API loads them (``require_organization``:
-    the organisations the factory may name, readers of its log among them)."""
+def readers_sql_of(factory_id: int, event_ids: list[int]) -> str:
+    """The readers (organisations) of a page's events, as the API loads them."""
     scope = Scope(
         Principal(
             organization_id=100_000 + factory_id,
@@ -211,7 +211,7 @@ def readers_sql_of(factory_id: int, organization_ids: list[int]) -> str:
             factory_id=factory_id,
         )
     )
-    stmt = scope.reachable_organizations().where(m.Organization.id.in_(organization_ids))
+    stmt = scope.access_event_readers(event_ids)
     return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
 
 
@@ -242,6 +242,17 @@ async def timed(conn: asyncpg.Connection, sql: str) -> tuple[list[float], list[A
     return times, rows
 
 
+async def server_ms(conn: asyncpg.Connection, sql: str) -> list[float]:
+    """Planning + execution ms as the server reports them (EXPLAIN ANALYZE), ``REPEATS``
+    runs after a first: what the database spends, whatever else the machine does."""
+    times = []
+    for _ in range(REPEATS + 1):
+        plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+        found = json.loads(plan)[0] if isinstance(plan, str) else plan[0]
+        times.append(float(found["Planning Time"]) + float(found["Execution Time"]))
+    return times[1:]
+
+
 async def measure(url: str) -> None:
     conn = await asyncpg.connect(asyncpg_url(url))
     try:
@@ -265,11 +276,13 @@ async def measure(url: str) -> None:
         }
         header = (
             f"{'factory':<20} {'reads':>9} {'first':>9} {'page med':>9} {'page max':>9} "
+            f"{'db med':>9} {'db max':>9} "
             f"{'next med':>9} {'readers':>10} {'count med':>10}"
         )
         print("\n" + header + "\n" + "-" * len(header))
         medians: list[float] = []
         maxima: list[float] = []
+        server_medians: list[float] = []
         for name, (factory_id, n) in chosen.items():
             page_times, found = await timed(conn, sql_of(factory_id, PageArgs(20, None)))
             rows = found[:21]  # newest first; an older window may add some the API drops
@@ -278,16 +291,19 @@ async def measure(url: str) -> None:
             after = PageArgs(20, (last["at"], last["id"]))
             next_times, _ = await timed(conn, sql_of(factory_id, after))
             count_times, counts = await timed(conn, count_sql_of(factory_id))
-            readers = sorted({r["organization_id"] for r in rows[:20]})
-            reader_times, named = await timed(conn, readers_sql_of(factory_id, readers))
-            assert len(named) == len(readers)
+            events = [r["id"] for r in rows[:20]]
+            reader_times, named = await timed(conn, readers_sql_of(factory_id, events))
+            assert len(named) == len(events)
             assert counts[0][1] == n
+            on_server = await server_ms(conn, sql_of(factory_id, PageArgs(20, None)))
+            server_medians.append(statistics.median(on_server))
             cold, warm = page_times[0], page_times[1:]
             medians.append(statistics.median(warm))
             maxima.append(max(warm))
             print(
                 f"{name:<20} {n:>9,} {cold:>6.2f} ms {statistics.median(warm):>6.2f} ms "
-                f"{max(warm):>6.2f} ms {statistics.median(next_times[1:]):>6.2f} ms "
+                f"{max(warm):>6.2f} ms {statistics.median(on_server):>6.2f} ms "
+                f"{max(on_server):>6.2f} ms {statistics.median(next_times[1:]):>6.2f} ms "
                 f"{statistics.median(reader_times[1:]):>7.2f} ms "
                 f"{statistics.median(count_times[1:]):>7.2f} ms"
             )
@@ -296,7 +312,11 @@ async def measure(url: str) -> None:
             f"ms, max {max(maxima):.2f} ms ({REPEATS} runs each after a first, wall-clock "
             "through asyncpg; first: the first run, cold)"
         )
-        for name in ("most read", "median"):
+        print(
+            "db: planning + execution as the server reports them (EXPLAIN ANALYZE), median "
+            f"{statistics.median(server_medians):.2f} ms of the factories' medians"
+        )
+        for name in ("most read", "median", "least read"):
             factory_id = chosen[name][0]
             plan = await conn.fetch(
                 "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql_of(factory_id, PageArgs(20, None))
