@@ -111,6 +111,11 @@ def newest_per_parent(
             # (a factory read once would cost the whole window). A window's matches come
             # from the parent's own index and are few (see above).
             newest = func.coalesce(time_col, time_col) if bounds else time_col
+            if bounds:
+                # Parallel-restricted, so no window is read by parallel workers: starting
+                # them costs more than these few index reads (PostgreSQL 15 has no switch
+                # for a partitioned table; its partitions say parallel_workers = 0).
+                window = window.where(func.pg_backend_pid() > 0)
             window = window.order_by(newest.desc(), id_col.desc()).limit(limit)
             if newer:
                 # The gate stays above the LIMIT (no qual is pushed below one), so a

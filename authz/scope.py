@@ -239,13 +239,20 @@ class Scope:
         )
         return scoped(stmt, "access_events")
 
-    def access_event_readers(self, event_ids: Sequence[int]) -> Select[int, m.Organization]:
-        """``(event id, reader)`` for the events named that the principal may see: found by
-        their key, not among every read of the factory (the factory's readers in all)."""
+    def access_event_readers(
+        self, factory_id: int, event_ids: Sequence[int]
+    ) -> Select[int, m.Organization]:
+        """``(event id, reader)`` for events of ``factory_id``'s log that the principal may
+        see: found by their key, never among every read of the factory."""
+        factory = literal(factory_id)
         stmt = (
             select(m.AccessEvent.id, m.Organization)
             .join(m.Organization, m.Organization.id == m.AccessEvent.organization_id)
-            .where(m.AccessEvent.id.in_(event_ids), self.access_logged())
+            .where(
+                m.AccessEvent.id.in_(event_ids),
+                m.names_factory(factory),
+                self.allows("access_log", factory),
+            )
         )
         return scoped(stmt, "organizations")
 

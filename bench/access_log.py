@@ -211,7 +211,7 @@ def readers_sql_of(factory_id: int, event_ids: list[int]) -> str:
             factory_id=factory_id,
         )
     )
-    stmt = scope.access_event_readers(event_ids)
+    stmt = scope.access_event_readers(factory_id, event_ids)
     return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
 
 
@@ -242,15 +242,19 @@ async def timed(conn: asyncpg.Connection, sql: str) -> tuple[list[float], list[A
     return times, rows
 
 
-async def server_ms(conn: asyncpg.Connection, sql: str) -> list[float]:
+async def server_ms(conn: asyncpg.Connection, sql: str) -> tuple[list[float], int]:
     """Planning + execution ms as the server reports them (EXPLAIN ANALYZE), ``REPEATS``
-    runs after a first: what the database spends, whatever else the machine does."""
+    runs after a first, and the 8 KiB pages the last run touched (hit or read): the work,
+    whatever else the machine does."""
     times = []
+    pages = 0
     for _ in range(REPEATS + 1):
-        plan = await conn.fetchval("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+        plan = await conn.fetchval("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql)
         found = json.loads(plan)[0] if isinstance(plan, str) else plan[0]
         times.append(float(found["Planning Time"]) + float(found["Execution Time"]))
-    return times[1:]
+        top = found["Plan"]
+        pages = int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0))
+    return times[1:], pages
 
 
 async def measure(url: str) -> None:
@@ -276,7 +280,7 @@ async def measure(url: str) -> None:
         }
         header = (
             f"{'factory':<20} {'reads':>9} {'first':>9} {'page med':>9} {'page max':>9} "
-            f"{'db med':>9} {'db max':>9} "
+            f"{'db med':>9} {'db max':>9} {'pages':>6} "
             f"{'next med':>9} {'readers':>10} {'count med':>10}"
         )
         print("\n" + header + "\n" + "-" * len(header))
@@ -295,7 +299,7 @@ async def measure(url: str) -> None:
             reader_times, named = await timed(conn, readers_sql_of(factory_id, events))
             assert len(named) == len(events)
             assert counts[0][1] == n
-            on_server = await server_ms(conn, sql_of(factory_id, PageArgs(20, None)))
+            on_server, pages = await server_ms(conn, sql_of(factory_id, PageArgs(20, None)))
             server_medians.append(statistics.median(on_server))
             cold, warm = page_times[0], page_times[1:]
             medians.append(statistics.median(warm))
@@ -303,7 +307,8 @@ async def measure(url: str) -> None:
             print(
                 f"{name:<20} {n:>9,} {cold:>6.2f} ms {statistics.median(warm):>6.2f} ms "
                 f"{max(warm):>6.2f} ms {statistics.median(on_server):>6.2f} ms "
-                f"{max(on_server):>6.2f} ms {statistics.median(next_times[1:]):>6.2f} ms "
+                f"{max(on_server):>6.2f} ms {pages:>6,} "
+                f"{statistics.median(next_times[1:]):>6.2f} ms "
                 f"{statistics.median(reader_times[1:]):>7.2f} ms "
                 f"{statistics.median(count_times[1:]):>7.2f} ms"
             )
