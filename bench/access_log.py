@@ -242,19 +242,21 @@ async def timed(conn: asyncpg.Connection, sql: str) -> tuple[list[float], list[A
     return times, rows
 
 
-async def server_ms(conn: asyncpg.Connection, sql: str) -> tuple[list[float], int]:
+async def server_ms(conn: asyncpg.Connection, sql: str) -> tuple[list[float], int, float]:
     """Planning + execution ms as the server reports them (EXPLAIN ANALYZE), ``REPEATS``
     runs after a first, and the 8 KiB pages the last run touched (hit or read): the work,
-    whatever else the machine does."""
+    whatever else the machine does; and the ms the last run spent compiling it (JIT)."""
     times = []
     pages = 0
+    jit = 0.0
     for _ in range(REPEATS + 1):
         plan = await conn.fetchval("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql)
         found = json.loads(plan)[0] if isinstance(plan, str) else plan[0]
         times.append(float(found["Planning Time"]) + float(found["Execution Time"]))
         top = found["Plan"]
         pages = int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0))
-    return times[1:], pages
+        jit = float(found.get("JIT", {}).get("Timing", {}).get("Total", 0.0))
+    return times[1:], pages, jit
 
 
 async def measure(url: str) -> None:
@@ -278,49 +280,57 @@ async def measure(url: str) -> None:
             "p90": reads[len(reads) * 9 // 10],
             "least read": reads[-1],
         }
-        header = (
-            f"{'factory':<20} {'reads':>9} {'first':>9} {'page med':>9} {'page max':>9} "
-            f"{'db med':>9} {'db max':>9} {'pages':>6} "
-            f"{'next med':>9} {'readers':>10} {'count med':>10}"
-        )
-        print("\n" + header + "\n" + "-" * len(header))
-        medians: list[float] = []
-        maxima: list[float] = []
-        server_medians: list[float] = []
-        for name, (factory_id, n) in chosen.items():
-            page_times, found = await timed(conn, sql_of(factory_id, PageArgs(20, None)))
-            rows = found[:21]  # newest first; an older window may add some the API drops
-            assert len(rows) == min(21, n), (factory_id, len(rows), n)
-            last = rows[19] if len(rows) > 20 else rows[-1]
-            after = PageArgs(20, (last["at"], last["id"]))
-            next_times, _ = await timed(conn, sql_of(factory_id, after))
-            count_times, counts = await timed(conn, count_sql_of(factory_id))
-            events = [r["id"] for r in rows[:20]]
-            reader_times, named = await timed(conn, readers_sql_of(factory_id, events))
-            assert len(named) == len(events)
-            assert counts[0][1] == n
-            on_server, pages = await server_ms(conn, sql_of(factory_id, PageArgs(20, None)))
-            server_medians.append(statistics.median(on_server))
-            cold, warm = page_times[0], page_times[1:]
-            medians.append(statistics.median(warm))
-            maxima.append(max(warm))
-            print(
-                f"{name:<20} {n:>9,} {cold:>6.2f} ms {statistics.median(warm):>6.2f} ms "
-                f"{max(warm):>6.2f} ms {statistics.median(on_server):>6.2f} ms "
-                f"{max(on_server):>6.2f} ms {pages:>6,} "
-                f"{statistics.median(next_times[1:]):>6.2f} ms "
-                f"{statistics.median(reader_times[1:]):>7.2f} ms "
-                f"{statistics.median(count_times[1:]):>7.2f} ms"
+        # As the server is configured (JIT on by default), then with JIT off, as an OLTP
+        # installation runs it (docs/operations.md).
+        for jit_setting in ("default", "off"):
+            if jit_setting == "off":
+                await conn.execute("SET jit = off")
+            print(f"\njit: {jit_setting}")
+            header = (
+                f"{'factory':<20} {'reads':>9} {'first':>9} {'page med':>9} {'page max':>9} "
+                f"{'db med':>9} {'db max':>9} {'pages':>6} {'JIT':>9} "
+                f"{'next med':>9} {'readers':>10} {'count med':>10}"
             )
-        print(
-            f"first page, all factories above: median of medians {statistics.median(medians):.2f} "
-            f"ms, max {max(maxima):.2f} ms ({REPEATS} runs each after a first, wall-clock "
-            "through asyncpg; first: the first run, cold)"
-        )
-        print(
-            "db: planning + execution as the server reports them (EXPLAIN ANALYZE), median "
-            f"{statistics.median(server_medians):.2f} ms of the factories' medians"
-        )
+            print("\n" + header + "\n" + "-" * len(header))
+            medians: list[float] = []
+            maxima: list[float] = []
+            server_medians: list[float] = []
+            for name, (factory_id, n) in chosen.items():
+                page_times, found = await timed(conn, sql_of(factory_id, PageArgs(20, None)))
+                rows = found[:21]  # newest first; an older window may add some the API drops
+                assert len(rows) == min(21, n), (factory_id, len(rows), n)
+                last = rows[19] if len(rows) > 20 else rows[-1]
+                after = PageArgs(20, (last["at"], last["id"]))
+                next_times, _ = await timed(conn, sql_of(factory_id, after))
+                count_times, counts = await timed(conn, count_sql_of(factory_id))
+                events = [r["id"] for r in rows[:20]]
+                reader_times, named = await timed(conn, readers_sql_of(factory_id, events))
+                assert len(named) == len(events)
+                assert counts[0][1] == n
+                on_server, pages, jit = await server_ms(
+                    conn, sql_of(factory_id, PageArgs(20, None))
+                )
+                server_medians.append(statistics.median(on_server))
+                cold, warm = page_times[0], page_times[1:]
+                medians.append(statistics.median(warm))
+                maxima.append(max(warm))
+                print(
+                    f"{name:<20} {n:>9,} {cold:>6.2f} ms {statistics.median(warm):>6.2f} ms "
+                    f"{max(warm):>6.2f} ms {statistics.median(on_server):>6.2f} ms "
+                    f"{max(on_server):>6.2f} ms {pages:>6,} {jit:>6.1f} ms "
+                    f"{statistics.median(next_times[1:]):>6.2f} ms "
+                    f"{statistics.median(reader_times[1:]):>7.2f} ms "
+                    f"{statistics.median(count_times[1:]):>7.2f} ms"
+                )
+            print(
+                "first page, all factories above: median of medians "
+                f"{statistics.median(medians):.2f} ms, max {max(maxima):.2f} ms ({REPEATS} runs each after a first, wall-clock "
+                "through asyncpg; first: the first run, cold)"
+            )
+            print(
+                "db: planning + execution as the server reports them (EXPLAIN ANALYZE), median "
+                f"{statistics.median(server_medians):.2f} ms of the factories' medians"
+            )
         for name in ("most read", "median", "least read"):
             factory_id = chosen[name][0]
             plan = await conn.fetch(
