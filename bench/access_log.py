@@ -324,7 +324,8 @@ async def measure(url: str) -> None:
                 )
             print(
                 "first page, all factories above: median of medians "
-                f"{statistics.median(medians):.2f} ms, max {max(maxima):.2f} ms ({REPEATS} runs each after a first, wall-clock "
+                f"{statistics.median(medians):.2f} ms, max {max(maxima):.2f} ms "
+                f"({REPEATS} runs each after a first, wall-clock "
                 "through asyncpg; first: the first run, cold)"
             )
             print(
