@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -77,24 +78,30 @@ class Context:
             self.accessed_by = info.operation.operation.value
 
     async def flush_access_log(self) -> None:
-        """One event per factory read: the root fields as ``operation``, every path read."""
+        """One event per distinct set of field paths, naming every factory read with them
+        (a page of 100 factories is one row); ``operation`` holds the root fields. One
+        statement, whatever was read."""
         if not self.accessed or self.principal.organization_id is None:
             return
-        rows: list[dict[str, Any]] = []
+        groups: dict[frozenset[str], list[int]] = defaultdict(list)
         for factory_id, paths in sorted(self.accessed.items()):
-            roots = ",".join(sorted({path.split(".", 1)[0] for path in paths}))
+            groups[frozenset(paths)].append(factory_id)
+        now = m.utcnow()
+        rows: list[dict[str, Any]] = []
+        for read, factory_ids in groups.items():
+            roots = ",".join(sorted({path.split(".", 1)[0] for path in read}))
             rows.append(
                 {
-                    "factory_id": factory_id,
+                    "factory_ids": factory_ids,
                     "organization_id": self.principal.organization_id,
                     "user_id": self.principal.user_id,
                     "api_key_id": self.principal.api_key_id,
                     "operation": f"{self.accessed_by}:{roots}"[:120],
-                    "fields": " ".join(sorted(paths)),
-                    "at": m.utcnow(),
+                    "fields": " ".join(sorted(read)),
+                    "at": now,
                 }
             )
         self.accessed.clear()
         async with self.db() as session:
-            await session.execute(insert(m.AccessEvent), rows)
+            await session.execute(insert(m.AccessEvent).values(rows))
             await session.commit()

@@ -13,13 +13,14 @@ from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from sqlalchemy import BindParameter, any_, func, tuple_
+from sqlalchemy import BindParameter, and_, any_, func, or_, tuple_
 from strawberry.dataloader import DataLoader
 
 import models as m
 from api.pagination import PageArgs
 from authz.facts import NO_GRANTS, grant_scopes
-from authz.paging import count_per_parent, first_per_parent
+from authz.paging import count_each, count_per_parent, first_per_parent, newest_per_parent
+from authz.scope import Scope
 
 if TYPE_CHECKING:
     from api.context import Context
@@ -97,6 +98,7 @@ class Loaders:
         self.access_page = self._loader(self._access_pages)
         self.grant_scopes = self._loader(self._grant_scopes)
         self.access_count = self._loader(self._access_counts)
+        self.event_reader = self._loader(self._event_readers)
         self.users_of = self._loader(self._users_of)
         self.api_keys_of = self._loader(self._api_keys_of)
 
@@ -229,27 +231,57 @@ class Loaders:
 
     async def _access_pages(self, keys: list[tuple[int, PageArgs]]) -> list[list[m.AccessEvent]]:
         found: dict[tuple[int, PageArgs], list[m.AccessEvent]] = defaultdict(list)
+        async with self.ctx.db() as session:
+            postgres = session.get_bind().dialect.name == "postgresql"
+        now = m.utcnow()
         for args, parents in _group(keys).items():
-            stmt = self.ctx.scope.access_events().where(m.AccessEvent.factory_id.in_(parents))
-            if args.after is not None:
-                stmt = stmt.where(m.AccessEvent.id < args.after[0])
-            page = first_per_parent(
-                stmt,
-                m.AccessEvent,
-                m.AccessEvent.factory_id,
-                [m.AccessEvent.id.desc()],
-                args.first + 1,
-            )
-            for (event,) in await self._all(page):
-                found[(event.factory_id, args)].append(event)
+            page = access_page_statement(self.ctx.scope, parents, args, now, windows=postgres)
+            for event, parent in await self._all(page):
+                rows = found[(parent, args)]
+                if len(rows) <= args.first:
+                    rows.append(event)
         return [found.get(k, []) for k in keys]
 
+    async def _event_readers(self, keys: list[tuple[int, int]]) -> list[m.Organization | None]:
+        """Keys ``(event id, factory id)``: the reader of an event in that factory's log."""
+        found: dict[int, m.Organization] = {}
+        for factory_id, event_ids in _group(keys).items():
+            stmt = self.ctx.scope.access_event_readers(factory_id, event_ids)
+            found.update((event_id, org) for event_id, org in await self._all(stmt))
+        return [found.get(event_id) for event_id, _ in keys]
+
     async def _access_counts(self, factory_ids: list[int]) -> list[int]:
-        stmt = self.ctx.scope.access_events().where(m.AccessEvent.factory_id.in_(factory_ids))
-        counts = dict(
-            (r[0], r[1]) for r in await self._all(count_per_parent(stmt, m.AccessEvent.factory_id))
-        )
+        stmt = count_each([(f, self.ctx.scope.access_events(f)) for f in factory_ids])
+        counts = dict((r[0], r[1]) for r in await self._all(stmt))
         return [counts.get(i, 0) for i in factory_ids]
+
+
+# How far back the newest windows of a factory's access log reach (access_page_statement).
+ACCESS_WINDOWS = tuple(dt.timedelta(hours=6**n) for n in range(5))  # 1 h, 6 h, 36 h, 9 d, 54 d
+
+
+def access_page_statement(
+    scope: Scope, factory_ids: Sequence[int], args: PageArgs, now: dt.datetime, *, windows: bool
+) -> Any:
+    """``(event, factory id)`` rows: each factory's newest ``args.first + 1`` events after the
+    cursor, by ``(at, id)``. With ``windows`` (PostgreSQL) they are read in time windows (the
+    last hour, 6 hours, 36 hours, 9 days, 54 days, then the rest), each older one only while
+    the newer gave too few, so a factory read a million times costs what one read a few
+    times a day does."""
+    stmts = []
+    for factory_id in factory_ids:
+        stmt = scope.access_events(factory_id)
+        if args.after is not None:
+            at, last = args.after
+            stmt = stmt.where(
+                m.AccessEvent.at <= at,  # prunes partitions; the rest is the row comparison
+                or_(m.AccessEvent.at < at, and_(m.AccessEvent.at == at, m.AccessEvent.id < last)),
+            )
+        stmts.append((factory_id, stmt))
+    bounds = [now - window for window in ACCESS_WINDOWS] if windows else []
+    return newest_per_parent(
+        stmts, m.AccessEvent, m.AccessEvent.at, m.AccessEvent.id, args.first + 1, bounds
+    )
 
 
 TOTAL = "_total"

@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, inspect, select
+from sqlalchemy import ColumnElement, Select, func, inspect, literal, select, union_all
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from authz.guard import SCOPE_OPTION, UnscopedRead, scoped
 
 ROW_NUMBER = "_row_number"
+PARENT = "_parent"
 
 Column = ColumnElement[Any] | QueryableAttribute[Any]
 
@@ -85,3 +86,79 @@ def count(stmt: Select[*tuple[Any, ...]]) -> Select[int]:
     return scoped(
         select(func.count()).select_from(stmt.order_by(None).subquery()), f"{label}:count"
     )
+
+
+def newest_per_parent(
+    stmts: Sequence[tuple[int, Select[*tuple[Any, ...]]]],
+    entity: Any,
+    time_col: Column,
+    id_col: Column,
+    limit: int,
+    bounds: Sequence[Any] = (),
+) -> Select[*tuple[Any, ...]]:
+    """``(row, parent)``: the newest ``limit`` rows of each parent's statement, by
+    ``(time_col, id_col)`` descending, in time windows that the database reads only as far
+    as it needs.
+
+    ``bounds`` (descending times) cut each parent's rows into windows: the newest first,
+    and each older one gated by a one-time filter that holds only while the newer windows
+    gave fewer than ``limit`` rows. A parent with many rows is read in its newest window
+    alone, however many it has in all; the rows come back newest first within a parent
+    (the caller keeps the first ``limit``).
+    """
+    if not stmts:
+        raise ValueError("no parent")
+    branches: list[Select[*tuple[Any, ...]]] = []
+    for i, (parent, stmt) in enumerate(stmts):
+        label = _label(stmt)
+        newer: list[Any] = []
+        edges = [None, *bounds, None]
+        for k in range(len(edges) - 1):
+            upper, lower = edges[k], edges[k + 1]
+            window = stmt
+            if upper is not None:
+                window = window.where(time_col < upper)
+            if lower is not None:
+                window = window.where(time_col >= lower)
+            # Sorted after reading, not in the time index's order: walking that index
+            # backwards passes every other factory's reads until this one's are found
+            # (a factory read once would cost the whole window). A window's matches come
+            # from the parent's own index and are few (see above).
+            newest = func.coalesce(time_col, time_col) if bounds else time_col
+            if bounds:
+                # Parallel-restricted, so no window is read by parallel workers: starting
+                # them costs more than these few index reads (PostgreSQL 15 has no switch
+                # for a partitioned table; its partitions say parallel_workers = 0).
+                window = window.where(func.pg_backend_pid() > 0)
+            window = window.order_by(newest.desc(), id_col.desc()).limit(limit)
+            if newer:
+                # The gate stays above the LIMIT (no qual is pushed below one), so a
+                # skipped window starts nothing, not even parallel workers.
+                seen = union_all(*(select(c.c[str(id_col.key)]) for c in newer)).subquery()
+                inner = window.subquery()
+                window = select(*inner.c).where(
+                    select(func.count()).select_from(seen).scalar_subquery() < limit
+                )
+            cte = window.cte(f"{label}_{i}_{k}")
+            newer.append(cte)
+            branches.append(select(*cte.c, literal(parent).label(PARENT)))
+    rows = union_all(*branches).subquery()
+    row = aliased(entity, rows)
+    outer = select(row, rows.c[PARENT]).order_by(
+        rows.c[PARENT], rows.c[str(time_col.key)].desc(), rows.c[str(id_col.key)].desc()
+    )
+    return scoped(outer, f"{label}:newest")
+
+
+def count_each(stmts: Sequence[tuple[int, Select[*tuple[Any, ...]]]]) -> Select[Any, int]:
+    """``(parent, count)`` for each parent's own scoped statement, in one statement."""
+    if not stmts:
+        raise ValueError("no parent")
+    parts = [
+        select(literal(parent).label(PARENT), func.count()).select_from(
+            stmt.order_by(None).subquery()
+        )
+        for parent, stmt in stmts
+    ]
+    label = _label(stmts[0][1])
+    return scoped(union_all(*parts), f"{label}:count")  # type: ignore[arg-type]

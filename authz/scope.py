@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -219,9 +220,41 @@ class Scope:
     def grants(self) -> Select[m.ConsentGrant]:
         return scoped(select(m.ConsentGrant).where(self.grants_visible()), "grants")
 
-    def access_events(self) -> Select[m.AccessEvent]:
-        stmt = select(m.AccessEvent).where(self.allows("access_log", m.AccessEvent.factory_id))
+    def access_logged(self) -> ColumnElement[bool]:
+        """Events that name a factory whose access log the principal may read."""
+        return exists(
+            select(m.Factory.id).where(
+                m.names_factory(m.Factory.id), self.allows("access_log", m.Factory.id)
+            )
+        )
+
+    def access_events(self, factory_id: int | None = None) -> Select[m.AccessEvent]:
+        """Events the principal may see; with ``factory_id``, those in that factory's log
+        (the GIN index's read on PostgreSQL)."""
+        if factory_id is None:
+            return scoped(select(m.AccessEvent).where(self.access_logged()), "access_events")
+        factory = literal(factory_id)
+        stmt = select(m.AccessEvent).where(
+            m.names_factory(factory), self.allows("access_log", factory)
+        )
         return scoped(stmt, "access_events")
+
+    def access_event_readers(
+        self, factory_id: int, event_ids: Sequence[int]
+    ) -> Select[int, m.Organization]:
+        """``(event id, reader)`` for events of ``factory_id``'s log that the principal may
+        see: found by their key, never among every read of the factory."""
+        factory = literal(factory_id)
+        stmt = (
+            select(m.AccessEvent.id, m.Organization)
+            .join(m.Organization, m.Organization.id == m.AccessEvent.organization_id)
+            .where(
+                m.AccessEvent.id.in_(event_ids),
+                m.names_factory(factory),
+                self.allows("access_log", factory),
+            )
+        )
+        return scoped(stmt, "organizations")
 
     def audit_entries(self) -> Select[m.AuditEntry]:
         """Audit entries about a factory's data, for whoever may read its access log.
@@ -420,8 +453,11 @@ class Scope:
             self.allows("factory", m.Factory.id, m.Factory.country_code)
         )
         grantees = select(m.ConsentGrant.grantee_id).where(self.grants_visible())
-        readers = select(m.AccessEvent.organization_id).where(
-            self.allows("access_log", m.AccessEvent.factory_id)
+        readers = (
+            select(m.AccessEvent.organization_id)
+            .select_from(m.Factory)
+            .join(m.AccessEvent, m.names_factory(m.Factory.id))
+            .where(self.allows("access_log", m.Factory.id))
         )
         stmt = select(m.Organization).where(
             or_(

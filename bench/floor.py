@@ -67,8 +67,9 @@ latest AS (
   ORDER BY a.factory_id, a.assessed_on DESC, a.id DESC
 ),
 logged AS (
-  INSERT INTO access_event (at, factory_id, organization_id, user_id, operation)
-  SELECT now(), p.id, me.org_id, me.user_id, $3 FROM page p, me WHERE p.n <= $2
+  INSERT INTO access_event (at, factory_ids, organization_id, user_id, operation)
+  SELECT now(), array_agg(p.id ORDER BY p.id), me.org_id, me.user_id, $3
+  FROM page p, me WHERE p.n <= $2 GROUP BY me.org_id, me.user_id
 )
 SELECT p.id, p.name, p.country_code, p.n,
        l.id AS a_id, l.number, l.kind, l.assessed_on, l.released_on,
@@ -91,8 +92,9 @@ page AS (
   ORDER BY f.id LIMIT 20
 ),
 logged AS (
-  INSERT INTO access_event (at, factory_id, organization_id, user_id, operation)
-  SELECT now(), p.id, me.org_id, me.user_id, $2 FROM page p, me
+  INSERT INTO access_event (at, factory_ids, organization_id, user_id, operation)
+  SELECT now(), array_agg(p.id ORDER BY p.id), me.org_id, me.user_id, $2
+  FROM page p, me GROUP BY me.org_id, me.user_id
 )
 SELECT p.id, p.name, p.total, ac.n AS assessments, l.id AS a_id,
        (SELECT count(*) FROM finding WHERE assessment_id = l.id) AS findings

@@ -60,6 +60,7 @@ async def _work(interval: float) -> None:
                 runtime.settings.token_issuer,
                 dt.timedelta(seconds=runtime.settings.checkpoint_interval_seconds),
             ),
+            access_log_retention_months=runtime.settings.access_log_retention_months,
         )
     finally:
         await runtime.close()
@@ -107,7 +108,8 @@ def worker(
         "127.0.0.1", "--metrics-host", help="Interface of the metrics port."
     ),
 ) -> None:
-    """Run passes, webhook deliveries and audit checkpoints until Ctrl-C or SIGTERM."""
+    """Run passes, webhook deliveries, audit checkpoints and the access log's maintenance
+    (partitions ahead, retention) until Ctrl-C or SIGTERM."""
     import asyncio
 
     from authz.guard import install_guard

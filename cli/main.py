@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import audit, catalogue, db, demo, errors, exports, keys, serve, tokens
+from cli import access_log, audit, catalogue, db, demo, errors, exports, keys, serve, tokens
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -12,6 +12,7 @@ app = typer.Typer(
     help="Millgate: consent-bound sharing of compliance data. "
     "`millgate --debug COMMAND` shows the traceback of a failure.",
 )
+app.add_typer(access_log.app, name="access-log")
 app.add_typer(audit.app, name="audit")
 app.add_typer(catalogue.app, name="catalogue")
 app.add_typer(db.app, name="db")

@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     checkpoint_interval_seconds: int = Field(
         default=600, ge=0, description="The export worker's least time between checkpoints."
     )
+    access_log_retention_months: int = Field(
+        default=24,
+        ge=0,
+        description="Whole months of the access log kept before the current one; older "
+        "monthly partitions are dropped by the export worker and `millgate access-log "
+        "maintain` (0: kept for ever).",
+    )
     webhook_allow_loopback: bool = Field(
         default=False,
         description="Development only: webhooks may go to http(s)://127.0.0.1 receivers.",

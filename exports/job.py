@@ -49,6 +49,7 @@ from exports.grants import active_assessment_grant
 from exports.payload import SCHEMA_VERSION, CycleContent, canonical_json, cycle_content
 from exports.snapshot import SnapshotIncomplete, load_snapshot
 from exports.webhooks import deliver_pending
+from models.access_log import Maintenance, maintain
 
 log = logging.getLogger("millgate.exports")
 
@@ -306,6 +307,23 @@ async def _checkpoint(
         log.info("audit checkpoint %d:%s signed", made.seq, made.head_hash)
 
 
+async def maintain_access_log(
+    sessionmaker: async_sessionmaker[AsyncSession], retention_months: int
+) -> Maintenance | None:
+    """The access log's partitions ahead made and old ones dropped (models.access_log);
+    a failure is logged and the next pass tries again."""
+    try:
+        async with sessionmaker() as session:
+            done = await maintain(await session.connection(), retention_months=retention_months)
+            await session.commit()
+    except Exception:  # a lock timeout or a blip must not end the worker
+        log.exception("access log maintenance failed")
+        return None
+    if done.created or done.dropped or done.deleted_rows:
+        log.info(done.summary())
+    return done
+
+
 async def run_forever(
     sessionmaker: async_sessionmaker[AsyncSession],
     keys: KeyMaterial,
@@ -315,9 +333,11 @@ async def run_forever(
     transport: httpx.AsyncBaseTransport | None = None,
     allow_loopback: bool = False,
     checkpoints: CheckpointSchedule | None = None,
+    access_log_retention_months: int | None = None,
 ) -> None:
-    """The worker: a pass and a round of webhook deliveries every ``interval`` seconds, and
-    a signed checkpoint of the audit chain's head when ``checkpoints`` says one is due.
+    """The worker: a pass and a round of webhook deliveries every ``interval`` seconds, a
+    signed checkpoint of the audit chain's head when ``checkpoints`` says one is due, and
+    the access log's maintenance when ``access_log_retention_months`` is given.
 
     Returns once ``stop`` is set; a failing pass is logged and the next one tries again.
     """
@@ -332,5 +352,7 @@ async def run_forever(
             log.exception("export pass failed")
         if checkpoints is not None:
             await _checkpoint(sessionmaker, keys, checkpoints)
+        if access_log_retention_months is not None:
+            await maintain_access_log(sessionmaker, access_log_retention_months)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=interval)

@@ -19,6 +19,7 @@ import models as m
 from core.db import make_engine
 from core.errors import MillgateError
 from core.settings import Settings
+from migrations.migrate import include_object_on
 from models.base import UtcDateTime
 
 config = context.config
@@ -44,6 +45,7 @@ def _options(dialect_name: str) -> dict[str, Any]:
         # SQLite alters a table by copying it; batch mode writes that for us.
         "render_as_batch": dialect_name == "sqlite",
         "render_item": _render_item,
+        "include_object": include_object_on(dialect_name),
     }
 
 

@@ -7,6 +7,7 @@ loop): call them before the application's loop starts, or from a thread.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -17,9 +18,26 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import migrations
+from models.access_log import is_partition
 
 # __path__, not __file__: an editable install made before __init__.py existed sees a namespace.
 SCRIPT_LOCATION = Path(next(iter(migrations.__path__))).resolve()
+
+
+def include_object_on(dialect_name: str) -> Callable[..., bool]:
+    """Alembic's ``include_object`` for one database: the access log's monthly partitions
+    are the database's, not the models' tables; an index the models make only on another
+    database (``Index.ddl_if``) is not expected here."""
+
+    def include_object(
+        obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+    ) -> bool:
+        if type_ == "table" and reflected and is_partition(name):
+            return False
+        ddl_if = getattr(obj, "_ddl_if", None) if type_ == "index" else None
+        return not (ddl_if is not None and ddl_if.dialect not in (None, dialect_name))
+
+    return include_object
 
 
 def alembic_config(url: str | None = None) -> Config:

@@ -3,6 +3,7 @@
 Import as ``import models as m`` and write ``m.Factory`` beside the GraphQL ``Factory``.
 """
 
+from models.access_log import names_factory
 from models.assessments import GATEWAY_DELAY_DAYS, RELEASE_WITHIN_DAYS, Assessment, Finding
 from models.audit import AuditEntry
 from models.base import Base, utcnow
@@ -55,5 +56,6 @@ __all__ = [
     "ServiceCycle",
     "User",
     "WebhookDelivery",
+    "names_factory",
     "utcnow",
 ]

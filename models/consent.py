@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     and_,
     or_,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.hybrid import hybrid_method
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -79,14 +81,30 @@ class ConsentGrant(Base):
 
 
 class AccessEvent(Base):
-    """Who read which factory's data, when, through which operation. Append-only."""
+    """Who read which factories' data, when, through which operation. Append-only.
+
+    One row per request and distinct set of field paths, naming every factory read with
+    those paths (a brand page of 100 factories is one row, not 100). A factory's log is the
+    rows whose ``factory_ids`` name it: on PostgreSQL an ``integer[]`` with a GIN index, the
+    table partitioned by month on ``at`` (the primary key there is ``(id, at)``, as a
+    partitioned table requires; see :mod:`models.access_log`); on SQLite a JSON array.
+    """
 
     __tablename__ = "access_event"
-    __table_args__ = (Index("ix_access_event_factory_at", "factory_id", "at"),)
+    __table_args__ = (
+        Index("ix_access_event_at", "at"),
+        Index("ix_access_event_factory_ids", "factory_ids", postgresql_using="gin").ddl_if(
+            dialect="postgresql"
+        ),
+        {"postgresql_partition_by": "RANGE (at)"},
+    )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
-    factory_id: Mapped[int] = mapped_column(ForeignKey("factory.id"))
+    # The factories read, ascending; never empty.
+    factory_ids: Mapped[list[int]] = mapped_column(
+        postgresql.ARRAY(Integer).with_variant(JSON(), "sqlite")
+    )
     organization_id: Mapped[int] = mapped_column(ForeignKey("organization.id"))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))

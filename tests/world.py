@@ -543,7 +543,7 @@ async def build_matrix_world(session: AsyncSession, keys: KeyMaterial) -> Matrix
     assert brand is not None
     session.add(
         m.AccessEvent(
-            factory_id=f.id,
+            factory_ids=[f.id],
             organization_id=brand.organization_id,
             user_id=brand.id,
             operation="seed:factory",

@@ -17,7 +17,7 @@ from api.gateway.eligibility import GatewayEligibility, eligibility_of
 from api.ids import to_global_id
 from api.node import Node
 from api.organizations.types import Country, Organization, load_country, require_organization
-from api.pagination import DATE_ID_KEY, PageInfo, page_args
+from api.pagination import DATE_ID_KEY, TIME_ID_KEY, PageInfo, page_args
 from api.self_assessments.types import SelfAssessment
 
 
@@ -98,7 +98,8 @@ class Factory(Node):
     async def access_log(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> AccessEventConnection:
-        args = page_args(first, after, info.context.runtime.settings.max_page_size)
+        # Newest first by (at, id): the cursor holds both.
+        args = page_args(first, after, info.context.runtime.settings.max_page_size, TIME_ID_KEY)
         rows = await info.context.loaders.access_page.load((self.row.id, args))
         return access_connection(rows, args, self.row.id)
 

@@ -41,7 +41,7 @@ async def test_the_access_and_audit_logs_count_every_row_whatever_the_page(
         }
     logged = await scalar(
         session,
-        "SELECT count(*) FROM access_event WHERE factory_id = :f",
+        "SELECT count(*) FROM access_read WHERE factory_id = :f",
         f=world.factory_ids[SINAR],
     )
     audited = await scalar(

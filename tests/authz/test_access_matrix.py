@@ -659,7 +659,7 @@ async def _events_of_f(matrix: Matrix) -> list[tuple[str, str]]:
     async with matrix.api.runtime.sessionmaker() as session:
         rows = await session.execute(
             text(
-                "SELECT o.name, e.operation FROM access_event e"
+                "SELECT o.name, e.operation FROM access_read e"
                 " JOIN organization o ON o.id = e.organization_id"
                 " WHERE e.factory_id = :f ORDER BY e.id"
             ),

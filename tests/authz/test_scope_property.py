@@ -289,7 +289,7 @@ async def build(session: AsyncSession, keys: KeyMaterial, spec: WorldSpec) -> Bu
         built.grant_ids.append(grant_row.id)
     for factory, reader in spec.events:
         event = m.AccessEvent(
-            factory_id=built.factory_ids[factory],
+            factory_ids=[built.factory_ids[factory]],
             organization_id=built.org_ids[reader],
             operation="test",
         )

@@ -52,7 +52,7 @@ ROLES = ("brand", "factory", "programme", "platform", "anonymous")
 
 
 ACCESS_LOG = text(
-    "SELECT factory_id, organization_id, user_id, api_key_id, operation FROM access_event "
+    "SELECT factory_id, organization_id, user_id, api_key_id, operation FROM access_read "
     "WHERE id > :after ORDER BY factory_id, organization_id, operation"
 )
 
