@@ -103,5 +103,7 @@ class Context:
             )
         self.accessed.clear()
         async with self.db() as session:
-            await session.execute(insert(m.AccessEvent).values(rows))
+            # Parameters for many rows, not a VALUES list: one statement whose SQL (and so its
+            # compiled and prepared form) is the same for any number of rows.
+            await session.execute(insert(m.AccessEvent), rows)
             await session.commit()
