@@ -38,6 +38,10 @@ from models.consent import AccessEvent
 # even when maintenance has not run for weeks.
 AHEAD = 2
 PARTITION = re.compile(r"^access_event_p(\d{4})(\d{2})$")
+# Takes a read for a month with no partition of its own, so that a write never fails when
+# maintenance has not run for months; maintenance moves such rows into their month's
+# partition when it makes it.
+DEFAULT_PARTITION = "access_event_default"
 # Serialises maintenance between the worker and the command line (an arbitrary constant).
 _LOCK = 0x6D696C6C_616C67
 
@@ -97,8 +101,8 @@ DROP_VIEW_SQL = "DROP VIEW IF EXISTS access_read"
 
 
 def is_partition(name: str | None) -> bool:
-    """A month's partition: a table of the database that no model names."""
-    return name is not None and PARTITION.match(name) is not None
+    """A month's partition or the default one: a table of the database that no model names."""
+    return name is not None and (name == DEFAULT_PARTITION or PARTITION.match(name) is not None)
 
 
 def month_of(day: dt.date) -> dt.date:
@@ -125,6 +129,37 @@ def create_partition_sql(month: dt.date) -> str:
     )
 
 
+def create_default_partition_sql() -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS {DEFAULT_PARTITION} PARTITION OF access_event DEFAULT "
+        "WITH (parallel_workers = 0)"
+    )
+
+
+def _make_partition(conn: Connection, month: dt.date) -> int:
+    """Makes ``month``'s partition; the rows of that month the default partition took (none
+    unless maintenance was late) move into it. How many moved."""
+    bounds = {"start": month, "end": add_months(month, 1)}
+    in_default = text("SELECT count(*) FROM access_event_default WHERE at >= :start AND at < :end")
+    late = int(conn.execute(in_default, bounds).scalar_one())
+    if not late:  # PostgreSQL checks the default partition holds none of the range
+        conn.execute(text(create_partition_sql(month)))
+        return 0
+    # The default partition may not hold rows of a range being attached: detach it, make the
+    # month, move its rows through the parent (they land in the month), attach it again.
+    conn.execute(text(f"ALTER TABLE access_event DETACH PARTITION {DEFAULT_PARTITION}"))
+    conn.execute(text(create_partition_sql(month)))
+    conn.execute(
+        text(
+            "WITH moved AS (DELETE FROM access_event_default WHERE at >= :start AND at < :end "
+            "RETURNING *) INSERT INTO access_event SELECT * FROM moved"
+        ),
+        bounds,
+    )
+    conn.execute(text(f"ALTER TABLE access_event ATTACH PARTITION {DEFAULT_PARTITION} DEFAULT"))
+    return late
+
+
 def months_ahead(today: dt.date, ahead: int = AHEAD) -> list[dt.date]:
     """This month and the next ``ahead``: the partitions that must exist."""
     return [add_months(month_of(today), n) for n in range(ahead + 1)]
@@ -144,6 +179,8 @@ class Maintenance:
     created: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     deleted_rows: int = 0
+    # Rows the default partition took for a month that had no partition yet, moved into it.
+    moved_rows: int = 0
 
     def summary(self) -> str:
         return (
@@ -151,7 +188,7 @@ class Maintenance:
             f"{' (' + ', '.join(self.created) + ')' if self.created else ''}, "
             f"{len(self.dropped)} dropped"
             f"{' (' + ', '.join(self.dropped) + ')' if self.dropped else ''}, "
-            f"{self.deleted_rows} rows deleted"
+            f"{self.deleted_rows} rows deleted, {self.moved_rows} moved out of the default"
         )
 
 
@@ -184,12 +221,23 @@ def maintain_sync(
             done.deleted_rows = int(deleted.rowcount or 0)
         return done
     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
+    conn.execute(text(create_default_partition_sql()))
     existing = _existing_partitions(conn)
-    for month in months_ahead(today, ahead):
-        if partition_name(month) not in existing:
-            conn.execute(text(create_partition_sql(month)))
+    # Every month the default partition took reads for, and the months ahead.
+    late = conn.execute(
+        text("SELECT DISTINCT date_trunc('month', at AT TIME ZONE 'UTC') FROM access_event_default")
+    )
+    wanted = {month_of(value.date()) for (value,) in late} | set(months_ahead(today, ahead))
+    for month in sorted(wanted):
+        if partition_name(month) not in existing and (before is None or month >= before):
+            done.moved_rows += _make_partition(conn, month)
             done.created.append(partition_name(month))
     if before is not None:
+        oldest_kept = dt.datetime.combine(before, dt.time(), dt.UTC)
+        stale = conn.execute(
+            text("DELETE FROM access_event_default WHERE at < :before"), {"before": oldest_kept}
+        )
+        done.deleted_rows += int(stale.rowcount or 0)
         for name, month in sorted(existing.items(), key=lambda kv: kv[1]):
             if add_months(month, 1) <= before:
                 conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
@@ -225,6 +273,7 @@ def _after_create(target: Any, connection: Connection, **kw: Any) -> None:
     if dialect == "postgresql":
         for month in months_ahead(dt.datetime.now(dt.UTC).date()):
             connection.execute(text(create_partition_sql(month)))
+        connection.execute(text(create_default_partition_sql()))
     if dialect in VIEW_SQL:
         connection.execute(text(VIEW_SQL[dialect]))
 

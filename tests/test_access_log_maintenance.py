@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, inspect, select
+from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from typer.testing import CliRunner
 
@@ -180,3 +180,33 @@ async def test_the_worker_maintains_the_access_log_on_its_pass(
         await engine.dispose()
 
     assert seen == [6]
+
+
+async def test_a_read_of_a_month_without_a_partition_is_kept_and_moved_into_it_later(
+    empty_url: str, backend: str
+) -> None:
+    # given a database whose maintenance stopped in March (partitions up to May)
+    await _migrated(empty_url)
+    await _maintain(empty_url, retention=0)
+
+    # when reads are logged in September, long after the last partition
+    await _log_reads(empty_url, ["2027-09-03", "2027-09-20"])
+
+    # then they are kept (the default partition on PostgreSQL), and the next maintenance
+    # makes September's partition and moves them into it
+    assert await _days_logged(empty_url) == ["2027-09-03", "2027-09-20"]
+    done = await _maintain(empty_url, retention=0, today=dt.date(2027, 9, 25))
+    assert await _days_logged(empty_url) == ["2027-09-03", "2027-09-20"]
+    if backend == "postgres":
+        assert done.moved_rows == 2
+        assert "access_event_p202709" in done.created
+        engine = make_engine(empty_url)
+        try:
+            async with engine.connect() as conn:
+                left = await conn.scalar(text("SELECT count(*) FROM access_event_default"))
+                in_month = await conn.scalar(text("SELECT count(*) FROM access_event_p202709"))
+        finally:
+            await engine.dispose()
+        assert (left, in_month) == (0, 2)
+    again = await _maintain(empty_url, retention=0, today=dt.date(2027, 9, 25))
+    assert (again.created, again.moved_rows) == ([], 0)
