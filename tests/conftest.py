@@ -184,6 +184,52 @@ async def api(runtime: Runtime) -> AsyncIterator[Api]:
             yield Api(app=app, client=client, runtime=runtime)
 
 
+def _plain(value: Any) -> Any:
+    """A hashable value that is equal for equal schema arguments (a config's name converter
+    is a new object each time: compared by its attributes)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        return (type(value), tuple((f.name, _plain(getattr(value, f.name))) for f in fields))
+    if isinstance(value, dict):
+        return tuple(sorted((key, _plain(item)) for key, item in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_plain(item) for item in value)
+    if " object at 0x" in repr(value):
+        return (type(value), _plain(vars(value)))
+    return value
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_type_graph_per_schema() -> Iterator[None]:
+    """Every app a test makes builds its schema (`api.schema.build_schema`): strawberry's
+    conversion of the types takes some 60 ms, a third of an API test. The conversion depends
+    only on the types, the config and the executor, so it is done once per such set for the
+    run; each schema is a copy with the extensions its app asked for (its own document cache,
+    limits, error masking), as `build_schema` made them."""
+    import copy
+
+    import api.schema
+
+    real = api.schema.MillgateSchema
+    built: dict[tuple[Any, ...], api.schema.MillgateSchema] = {}
+
+    def shared(*, extensions: Any = (), **arguments: Any) -> api.schema.MillgateSchema:
+        key = _plain(arguments)
+        base = built.get(key)
+        if base is None:
+            base = built[key] = real(extensions=extensions, **arguments)
+            return base
+        schema = copy.copy(base)
+        schema.extensions = tuple(extensions)
+        return schema
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(api.schema, "MillgateSchema", shared)
+        yield
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _refuse_unscoped_reads() -> None:
     """Every ORM SELECT in the tests, as in the app, must come from authz.scope or be marked
