@@ -14,9 +14,10 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import models as m
@@ -49,6 +50,8 @@ def postgres_database() -> Iterator[str]:
         await engine.dispose()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    # A test database need not survive a crash of the server: commits skip the WAL flush.
+    asyncio.run(admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     yield admin_url.rsplit("/", 1)[0] + "/" + name
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -70,6 +73,14 @@ def database_url(
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = make_engine(database_url)
+    if engine.dialect.name == "sqlite":
+        # As synchronous_commit for PostgreSQL (postgres_database): no fsync at each commit.
+        @event.listens_for(engine.sync_engine, "connect")
+        def _no_fsync(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA synchronous=OFF")
+            cursor.close()
+
     async with engine.begin() as conn:
         await conn.run_sync(m.Base.metadata.drop_all)
         await conn.run_sync(m.Base.metadata.create_all)
@@ -118,7 +129,6 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyMaterial:
 
 
 from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
 
@@ -261,6 +271,7 @@ async def empty_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
         return
     name = f"millgate_migrations_{uuid.uuid4().hex[:12]}"
     await _admin_sql(f'CREATE DATABASE "{name}"')
+    await _admin_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     try:
         base = os.environ["MILLGATE_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
         yield "postgresql+asyncpg://" + base.split("://", 1)[1] + "/" + name
