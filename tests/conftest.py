@@ -14,9 +14,10 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 import models as m
@@ -49,6 +50,8 @@ def postgres_database() -> Iterator[str]:
         await engine.dispose()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    # A test database need not survive a crash of the server: commits skip the WAL flush.
+    asyncio.run(admin(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
     yield admin_url.rsplit("/", 1)[0] + "/" + name
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -70,6 +73,14 @@ def database_url(
 @pytest.fixture(scope="session")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = make_engine(database_url)
+    if engine.dialect.name == "sqlite":
+        # As synchronous_commit for PostgreSQL (postgres_database): no fsync at each commit.
+        @event.listens_for(engine.sync_engine, "connect")
+        def _no_fsync(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA synchronous=OFF")
+            cursor.close()
+
     async with engine.begin() as conn:
         await conn.run_sync(m.Base.metadata.drop_all)
         await conn.run_sync(m.Base.metadata.create_all)
@@ -118,7 +129,6 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> KeyMaterial:
 
 
 from dataclasses import dataclass  # noqa: E402
-from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
 
@@ -184,6 +194,52 @@ async def api(runtime: Runtime) -> AsyncIterator[Api]:
             yield Api(app=app, client=client, runtime=runtime)
 
 
+def _plain(value: Any) -> Any:
+    """A hashable value that is equal for equal schema arguments (a config's name converter
+    is a new object each time: compared by its attributes)."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = dataclasses.fields(value)
+        return (type(value), tuple((f.name, _plain(getattr(value, f.name))) for f in fields))
+    if isinstance(value, dict):
+        return tuple(sorted((key, _plain(item)) for key, item in value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_plain(item) for item in value)
+    if " object at 0x" in repr(value):
+        return (type(value), _plain(vars(value)))
+    return value
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_type_graph_per_schema() -> Iterator[None]:
+    """Every app a test makes builds its schema (`api.schema.build_schema`): strawberry's
+    conversion of the types takes some 60 ms, a third of an API test. The conversion depends
+    only on the types, the config and the executor, so it is done once per such set for the
+    run; each schema is a copy with the extensions its app asked for (its own document cache,
+    limits, error masking), as `build_schema` made them."""
+    import copy
+
+    import api.schema
+
+    real = api.schema.MillgateSchema
+    built: dict[tuple[Any, ...], api.schema.MillgateSchema] = {}
+
+    def shared(*, extensions: Any = (), **arguments: Any) -> api.schema.MillgateSchema:
+        key = _plain(arguments)
+        base = built.get(key)
+        if base is None:
+            base = built[key] = real(extensions=extensions, **arguments)
+            return base
+        schema = copy.copy(base)
+        schema.extensions = tuple(extensions)
+        return schema
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(api.schema, "MillgateSchema", shared)
+        yield
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _refuse_unscoped_reads() -> None:
     """Every ORM SELECT in the tests, as in the app, must come from authz.scope or be marked
@@ -215,6 +271,7 @@ async def empty_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
         return
     name = f"millgate_migrations_{uuid.uuid4().hex[:12]}"
     await _admin_sql(f'CREATE DATABASE "{name}"')
+    await _admin_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     try:
         base = os.environ["MILLGATE_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
         yield "postgresql+asyncpg://" + base.split("://", 1)[1] + "/" + name

@@ -30,7 +30,7 @@ from exports.job import run_once
 from tests.api.support import codes, gid, row_counts, scalar
 from tests.builders import make_org, make_user
 from tests.field_access import FIELD_ACCESS
-from tests.world import demo_world
+from tests.world import demo_world, kept_world
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = ROOT / "schema.graphql"
@@ -306,10 +306,15 @@ QUERY_PROBES = {
 
 @pytest.fixture
 async def world(session: AsyncSession, keys: KeyMaterial, api: Any, backend: str) -> DemoWorld:
-    """The demo world, its exports written too: a row of every Node type."""
-    seeded = await demo_world(session, keys, api, backend)
-    await run_once(api.runtime.sessionmaker, api.runtime.keys)
-    return seeded
+    """The demo world, its exports written too: a row of every Node type (kept in the
+    database after the first test: tests/world.py)."""
+
+    async def build() -> DemoWorld:
+        seeded = await demo_world(session, keys, api, backend)
+        await run_once(api.runtime.sessionmaker, api.runtime.keys)
+        return seeded
+
+    return await kept_world(api.runtime.engine, "demo with exports", build)
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
 """The worlds tests run in, and what the database holds between tests.
 
 Three ways to get rows: the demo world (`demo_world`: `demo` seeded once per database,
-then copied row for row), the authorization worlds (`build_matrix_world`,
-`build_mutation_world`), and the export world (`make_world`). Single rows come from the
-`make_*` builders in tests/builders.py.
+then restored from the copy the database keeps: `kept_world`, for any world), the
+authorization worlds (`build_matrix_world`, `build_mutation_world`), and the export world
+(`make_world`). Single rows come from the `make_*` builders in tests/builders.py.
+
+Emptying, saving and restoring a world are each one script, one round trip to the server.
 
 Keeping a world: a test marked `reads_only` does not empty the database when it ends, so
 the next read-only test that asks for the same world finds it there and skips the copy. The
@@ -15,8 +17,9 @@ that succeeds appends to the audit trail, so the count check catches updates too
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pytest
 from sqlalchemy import select, text
@@ -50,6 +53,8 @@ from tests.builders import (
 
 # --- what the database holds between tests ------------------------------------------------
 
+T = TypeVar("T")
+
 EMPTY = ""
 
 
@@ -76,25 +81,51 @@ def keeps_world(node: pytest.Item) -> bool:
     )
 
 
+def _sql_script(engine: AsyncEngine, statements: list[str]) -> str:
+    return "BEGIN; " + "; ".join(statements) + "; COMMIT"
+
+
+async def _run_script(engine: AsyncEngine, statements: list[str]) -> None:
+    """The statements in one transaction and one round trip (the driver's own script call:
+    no parameters, our own table names only)."""
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        driver: Any = raw.driver_connection
+        script = _sql_script(engine, statements)
+        if engine.dialect.name == "postgresql":
+            await driver.execute(script)
+        else:
+            await driver.executescript(script)
+
+
+def _tables() -> list[Any]:
+    """Our tables, parents first."""
+    return list(m.Base.metadata.sorted_tables)
+
+
+def _restart_sequences(engine: AsyncEngine) -> list[str]:
+    """PostgreSQL: each id sequence moved past the highest id in its table (1 when empty)."""
+    if engine.dialect.name != "postgresql":
+        return []  # SQLite takes the next id from the rows themselves
+    last = 'COALESCE((SELECT max(id) FROM "{}"), 0)'  # our own table names only
+    moves = [
+        f"setval(pg_get_serial_sequence('\"{t.name}\"', 'id'), {last.format(t.name)} + 1, false)"
+        for t in _tables()
+        if "id" in t.c and t.c.id.primary_key and t.c.id.autoincrement
+    ]
+    return ["SELECT " + ", ".join(moves)]
+
+
 async def empty_database(engine: AsyncEngine, *, only_if_used: bool = False) -> None:
-    """DELETE every row, children first, and restart the id sequences.
+    """DELETE every row, children first, and restart the id sequences, in one round trip.
 
     (TRUNCATE would be simpler, but costs PostgreSQL about a second a test.)
     """
     held = _held(engine)
     if only_if_used and held.world == EMPTY:
         return
-    tables = list(reversed(m.Base.metadata.sorted_tables))
-    async with engine.begin() as conn:
-        for table in tables:
-            await conn.execute(table.delete())
-        if engine.dialect.name == "postgresql":
-            restarts = [
-                f"setval(pg_get_serial_sequence('\"{t.name}\"', 'id'), 1, false)"
-                for t in tables
-                if "id" in t.c and t.c.id.primary_key and t.c.id.autoincrement
-            ]
-            await conn.execute(text("SELECT " + ", ".join(restarts)))
+    deletes = [f'DELETE FROM "{t.name}"' for t in reversed(_tables())]  # noqa: S608 - ours
+    await _run_script(engine, deletes + _restart_sequences(engine))
     _HELD[str(engine.url)] = _Held()
 
 
@@ -142,45 +173,79 @@ async def leave_world(engine: AsyncEngine, node: pytest.Item) -> None:
         pytest.fail(f"{node.nodeid} is marked reads_only but changed rows; mark it `writes`")
 
 
+# --- worlds kept inside the database ----------------------------------------------------
+
+_BUILT: dict[tuple[str, str], Any] = {}  # (database URL, world) -> what its builder returned
+
+
+def _copy_of(engine: AsyncEngine, world: str, table: str) -> str:
+    """Where the database keeps its copy of `table` as `world` left it."""
+    name = "".join(c if c.isalnum() else "_" for c in world)
+    if engine.dialect.name == "postgresql":
+        return f'"world_{name}"."{table}"'
+    return f'"world_{name}__{table}"'
+
+
+async def _save(engine: AsyncEngine, world: str) -> None:
+    """Copies every table into the database itself (PostgreSQL: a schema of its own; SQLite:
+    tables beside ours), so that a restore is one statement a table, run by the server."""
+    copies = [(t.name, _copy_of(engine, world, t.name)) for t in _tables()]
+    if engine.dialect.name == "postgresql":
+        schema = copies[0][1].split(".")[0]
+        statements = [f"DROP SCHEMA IF EXISTS {schema} CASCADE", f"CREATE SCHEMA {schema}"]
+    else:
+        statements = [f"DROP TABLE IF EXISTS {copy}" for _, copy in copies]
+    statements += [
+        f'CREATE TABLE {copy} AS SELECT * FROM "{table}"'  # noqa: S608 - our tables
+        for table, copy in copies
+    ]
+    await _run_script(engine, statements)
+
+
+async def _restore(engine: AsyncEngine, world: str) -> None:
+    """The saved world back into the (empty) tables, parents first, in one round trip."""
+    inserts = [
+        f'INSERT INTO "{t.name}" SELECT * FROM {_copy_of(engine, world, t.name)}'  # noqa: S608
+        for t in _tables()
+    ]
+    await _run_script(engine, inserts + _restart_sequences(engine))
+
+
+async def kept_world(engine: AsyncEngine, name: str, build: Callable[[], Awaitable[T]]) -> T:
+    """The world `name`, committed: `build` makes it (and commits) the first time in this
+    database; later tests get the copy the database keeps, restored by the server in one round
+    trip, or, when read-only, the world an earlier read-only test left (see `keeps_world`).
+    `build` returns plain values (ids, names, keys) that stay true for every copy; it may
+    itself start from another kept world."""
+    key = (str(engine.url), name)
+    if await _keep(engine, name):
+        return cast(T, _BUILT[key])
+    if key in _BUILT:
+        await _restore(engine, name)
+    else:
+        built = await build()
+        await _save(engine, name)
+        _BUILT[key] = built
+    await _made(engine, name)
+    return cast(T, _BUILT[key])
+
+
 # --- the demo world -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    world: DemoWorld
-    rows: dict[str, list[dict[str, Any]]]
-
-
-_SNAPSHOTS: dict[str, _Snapshot] = {}  # by database URL, for the whole test run
 
 
 async def demo_world(
     session: AsyncSession, keys: KeyMaterial, api: Any, backend: str | None = None
 ) -> DemoWorld:
-    """The demo world, committed.
+    """The demo world, committed: seeded by `demo` once per database (see `kept_world`).
+    (`backend` is accepted for older callers; the database URL tells the backends apart.)"""
 
-    Seeded by `demo` once per database; later tests get a row-for-row copy of that seed,
-    which takes a tenth of the time, or, when read-only, the copy an earlier one read.
-    (`backend` is accepted for older callers; the database URL tells the backends apart.)
-    """
-    engine: AsyncEngine = api.runtime.engine
-    url = str(engine.url)
-    snapshot = _SNAPSHOTS.get(url)
-    if await _keep(engine, "demo"):
-        assert snapshot is not None
-        seeded_world = snapshot.world
-    elif snapshot is None:
+    async def seed() -> DemoWorld:
         await seed_reference(session)
         seeded = await seed_demo(session, keys)
         await session.commit()
-        _SNAPSHOTS[url] = _Snapshot(seeded, await _copy_rows(engine))
-        seeded_world = seeded
-        await _made(engine, "demo")
-    else:
-        await _restore_rows(engine, snapshot.rows)
-        seeded_world = snapshot.world
-        await _made(engine, "demo")
-    return seeded_world
+        return seeded
+
+    return await kept_world(api.runtime.engine, "demo", seed)
 
 
 async def seed_world(session: AsyncSession, keys: KeyMaterial, api: Any) -> DemoWorld:
@@ -188,32 +253,6 @@ async def seed_world(session: AsyncSession, keys: KeyMaterial, api: Any) -> Demo
     world = await demo_world(session, keys, api)
     await session.rollback()  # a fresh snapshot: the copy was written on another connection
     return world
-
-
-async def _copy_rows(engine: AsyncEngine) -> dict[str, list[dict[str, Any]]]:
-    async with engine.connect() as conn:  # Core reads: no ORM, nothing for the guard to vet
-        return {
-            table.name: [dict(row._mapping) for row in await conn.execute(table.select())]
-            for table in m.Base.metadata.sorted_tables
-        }
-
-
-async def _restore_rows(engine: AsyncEngine, rows: dict[str, list[dict[str, Any]]]) -> None:
-    async with engine.begin() as conn:
-        for table in m.Base.metadata.sorted_tables:
-            if rows[table.name]:
-                await conn.execute(table.insert(), rows[table.name])
-        if engine.dialect.name == "postgresql":  # the ids were given: move the sequences on
-            for table in m.Base.metadata.sorted_tables:
-                if (
-                    "id" in table.c
-                    and rows[table.name]
-                    and isinstance(rows[table.name][0]["id"], int)
-                ):
-                    name = table.name
-                    sequence = f"pg_get_serial_sequence('\"{name}\"', 'id')"
-                    moved = f'SELECT setval({sequence}, (SELECT max(id) FROM "{name}"))'  # noqa: S608
-                    await conn.execute(text(moved))
 
 
 # --- callers of the demo world ------------------------------------------------------------

@@ -60,9 +60,11 @@ def chromium_path() -> str:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 async def browser(chromium_path: str) -> AsyncIterator[Any]:
-    """Debian's headless Chromium, started once; each test opens its own context (cookies)."""
+    """Debian's headless Chromium, started once a module; each test opens its own context
+    (cookies). Not once a session: its driver's task would live on in the event loop the tests
+    of other modules share (tests/authz/test_decisions_per_request.py counts those tasks)."""
     from playwright.async_api import async_playwright
 
     from tests.console.browser import ARGS
