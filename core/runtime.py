@@ -11,6 +11,9 @@ from core.crypto import KeyMaterial, TokenService, load_key_material
 from core.db import make_engine, make_sessionmaker
 from core.settings import Settings
 
+# Tokens whose verified signatures a process keeps (~1.1 KB each with the token: 4.4 MB at most).
+TOKENS_REMEMBERED = 4096
+
 
 @dataclass(eq=False)
 class Runtime:
@@ -37,8 +40,12 @@ class Runtime:
 
     @cached_property
     def token_service(self) -> TokenService:
+        # Remembers the signatures of the tokens in use: clients send one on every request.
         return TokenService(
-            self.keys.signing, self.settings.token_issuer, self.settings.token_audience
+            self.keys.signing,
+            self.settings.token_issuer,
+            self.settings.token_audience,
+            remember=TOKENS_REMEMBERED,
         )
 
     async def close(self) -> None:

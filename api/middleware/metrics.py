@@ -18,6 +18,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import func, select  # noqa: TID251 - reads marked with system_read
 from starlette.requests import Request
@@ -36,6 +37,10 @@ log = logging.getLogger("millgate.metrics")
 class MetricsMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # The labelled series, looked up once: ``labels()`` takes a lock and builds a key on
+        # every call (a few label values only: operation types and status codes).
+        self._counted: dict[tuple[str, int], Any] = {}
+        self._timed: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] == "/metrics":
@@ -55,8 +60,14 @@ class MetricsMiddleware:
         finally:
             info = request_log.current()
             kind = (info.operation_type if info else None) or "none"
-            metrics.REQUESTS.labels(kind, str(status)).inc()
-            metrics.REQUEST_DURATION.labels(kind).observe(time.perf_counter() - started)
+            counted = self._counted.get((kind, status))
+            if counted is None:
+                counted = self._counted[kind, status] = metrics.REQUESTS.labels(kind, str(status))
+            counted.inc()
+            timed = self._timed.get(kind)
+            if timed is None:
+                timed = self._timed[kind] = metrics.REQUEST_DURATION.labels(kind)
+            timed.observe(time.perf_counter() - started)
             if status == 429:
                 metrics.RATE_LIMITED.inc()
 

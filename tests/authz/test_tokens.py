@@ -734,3 +734,51 @@ def test_api_key_hasher_digest_depends_on_the_pepper() -> None:
     assert one.matches(secret, digest)
     assert not other.matches(secret, digest)
     assert digest == hmac.new(b"a" * 32, secret.encode(), hashlib.sha256).hexdigest()
+
+
+def test_a_remembered_token_is_checked_against_the_clock_and_its_key_every_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key = OKPKey.generate_key("Ed25519", parameters={"kid": "sig-a"})
+    keys = SigningKeys([key])
+    service = TokenService(keys, "millgate", "millgate-api", remember=2)
+    token = service.issue(7, 600)
+    verified: list[str] = []
+    signature_check = crypto._verified_claims
+
+    def counting(token: str, *args: Any) -> dict[str, Any]:
+        verified.append(token)
+        return signature_check(token, *args)
+
+    monkeypatch.setattr(crypto, "_verified_claims", counting)
+
+    assert service.verify(token).user_id == 7
+    assert service.verify(token).user_id == 7
+    assert verified == [token]  # the signature was checked once
+    # Past its expiry (and the leeway), the remembered token is refused as before.
+    later = time.time() + 600 + crypto.CLOCK_LEEWAY_SECONDS + 5
+    monkeypatch.setattr("joserfc._rfc7519.claims.time.time", lambda: later)
+    with pytest.raises(InvalidToken) as expired:
+        service.verify(token)
+    assert expired.value.description == crypto.EXPIRED
+    monkeypatch.undo()
+    # Remembered under another key of the same kid: verified anew, and refused.
+    stranger = TokenService(
+        SigningKeys([OKPKey.generate_key("Ed25519", parameters={"kid": "sig-a"})]),
+        "millgate",
+        "millgate-api",
+        remember=2,
+    )
+    stranger._signed[token] = service._signed[token]
+    with pytest.raises(InvalidToken):
+        stranger.verify(token)
+    # Bounded: the oldest token is forgotten first, and a forgotten one verifies in full.
+    others = [service.issue(user, 600) for user in (8, 9)]
+    for other in others:
+        service.verify(other)
+    assert len(service._signed) == 2 and token not in service._signed
+    assert service.verify(token).user_id == 7
+
+
+def test_the_app_remembers_token_signatures(runtime: Runtime) -> None:
+    assert runtime.token_service._remember > 0
