@@ -19,7 +19,13 @@ from strawberry.dataloader import DataLoader
 import models as m
 from api.pagination import PageArgs
 from authz.facts import NO_GRANTS, grant_scopes
-from authz.paging import count_each, count_per_parent, first_per_parent, newest_per_parent
+from authz.paging import (
+    count_each,
+    count_per_parent,
+    first_of_each,
+    first_per_parent,
+    newest_per_parent,
+)
 from authz.scope import Scope
 
 if TYPE_CHECKING:
@@ -318,6 +324,32 @@ def assessments_page(scope: Scope, parents: Parents, args: PageArgs) -> tuple[An
         columns=True,
     )
     return page, counted is not None
+
+
+def assessments_of_each(
+    scope: Scope, factories: Any, key: str, args: PageArgs
+) -> tuple[Any, Any, bool]:
+    """:func:`assessments_page` joined to each row of a factory page (``factories``, a scoped
+    statement of columns ordered by its factory id column ``key``): one statement of rows
+    (the factory's columns, then the assessment's as in :func:`assessments_page`, nulls for
+    a factory with none), and the lateral subquery of the assessments. PostgreSQL only."""
+    stmt = scope.assessments_with_cycle()
+    if args.after is not None:
+        stmt = stmt.where(tuple_(m.Assessment.assessed_on, m.Assessment.id) < tuple_(*args.after))
+    counted = args.after is None
+    if counted:  # the factory's count of visible assessments: the lateral's window count
+        stmt = stmt.add_columns(func.count().over().label(TOTAL))
+    page, lateral = first_of_each(
+        factories,
+        key,
+        stmt,
+        m.Assessment,
+        m.Assessment.factory_id,
+        [m.Assessment.assessed_on.desc(), m.Assessment.id.desc()],
+        args.first + 1,
+        extra=["cycle_number", TOTAL] if counted else ["cycle_number"],
+    )
+    return page, lateral, counted
 
 
 def assessment_counts(scope: Scope, factory_ids: Parents) -> Any:

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, inspect, literal, select, union_all
+from sqlalchemy import ColumnElement, Select, func, inspect, literal, select, true, union_all
 from sqlalchemy.orm import QueryableAttribute, aliased
 
 from authz.guard import SCOPE_OPTION, UnscopedRead, scoped
@@ -59,6 +59,49 @@ def first_per_parent(
         .order_by(inner.c[ROW_NUMBER])
     )
     return scoped(outer, f"{label}:page")
+
+
+def first_of_each(
+    parents: Select[*tuple[Any, ...]],
+    key: str,
+    stmt: Select[*tuple[Any, ...]],
+    entity: Any,
+    parent_col: Column,
+    order_by: Sequence[Column],
+    limit: int,
+    extra: Sequence[str] = (),
+) -> tuple[Select[*tuple[Any, ...]], Any]:
+    """Each row of ``parents`` followed by the first ``limit`` rows of ``entity`` that
+    ``stmt`` gives for it (``parent_col`` equal to its column ``key``), in ``order_by``
+    order: one statement for a page and its nested pages (``LEFT JOIN LATERAL``,
+    PostgreSQL). A parent with no such row has one row, the entity's columns null.
+
+    Rows are the parents' columns, then the entity's mapped columns and ``extra`` (as
+    :func:`first_per_parent` with ``columns``), ordered by the parents' ``key`` (ascending),
+    then by ``order_by``.
+    Both statements must be scoped; the result is labelled with both labels. Also returns
+    the lateral subquery, for columns correlated to its rows.
+    """
+    label = f"{_label(parents)}+{_label(stmt)}"
+    head = parents.subquery()
+    number = func.row_number().over(order_by=list(order_by))
+    inner = (
+        stmt.where(parent_col == head.c[key])
+        .add_columns(number.label(ROW_NUMBER))
+        .order_by(*order_by)
+        .limit(limit)
+        .lateral()
+    )
+    outer = (
+        select(
+            *head.c,
+            *(inner.c[name] for name in _column_names(entity)),
+            *(inner.c[name] for name in extra),
+        )
+        .select_from(head.outerjoin(inner, true()))
+        .order_by(head.c[key], inner.c[ROW_NUMBER])
+    )
+    return scoped(outer, f"{label}:page"), inner
 
 
 @cache

@@ -8,10 +8,11 @@ level for the whole page with the statements the resolvers' loaders use
 and builds the answer with the generated builders (:mod:`api.planner.build`).
 
 Statements: the factory page (its country joined in, its ``totalCount`` a scalar subquery
-of the same count statement), then one statement per nested page (window functions: the
-count of a first page is a window count), and a count statement for a ``totalCount`` after
-a cursor, as the loaders do. Never more than the standard executor runs; the page size
-changes none of it.
+of the same count statement), on PostgreSQL with each factory's assessment page joined to it
+(``LEFT JOIN LATERAL``, :func:`api.loaders.assessments_of_each`); then one statement per
+nested page (window functions: the count of a first page is a window count; on SQLite the
+assessment pages too), and a count statement for a ``totalCount`` after a cursor, as the
+loaders do. Never more than the standard executor runs; the page size changes none of it.
 """
 
 from __future__ import annotations
@@ -125,6 +126,22 @@ def _by_parent(rows: Sequence[Any], column: int) -> dict[int, list[Any]]:
     return found
 
 
+def _split(rows: Sequence[Any], width: int) -> tuple[list[Any], dict[int, list[Any]]]:
+    """Rows of factories with their assessments joined (ordered by factory): each factory's
+    row once, and its assessments' rows (the columns after ``width``) by factory id."""
+    factories: list[Any] = []
+    pages: dict[int, list[Any]] = {}
+    last = None
+    for row in rows:
+        factory = row[_FACTORY_ID]
+        if factory != last:
+            factories.append(row)
+            last = factory
+        if row[width + _ASSESSMENT_ID] is not None:
+            pages.setdefault(factory, []).append(row[width:])
+    return factories, pages
+
+
 async def run(
     plan: Plan, ctx: Context, values: dict[str, Any] | None, cache: StatementCache
 ) -> dict[str, Any]:
@@ -167,16 +184,22 @@ async def run(
     assessment_ids: list[int] = []
     async with ctx.db() as session:
         rows = (await session.execute(stmts.factories)).all()
+        width = stmts.width
+        if width is not None:  # the assessment pages came joined: one row per assessment
+            rows, assessment_pages = _split(rows, width)
         page = rows[:first]
         total = None
         if plan.total:
-            total = rows[0][-1] if rows else int(await session.scalar(stmts.factory_count) or 0)
+            at = -1 if width is None else width - 1
+            total = rows[0][at] if rows else int(await session.scalar(stmts.factory_count) or 0)
         ids = [row[_FACTORY_ID] for row in page]
-        if stmts.assessments is not None and args.assessments is not None and ids:
+        if args.assessments is not None and ids:  # joined (width) or a statement of its own
             parents = {PARENTS: ids}
-            assessment_pages = _by_parent(
-                (await session.execute(stmts.assessments, parents)).all(), _ASSESSMENT_FACTORY
-            )
+            if stmts.assessments is not None:
+                assessment_pages = _by_parent(
+                    (await session.execute(stmts.assessments, parents)).all(),
+                    _ASSESSMENT_FACTORY,
+                )
             at = -2 if stmts.findings_in_assessments else -1
             if stmts.assessments_counted:
                 assessment_totals = {p: found[0][at] for p, found in assessment_pages.items()}

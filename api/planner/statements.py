@@ -25,6 +25,7 @@ from api.loaders import (
     FindingFilter,
     Parents,
     assessment_counts,
+    assessments_of_each,
     assessments_page,
     finding_count_of,
     finding_counts,
@@ -53,7 +54,10 @@ class Arguments:
 class Statements:
     factories: Any  # the page (its country joined, its count beside each row when asked)
     factory_count: Any  # for a page with no row
-    assessments: Any | None
+    # The assessment pages joined in (PostgreSQL): each row is the factory's first ``width``
+    # columns, then an assessment's (nulls for none), as ``assessments``' rows would be.
+    width: int | None
+    assessments: Any | None  # a statement of its own (SQLite: no LATERAL)
     assessments_counted: bool  # a window count beside each assessment row
     # Each assessment's finding count as its row's last column (then no finding statement)
     findings_in_assessments: bool
@@ -89,16 +93,28 @@ def build(
         parents = bindparam(PARENTS, type_=ARRAY(Integer))
     assessments = assessment_count = findings = finding_count = None
     assessments_counted = findings_counted = in_assessments = False
+    width = None
     if args.assessments is not None:
-        assessments, assessments_counted = assessments_page(scope, parents, args.assessments)
+        if postgres:
+            # The assessment pages joined to the factory page (LEFT JOIN LATERAL): one
+            # statement, one round trip, for both levels.
+            width = len(page.selected_columns)
+            page, rows_of, assessments_counted = assessments_of_each(
+                scope, page, m.Factory.id.key, args.assessments
+            )
+        else:
+            assessments, assessments_counted = assessments_page(scope, parents, args.assessments)
+            (rows_of,) = assessments.get_final_froms()
         if assessment_total and not assessments_counted:
             assessment_count = assessment_counts(scope, parents)
         if finding_count_only and args.flt is not None:
-            # A finding page's totalCount alone (the light page): a column of this statement.
-            (page_rows,) = assessments.get_final_froms()
-            assessments = assessments.add_columns(
-                finding_count_of(scope, page_rows.c.id, args.flt).label("_finding_count")
-            )
+            # A finding page's totalCount alone (the light page): a column of the assessment
+            # rows, correlated to each one's id.
+            column = finding_count_of(scope, rows_of.c.id, args.flt).label("_finding_count")
+            if assessments is None:
+                page = page.add_columns(column)
+            else:
+                assessments = assessments.add_columns(column)
             in_assessments = True
     if args.findings is not None and args.flt is not None and not in_assessments:
         findings, findings_counted = findings_page(scope, parents, args.findings, args.flt)
@@ -107,6 +123,7 @@ def build(
     return Statements(
         _core(page),
         _core(count_stmt),
+        width,
         _core(assessments),
         assessments_counted,
         in_assessments,
