@@ -24,6 +24,7 @@ import orjson
 
 from core.crypto import TokenService, load_key_material
 from core.errors import InvalidToken
+from core.runtime import TOKENS_REMEMBERED
 from core.settings import Settings
 
 Scope = MutableMapping[str, Any]
@@ -125,7 +126,13 @@ class Floor:
             create_missing=False,
         )
         self.fields = keys.fields
-        self.tokens = TokenService(keys.signing, settings.token_issuer, settings.token_audience)
+        # Configured as Millgate's (core.runtime): verified signatures remembered, like for like.
+        self.tokens = TokenService(
+            keys.signing,
+            settings.token_issuer,
+            settings.token_audience,
+            remember=TOKENS_REMEMBERED,
+        )
         self.dsn = "postgresql://" + settings.effective_database_url.split("://", 1)[1]
         self.pool: asyncpg.Pool | None = None
 
