@@ -366,12 +366,21 @@ def _finding_filter(stmt: Any, flt: FindingFilter) -> Any:
     return stmt
 
 
+def _findings_of(scope: Scope, parents: Parents) -> Any:
+    """The visible findings of these assessments. The assessments' ids bound on both sides of
+    the join: with the findings' alone, PostgreSQL's estimate made it hash every assessment
+    the caller may see (13 ms for a brand of 1,000 factories) instead of reading the page's."""
+    return scope.findings().where(
+        _among(m.Finding.assessment_id, parents), _among(m.Assessment.id, parents)
+    )
+
+
 def findings_page(
     scope: Scope, parents: Parents, args: PageArgs, flt: FindingFilter
 ) -> tuple[Any, bool]:
     """The first ``args.first + 1`` visible findings of each assessment by id, as rows of
     their columns, then (when ``counted``) each assessment's count (a window count)."""
-    stmt = _finding_filter(scope.findings().where(_among(m.Finding.assessment_id, parents)), flt)
+    stmt = _finding_filter(_findings_of(scope, parents), flt)
     if args.after is not None:
         stmt = stmt.where(m.Finding.id > args.after[0])
     counted = _with_total(stmt, m.Finding.assessment_id, args)
@@ -389,7 +398,7 @@ def findings_page(
 
 def finding_counts(scope: Scope, parents: Parents, flt: FindingFilter) -> Any:
     """``(assessment id, visible findings)`` rows."""
-    stmt = _finding_filter(scope.findings().where(_among(m.Finding.assessment_id, parents)), flt)
+    stmt = _finding_filter(_findings_of(scope, parents), flt)
     return count_per_parent(stmt, m.Finding.assessment_id)
 
 
