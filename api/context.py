@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -71,11 +71,16 @@ class Context:
         return allows(self.principal, obj, act, factory_relation(self.principal, factory, grants))
 
     def record_access(self, factory_id: int, info: Info[Any, Any]) -> None:
-        """Notes a read of a factory's data by someone other than the factory itself, named
-        by the schema fields it went through (:func:`api.access_paths.field_path`)."""
+        """Notes a resolver's read of a factory's data, named by the schema fields it went
+        through (:func:`api.access_paths.field_path`)."""
+        self.note_read(factory_id, (field_path(info),), info.operation.operation.value)
+
+    def note_read(self, factory_id: int, paths: Iterable[str], operation: str) -> None:
+        """Notes a read of a factory's data under these field paths, when someone other than
+        the factory itself reads it (the anonymous public's reads are not logged)."""
         if self.principal.factory_id != factory_id and not self.principal.is_anonymous:
-            self.accessed.setdefault(factory_id, set()).add(field_path(info))
-            self.accessed_by = info.operation.operation.value
+            self.accessed.setdefault(factory_id, set()).update(paths)
+            self.accessed_by = operation
 
     async def flush_access_log(self) -> None:
         """One event per distinct set of field paths, naming every factory read with them

@@ -245,25 +245,15 @@ async def run(
 
 
 def _record(plan: Plan, ctx: Context, ids: list[int], shown: list[Any]) -> None:
-    """What the resolvers record (:meth:`api.context.Context.record_access`): the page's
-    factories when its edges are read, each one's assessments, each shown assessment's
-    findings; never the caller's own factory, nothing for the anonymous public."""
-    principal = ctx.principal
-    if principal.is_anonymous or not plan.edges:
+    """What the resolvers record (:meth:`api.context.Context.note_read`, which leaves out
+    the caller's own factory and the anonymous public): the page's factories when its edges
+    are read, each one's assessments, each shown assessment's findings."""
+    if not plan.edges:
         return
-    own = principal.factory_id
-    accessed = ctx.accessed
-    recorded = False
-    paths = [FACTORIES] if plan.assessments is None else [FACTORIES, ASSESSMENTS]
+    query = OperationType.QUERY.value
+    paths = (FACTORIES,) if plan.assessments is None else (FACTORIES, ASSESSMENTS)
     for factory_id in ids:
-        if factory_id != own:
-            accessed.setdefault(factory_id, set()).update(paths)
-            recorded = True
+        ctx.note_read(factory_id, paths, query)
     if plan.findings is not None:
         for row in shown:
-            factory_id = row[_ASSESSMENT_FACTORY]
-            if factory_id != own:
-                accessed.setdefault(factory_id, set()).add(FINDINGS)
-                recorded = True
-    if recorded:
-        ctx.accessed_by = OperationType.QUERY.value
+            ctx.note_read(row[_ASSESSMENT_FACTORY], (FINDINGS,), query)
