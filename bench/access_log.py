@@ -46,6 +46,7 @@ from api.loaders import access_page_statement
 from api.pagination import PageArgs
 from authz.principal import Principal
 from authz.scope import Scope
+from bench.pg import admin, asyncpg_url, sqlalchemy_url
 from core.db import make_engine
 from migrations import migrate
 from models.access_log import add_months, create_partition_sql, maintain, month_of
@@ -60,22 +61,6 @@ FIELDS = (
     "factories.assessments.kind factories.country factories.id factories.name"
 )
 REPEATS = 15
-
-
-def asyncpg_url(url: str) -> str:
-    return "postgresql://" + url.split("://", 1)[1]
-
-
-def sqlalchemy_url(url: str) -> str:
-    return "postgresql+asyncpg://" + url.split("://", 1)[1]
-
-
-async def admin(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(asyncpg_url(url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 def brand_pages(seed: int) -> tuple[list[tuple[int, list[int]]], list[float]]:

@@ -49,6 +49,7 @@ from authz.guard import scoped
 from authz.paging import count
 from authz.principal import Principal
 from authz.scope import Scope, active_grant
+from bench.pg import admin, asyncpg_url, sqlalchemy_url
 from core.db import make_engine, make_sessionmaker
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -236,22 +237,6 @@ def measure_checks(world: World, size: int, seed: int) -> Checks:
 
 
 # --- (c) scoped list queries on PostgreSQL ---------------------------------------------------
-
-
-def asyncpg_url(url: str) -> str:
-    return "postgresql://" + url.split("://", 1)[1]
-
-
-def sqlalchemy_url(url: str) -> str:
-    return "postgresql+asyncpg://" + url.split("://", 1)[1]
-
-
-async def admin(url: str, sql: str) -> None:
-    conn = await asyncpg.connect(asyncpg_url(url))
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 async def create_schema(url: str) -> None:
