@@ -106,16 +106,29 @@ def _check_caller(module_globals: dict[str, Any]) -> None:
         )
 
 
+def _scoped(options: Any) -> bool:
+    label = options.get(SCOPE_OPTION)
+    return bool(label) and (
+        not str(label).startswith("system:") or options.get(_SYSTEM_OPTION) is _SYSTEM_MARK
+    )
+
+
 def _check(state: ORMExecuteState) -> None:
     if not state.is_select or state.is_column_load or state.is_relationship_load:
         return
-    options = state.execution_options
-    label = options.get(SCOPE_OPTION)
-    if label and (
-        not str(label).startswith("system:") or options.get(_SYSTEM_OPTION) is _SYSTEM_MARK
-    ):
-        return
-    raise UnscopedRead(f"unscoped ORM read: {str(state.statement)[:120]!r}")
+    if not _scoped(state.execution_options):
+        raise UnscopedRead(f"unscoped ORM read: {str(state.statement)[:120]!r}")
+
+
+def checked(stmt: E) -> E:
+    """The statement, if the listener would let it through; else :class:`UnscopedRead`.
+
+    For reads run on the session's connection rather than through the session (the
+    planner's, :mod:`api.planner`), which the ``do_orm_execute`` listener never sees.
+    """
+    if not _scoped(stmt.get_execution_options()):
+        raise UnscopedRead(f"unscoped read: {str(stmt)[:120]!r}")
+    return stmt
 
 
 def install_guard(target: Any = Session) -> None:

@@ -20,6 +20,7 @@ from authz.guard import (
     SYSTEM_READERS,
     SystemReadRefused,
     UnscopedRead,
+    checked,
     may_read_as_system,
     system_read,
 )
@@ -90,6 +91,19 @@ async def test_a_hand_written_system_label_does_not_pass_the_guard(session: Asyn
         await session.execute(forged)
     # the same read through system_read passes
     await session.execute(system_read(select(m.Factory), "test: the guard's own check"))
+
+
+def test_the_check_of_reads_on_a_connection_is_the_listener_s_rule() -> None:
+    # given reads without a label, with a hand-written system label, scoped and system
+    forged = select(m.Factory).execution_options(**{SCOPE_OPTION: "system:forged"})
+    scoped = select(m.Factory).execution_options(**{SCOPE_OPTION: "factories:brand"})
+    system = system_read(select(m.Factory), "test: the guard's own check")
+
+    # then the first two are refused and the others pass, unchanged
+    for refused in (select(m.Factory), forged):
+        with pytest.raises(UnscopedRead):
+            checked(refused)
+    assert checked(scoped) is scoped and checked(system) is system
 
 
 SPELLINGS = """\

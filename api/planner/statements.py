@@ -142,9 +142,10 @@ def _core(stmt: Any | None) -> Any | None:
     """The statement run as Core: rows of columns as the driver gives them (types
     processed), without the ORM's per-row work (~3 ms of a page of 2,000 findings).
 
-    Still executed through the session, whose guard (``authz.guard``) checks its scope label
-    like any other read; only the ORM compile plugin, which a statement built from mapped
-    entities carries, is dropped. Same SQL, same rows (tests/perf/test_planner_equivalence.py).
+    Its scope label is kept, and checked at each execution by the guard's rule
+    (:func:`authz.guard.checked`, :mod:`api.planner.plan`); only the ORM compile plugin,
+    which a statement built from mapped entities carries, is dropped. Same SQL, same rows
+    (tests/perf/test_planner_equivalence.py).
     """
     if stmt is None:
         return None

@@ -358,36 +358,36 @@ async def test_a_revocation_holds_at_once_for_kept_statements(pair: Pair) -> Non
     assert planned[1]["data"]["factories"]["edges"] == []
 
 
-async def test_every_planned_read_passes_the_guard(pair: Pair) -> None:
-    # given the session event the guard (authz.guard) listens to, recorded
-    from sqlalchemy.orm import ORMExecuteState, Session
-
-    from authz.guard import SCOPE_OPTION
+async def test_every_planned_read_passes_the_guard(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the guard's check of the reads run on the session's connection, recorded (the
+    # planner's reads do not go through the session's listener: authz.guard.checked)
+    from api.planner import plan
+    from authz.guard import SCOPE_OPTION, checked
 
     labels: list[str | None] = []
 
-    def seen(state: ORMExecuteState) -> None:
-        if state.is_select:
-            labels.append(state.execution_options.get(SCOPE_OPTION))
+    def seen(stmt: Any) -> Any:
+        labels.append(stmt.get_execution_options().get(SCOPE_OPTION))
+        return checked(stmt)
 
     await _same_twice(pair, "brand", q.BRAND_PAGE, {"first": 100})
-    event.listen(Session, "do_orm_execute", seen)
-    try:
-        # when a planned page is read
-        before = _count("planned")
-        response = await pair.planned.post(
-            "/graphql",
-            json={"query": q.BRAND_PAGE, "variables": {"first": 100}},
-            headers=pair.headers["brand"],
-        )
-    finally:
-        event.remove(Session, "do_orm_execute", seen)
+    monkeypatch.setattr(plan, "checked", seen)
+    # when a planned page is read
+    before = _count("planned")
+    response = await pair.planned.post(
+        "/graphql",
+        json={"query": q.BRAND_PAGE, "variables": {"first": 100}},
+        headers=pair.headers["brand"],
+    )
 
-    # then each of its reads (factories, assessments, findings) went through the session's
-    # guard with the label of a scoped statement, as the authentication's system reads did;
-    # on PostgreSQL the assessments are joined to the factories, a statement of both labels
+    # then each of its reads (factories, assessments, findings) went through the guard's
+    # check with the label of a scoped statement, and nothing else did; on PostgreSQL the
+    # assessments are joined to the factories, a statement of both labels
     assert response.status_code == 200 and _count("planned") == before + 1
     scoped = [label for label in labels if label and not label.startswith("system:")]
+    assert scoped == labels
     reads = [[part.split(":")[0] for part in label.split("+")] for label in scoped]
     if pair.engine.dialect.name == "postgresql":
         assert reads == [["factories", "assessments"], ["findings"]]
