@@ -32,11 +32,14 @@ from api.loaders import (
     findings_page,
 )
 from api.pagination import PageArgs
-from api.planner.rows import COUNTRY_COLUMNS, FACTORY_COLUMNS
+from api.planner.rows import COUNTRY_COLUMNS, FACTORY, FACTORY_COLUMNS
+from authz.logged import with_access_log
+from authz.paging import ROW_NUMBER
 from authz.principal import Principal
 from authz.scope import Scope
 
 PARENTS = "parents"  # the bind parameter of a nested page's parent ids
+FACTORY_ID = FACTORY["id"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,9 @@ class Statements:
     findings: Any | None
     findings_counted: bool
     finding_count: Any | None
+    # The factories statement writes the access log of the page's reads itself
+    # (authz.logged, PostgreSQL): its execution takes authz.logged.LOG_PARAMETERS.
+    logs: bool = False
 
 
 def build(
@@ -77,7 +83,13 @@ def build(
     finding_total: bool,
     finding_count_only: bool,
     postgres: bool,
+    log: bool = False,
+    findings_read: bool = False,
 ) -> Statements:
+    """The plan's statements for this reader and these arguments. With ``log`` (PostgreSQL
+    only, and where the factories statement is the only one) that statement also writes
+    the page's access log: its factories read, and, with ``findings_read``, the findings of
+    each one whose assessment is shown."""
     scope = Scope(principal)
     page, count_stmt = factories_page(scope, args.factories, args.country)
     page = page.with_only_columns(*FACTORY_COLUMNS)
@@ -94,6 +106,7 @@ def build(
     assessments = assessment_count = findings = finding_count = None
     assessments_counted = findings_counted = in_assessments = False
     width = None
+    rows_of: Any = None
     if args.assessments is not None:
         if postgres:
             # The assessment pages joined to the factory page (LEFT JOIN LATERAL): one
@@ -120,6 +133,19 @@ def build(
         findings, findings_counted = findings_page(scope, parents, args.findings, args.flt)
         if finding_total and not findings_counted:
             finding_count = finding_counts(scope, parents, args.flt)
+    # Only where that statement is the plan's only one: a later statement that failed would
+    # leave logged the reads of an answer the standard executor then gives instead.
+    later = (assessments, assessment_count, findings, finding_count)
+    logs = log and postgres and all(stmt is None for stmt in later)
+    if logs:
+        joined = width is not None and args.assessments is not None
+        page = with_access_log(
+            page,
+            FACTORY_ID,
+            args.factories.first,
+            rows_of.c[ROW_NUMBER] if joined else None,
+            args.assessments.first if joined and findings_read and args.assessments else None,
+        )
     return Statements(
         _core(page),
         _core(count_stmt),
@@ -131,6 +157,7 @@ def build(
         _core(findings),
         findings_counted,
         _core(finding_count),
+        logs,
     )
 
 

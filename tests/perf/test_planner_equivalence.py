@@ -339,6 +339,56 @@ async def test_random_factory_pages_answer_the_same(pair: Pair, data: st.DataObj
         assert planned == standard, json.dumps({"document": document, "role": role})
 
 
+EVENTS = text(
+    "SELECT factory_ids, organization_id, user_id, api_key_id, operation, fields "
+    "FROM access_event WHERE id > :after ORDER BY id"
+)
+
+# Pages whose one statement writes its own access log on PostgreSQL (authz.logged): with an
+# assessment page whose findings are read, whose assessments are read without theirs, none
+# shown, and the factories alone; one of them past the last page of a caller.
+SELF_LOGGED = [
+    pytest.param(q.LIGHT_PAGE, id="light-page"),
+    pytest.param(
+        "{ factories(first: 3) { edges { node { id assessments(first: 1) { totalCount } } } } }",
+        id="assessment-counts",
+    ),
+    pytest.param(
+        "{ factories(first: 5) { edges { node { id assessments(first: 0) { edges { node "
+        "{ id findings(first: 0) { totalCount } } } } } } } }",
+        id="no-assessment-shown",
+    ),
+    pytest.param("{ factories(first: 2) { edges { node { name } } } }", id="factories-only"),
+    pytest.param("{ factories(first: 100) { totalCount } }", id="count-only"),
+]
+
+
+@pytest.mark.parametrize("query", SELF_LOGGED)
+@pytest.mark.parametrize("role", ROLES)
+async def test_a_page_that_logs_itself_writes_the_rows_the_resolvers_would(
+    pair: Pair, role: str, query: str
+) -> None:
+    # given the page, validated by both apps
+    body = {"query": query}
+    for client in (pair.standard, pair.planned):
+        await client.post("/graphql", json=body, headers=pair.headers[role])
+
+    # when each app answers it once more
+    events = []
+    for client in (pair.standard, pair.planned):
+        after = await pair._last_access_event()
+        response = await client.post("/graphql", json=body, headers=pair.headers[role])
+        assert response.status_code == 200 and "errors" not in response.json()
+        async with pair.engine.connect() as conn:
+            found = await conn.execute(EVENTS, {"after": after})
+        events.append([(sorted(r[0]), *r[1:]) for r in found])
+
+    # then the planner wrote the same events, row for row: the same factories under the
+    # same field paths, the same reader, in the same order
+    standard, planned = events
+    assert planned == standard
+
+
 async def test_a_revocation_holds_at_once_for_kept_statements(pair: Pair) -> None:
     # given a brand whose page has been planned (its statements built and kept)
     await _same_twice(pair, "brand", q.BRAND_PAGE, {"first": 100})
