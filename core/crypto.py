@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import hashlib
 import hmac
@@ -62,8 +63,14 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+_FROM_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    # base64.urlsafe_b64decode's work in two C calls: it is called for every finding's
+    # detail a page shows (a brand page: ~800).
+    data = text.encode("ascii").translate(_FROM_URLSAFE)
+    return binascii.a2b_base64(data + b"=" * (-len(data) % 4))
 
 
 def _write_secret(path: Path, content: str) -> None:
