@@ -56,17 +56,17 @@ _NODE_FIELDS: dict[str, dict[str, str]] = {
     "Assessment": {
         "id": f"_enc('Assessment:' + str({{r}}[{ASSESSMENT['id']}]))",
         "cycle": f"{{r}}[{ASSESSMENT['cycle_number']}]",
-        "kind": f"{{r}}[{ASSESSMENT['kind']}].name",
+        "kind": f"{{r}}[{ASSESSMENT['kind']}]",
         "assessedOn": f"{{r}}[{ASSESSMENT['assessed_on']}].isoformat()",
-        "status": f"{{r}}[{ASSESSMENT['status']}].name",
+        "status": f"{{r}}[{ASSESSMENT['status']}]",
         "releasedOn": f"_date({{r}}[{ASSESSMENT['released_on']}])",
         "gatewayReleaseOn": f"_date({{r}}[{ASSESSMENT['gateway_release_on']}])",
-        "virtual": f"({{r}}[{ASSESSMENT['kind']}] is _VIRTUAL)",
+        "virtual": f"({{r}}[{ASSESSMENT['kind']}] == _VIRTUAL)",
         "findings": f"X[{{r}}[{ASSESSMENT['id']}]]",
     },
     "Finding": {
         "id": f"_enc('Finding:' + str({{r}}[{FINDING['id']}]))",
-        "cluster": f"{{r}}[{FINDING['cluster']}].name",
+        "cluster": f"{{r}}[{FINDING['cluster']}]",
         "compliancePoint": f"{{r}}[{FINDING['compliance_point']}]",
         "questionCode": f"{{r}}[{FINDING['question_code']}]",
         "nonCompliant": f"{{r}}[{FINDING['non_compliant']}]",
@@ -169,7 +169,7 @@ def _compiled(source: str, cipher: FieldCipher) -> Build:
         "_enc": _enc,
         "_date": _date,
         "_detail": detail,
-        "_VIRTUAL": m.AssessmentKind.VIRTUAL_COMPLIANCE_CHECK,
+        "_VIRTUAL": m.AssessmentKind.VIRTUAL_COMPLIANCE_CHECK.name,
     }
     exec(compile(source, "<api.planner>", "exec"), namespace)  # noqa: S102 - our own source
     built: Build = namespace["build"]
