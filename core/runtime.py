@@ -33,8 +33,13 @@ class Runtime:
             settings.keys_dir,
             create_missing=not settings.production,
         )
+        pool: dict[str, int] = {}
+        if not settings.is_sqlite:
+            pool = {"pool_size": settings.db_pool_size, "max_overflow": settings.db_max_overflow}
         engine = make_engine(
-            settings.effective_database_url, statement_timeout_ms=settings.statement_timeout_ms
+            settings.effective_database_url,
+            statement_timeout_ms=settings.statement_timeout_ms,
+            **pool,
         )
         return cls(settings, engine, make_sessionmaker(engine), keys)
 

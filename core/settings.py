@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     redis_url: str = Field(default="", description="Shared rate limits when set.")
     rate_limit_per_minute: int = Field(default=600, gt=0)
     statement_timeout_ms: int = Field(default=5000, gt=0)
+    # PostgreSQL connections a process keeps open, and opens beyond them under a burst
+    # (closed again when returned to a full pool). A request holds one for its duration.
+    db_pool_size: int = Field(default=10, gt=0)
+    db_max_overflow: int = Field(default=10, ge=0)
     max_page_size: int = Field(default=100, gt=0, le=1000)
     max_query_depth: int = Field(default=12, gt=0)
     max_query_tokens: int = Field(default=2000, gt=0)
