@@ -47,8 +47,13 @@ from tests.builders import (
     make_self_assessment,
     make_user,
 )
+from tests.world import kept_world
 
 ROLES = ("brand", "factory", "programme", "platform", "anonymous")
+
+# Every test reads the same world (kept between tests: tests/world.py); one that writes is
+# marked `writes`.
+pytestmark = pytest.mark.reads_only
 
 
 ACCESS_LOG = text(
@@ -91,7 +96,8 @@ class Pair:
         return int(found or 0)
 
 
-async def _world(session: Any, keys: Any) -> tuple[dict[str, m.User], dict[str, str]]:
+async def _world(session: Any, keys: Any) -> tuple[dict[str, int], dict[str, str]]:
+    """The world both apps read: (user id by role, global ids by name), committed."""
     await make_country(session, "ID")
     await make_country(session, "VN")
     shared = await make_factory(
@@ -155,7 +161,7 @@ async def _world(session: Any, keys: Any) -> tuple[dict[str, m.User], dict[str, 
     }
     ids["brand_org"] = to_global_id("Organization", brand.id)
     await session.commit()
-    return users, ids
+    return {role: user.id for role, user in users.items()}, ids
 
 
 @pytest.fixture
@@ -164,7 +170,9 @@ async def pair(
 ) -> AsyncIterator[Pair]:
     from api.app import create_app
 
-    users, ids = await _world(session, keys)
+    users, ids = await kept_world(
+        runtime.engine, "fastpath equivalence", lambda: _world(session, keys)
+    )
     # Planned reads off in both: these compare the executors (test_planner_equivalence.py
     # compares the planner with the standard executor).
     standard = runtime.settings.model_copy(update={"fast_executor": False, "planned_reads": False})
@@ -178,7 +186,7 @@ async def pair(
 
     event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
     tokens: dict[str, str | None] = {
-        role: runtime.token_service.issue(user.id, 600) for role, user in users.items()
+        role: runtime.token_service.issue(user_id, 600) for role, user_id in users.items()
     }
     tokens["anonymous"] = None
     async with (

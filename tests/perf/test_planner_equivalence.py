@@ -33,8 +33,13 @@ from tests.perf.test_fastpath_equivalence import (
     _world,
     documents,
 )
+from tests.world import kept_world
 
 ROLES = ("brand", "factory", "programme", "platform", "host", "anonymous")
+
+# Every test reads the same world (kept between tests: tests/world.py); one that writes is
+# marked `writes`.
+pytestmark = pytest.mark.reads_only
 
 
 def _count(outcome: str) -> float:
@@ -93,11 +98,9 @@ class Pair:
         return int(found or 0)
 
 
-@pytest.fixture
-async def pair(runtime: Runtime, session: Any, keys: Any) -> AsyncIterator[Pair]:
-    from api.app import create_app
-    from api.schema import build_schema
-
+async def _planner_world(session: Any, keys: Any) -> tuple[dict[str, int], dict[str, str], str]:
+    """The executors' world, a host granted its shared factory and the host's API key:
+    (user id by role, global ids by name, the key), committed."""
     users, ids = await _world(session, keys)
     host = await make_host(session, keys, "Host")
     secret, prefix, digest = keys.api_keys.new_key()
@@ -105,6 +108,17 @@ async def pair(runtime: Runtime, session: Any, keys: Any) -> AsyncIterator[Pair]
     shared: Any = SimpleNamespace(id=_pk(ids["shared"]))  # make_grant reads its id only
     await make_grant(session, shared, host.organization)
     await session.commit()
+    return users, ids, secret
+
+
+@pytest.fixture
+async def pair(runtime: Runtime, session: Any, keys: Any) -> AsyncIterator[Pair]:
+    from api.app import create_app
+    from api.schema import build_schema
+
+    users, ids, secret = await kept_world(
+        runtime.engine, "planner equivalence", lambda: _planner_world(session, keys)
+    )
     standard = runtime.settings.model_copy(update={"fast_executor": False, "planned_reads": False})
     planned = runtime.settings.model_copy(update={"fast_executor": True, "planned_reads": True})
     standard_app = create_app(replace(runtime, settings=standard))
@@ -116,8 +130,8 @@ async def pair(runtime: Runtime, session: Any, keys: Any) -> AsyncIterator[Pair]
 
     event.listen(runtime.engine.sync_engine, "before_cursor_execute", count)
     headers: dict[str, dict[str, str]] = {
-        role: {"authorization": f"Bearer {runtime.token_service.issue(user.id, 600)}"}
-        for role, user in users.items()
+        role: {"authorization": f"Bearer {runtime.token_service.issue(user_id, 600)}"}
+        for role, user_id in users.items()
     }
     headers["host"] = {"x-api-key": secret}
     headers["anonymous"] = {}
@@ -389,6 +403,7 @@ async def test_a_page_that_logs_itself_writes_the_rows_the_resolvers_would(
     assert planned == standard
 
 
+@pytest.mark.writes
 async def test_a_revocation_holds_at_once_for_kept_statements(pair: Pair) -> None:
     # given a brand whose page has been planned (its statements built and kept)
     await _same_twice(pair, "brand", q.BRAND_PAGE, {"first": 100})
@@ -445,6 +460,7 @@ async def test_every_planned_read_passes_the_guard(
         assert reads == [["factories"], ["assessments"], ["findings"]]
 
 
+@pytest.mark.writes  # renames a table (and back)
 async def test_a_planned_read_that_fails_answers_as_the_standard_executor(pair: Pair) -> None:
     """The findings table is gone mid-life (a failed statement, as a lost database or a
     timeout gives): the planned read gives up, and the answer, its errors and the access
