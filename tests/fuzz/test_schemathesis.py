@@ -2,14 +2,17 @@
 as a few principals, answered without a server error and with deliberate errors only.
 
 Schemathesis drives the app from an event loop of its own (a thread it keeps), so the app
-here has a runtime of its own too, with connections that belong to no loop (NullPool).
+here has a runtime of its own too, whose engine and pool live on that loop: connections are
+made by the app's requests and closed at the end of the app's lifespan, both on that loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +21,8 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.graphql import nodes
+from schemathesis.python import asgi
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.pool import NullPool
 
 import models as m
 from api.app import create_app
@@ -64,11 +67,30 @@ async def seeded(session: AsyncSession, keys: KeyMaterial) -> DemoWorld:
 
 
 @pytest.fixture
-def st_app(seeded: DemoWorld, database_url: str, keys: KeyMaterial, tmp_path: Path) -> Any:
+def st_app(
+    seeded: DemoWorld, database_url: str, keys: KeyMaterial, tmp_path: Path
+) -> Iterator[Any]:
     settings_ = Settings(database_url=database_url, data_dir=tmp_path)
-    engine = make_engine(database_url, poolclass=NullPool)
+    engine = make_engine(database_url)
     runtime = Runtime(settings_, engine, make_sessionmaker(engine), keys)
-    return create_app(runtime, rate_limiter=MemoryRateLimiter(10**9))
+    app = create_app(runtime, rate_limiter=MemoryRateLimiter(10**9))
+    app_lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(started: Any) -> AsyncIterator[None]:
+        # Runs on schemathesis's loop, as every request does: the pool's connections are
+        # made there and closed there, when schemathesis ends the app's lifespan.
+        async with app_lifespan(started):
+            try:
+                yield
+            finally:
+                await engine.dispose()
+
+    app.router.lifespan_context = lifespan
+    try:
+        yield app
+    finally:
+        asgi.shutdown_lifespans()  # (schemathesis's plugin does it too, after each test)
 
 
 @pytest.fixture
