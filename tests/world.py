@@ -238,6 +238,11 @@ async def demo_world(
 ) -> DemoWorld:
     """The demo world, committed: seeded by `demo` once per database (see `kept_world`).
     (`backend` is accepted for older callers; the database URL tells the backends apart.)"""
+    return await demo_world_in(api.runtime.engine, session, keys)
+
+
+async def demo_world_in(engine: AsyncEngine, session: AsyncSession, keys: KeyMaterial) -> DemoWorld:
+    """`demo_world` for a test without an app: `engine` is the test's database (`db`)."""
 
     async def seed() -> DemoWorld:
         await seed_reference(session)
@@ -245,7 +250,7 @@ async def demo_world(
         await session.commit()
         return seeded
 
-    return await kept_world(api.runtime.engine, "demo", seed)
+    return await kept_world(engine, "demo", seed)
 
 
 async def seed_world(session: AsyncSession, keys: KeyMaterial, api: Any) -> DemoWorld:

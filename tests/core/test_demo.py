@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import pytest
 from joserfc.jwk import OKPKey
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from typer.testing import CliRunner
 
 import models as m
@@ -31,22 +31,25 @@ from demo import (
     seed_reference,
 )
 from reference import catalogue
+from tests.world import demo_world_in
 
 T = TypeVar("T")
 
 
+# The tests of the seeded world read it: seeded once, then kept (tests/world.py).
+pytestmark = pytest.mark.reads_only
+
+
 @pytest.fixture
-async def world(session: AsyncSession, keys: KeyMaterial) -> DemoWorld:
-    await seed_reference(session)
-    seeded = await seed_demo(session, keys)
-    await session.commit()
-    return seeded
+async def world(db: AsyncEngine, session: AsyncSession, keys: KeyMaterial) -> DemoWorld:
+    return await demo_world_in(db, session, keys)
 
 
 async def rows(session: AsyncSession, model: type[T]) -> list[T]:
     return list((await session.scalars(system_read(select(model), "test: the seeded world"))).all())
 
 
+@pytest.mark.writes
 async def test_is_empty_reads_as_the_system_and_sees_the_seed(
     session: AsyncSession, keys: KeyMaterial
 ) -> None:

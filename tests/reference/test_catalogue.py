@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -69,12 +70,19 @@ def recorded(data_dir: Path) -> dict[str, list[tuple[Any, ...]]]:
     }
 
 
-@pytest.fixture
-async def seeded(tmp_path: Path) -> Path:
-    data_dir = tmp_path / "data"
+@pytest.fixture(scope="module")
+async def seeded_once(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder as `millgate demo seed` leaves it (its database and keys), made once."""
+    data_dir = tmp_path_factory.mktemp("seeded") / "data"
     result = await millgate(data_dir, "demo", "seed")
     assert result.exit_code == 0, result.output
     return data_dir
+
+
+@pytest.fixture
+def seeded(seeded_once: Path, tmp_path: Path) -> Path:
+    """A copy of that folder for each test: no command has run on it since the seed."""
+    return Path(shutil.copytree(seeded_once, tmp_path / "data"))
 
 
 def _bad_cluster(data: dict[str, Any]) -> None:
