@@ -22,8 +22,10 @@ from core.crypto import KeyMaterial
 from demo import DemoWorld
 from tests.api.support import NORTHWIND
 from tests.builders import days, make_assessment, make_factory, make_finding, make_grant
+from tests.world import demo_world, kept_world
 
-# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+# Tests here read one shared copy of the world (the demo and twenty more factories, `world`
+# below); a test that writes is marked `writes`.
 pytestmark = pytest.mark.reads_only
 
 NESTED = """
@@ -91,23 +93,35 @@ def count_statements(engine: AsyncEngine) -> Iterator[list[str]]:
 
 
 @pytest.fixture
-async def bigger_world(world: DemoWorld, session: AsyncSession, keys: KeyMaterial, api: Any) -> int:
+async def world(session: AsyncSession, keys: KeyMaterial, api: Any) -> DemoWorld:
     """The demo plus twenty Indonesian factories, each with a released assessment of five
-    findings and a grant to Northwind: the number of factories the platform sees."""
-    northwind = await session.scalar(
-        system_read(
-            select(m.Organization).where(m.Organization.id == world.organization_ids[NORTHWIND]),
-            "test: the brand to grant to",
+    findings and a grant to Northwind: built once, then kept (tests/world.py)."""
+
+    async def build() -> DemoWorld:
+        demo = await demo_world(session, keys, api)
+        await session.rollback()  # a fresh snapshot: the copy was written on another connection
+        northwind = await session.scalar(
+            system_read(
+                select(m.Organization).where(m.Organization.id == demo.organization_ids[NORTHWIND]),
+                "test: the brand to grant to",
+            )
         )
-    )
-    assert northwind is not None
-    for i in range(EXTRA_FACTORIES):
-        factory = await make_factory(session, "ID")
-        assessment = await make_assessment(session, factory, released_on=days(-30))
-        for cluster in CLUSTERS[i % 3 : i % 3 + 5]:
-            await make_finding(session, assessment, keys, cluster=cluster, detail=f"note {i}")
-        await make_grant(session, factory, northwind)
-    await session.commit()
+        assert northwind is not None
+        for i in range(EXTRA_FACTORIES):
+            factory = await make_factory(session, "ID")
+            assessment = await make_assessment(session, factory, released_on=days(-30))
+            for cluster in CLUSTERS[i % 3 : i % 3 + 5]:
+                await make_finding(session, assessment, keys, cluster=cluster, detail=f"note {i}")
+            await make_grant(session, factory, northwind)
+        await session.commit()
+        return demo
+
+    return await kept_world(api.runtime.engine, "demo and twenty factories", build)
+
+
+@pytest.fixture
+def bigger_world(world: DemoWorld) -> int:
+    """The number of factories the platform sees in that world."""
     return len(world.factory_ids) + EXTRA_FACTORIES
 
 
@@ -121,7 +135,6 @@ async def _statements_for(
 
 
 @pytest.mark.parametrize("caller", ["brand", "admin"], ids=["brand", "platform"])
-@pytest.mark.writes
 async def test_a_nested_list_costs_the_same_for_two_factories_and_for_all(
     api: Any, auth_of: dict[str, dict[str, str]], bigger_world: int, caller: str
 ) -> None:
@@ -140,7 +153,6 @@ async def test_a_nested_list_costs_the_same_for_two_factories_and_for_all(
 @pytest.mark.parametrize(
     "caller", ["brand", "admin", "host_key"], ids=["brand", "platform", "host"]
 )
-@pytest.mark.writes
 async def test_a_page_of_factory_cards_does_not_grow_with_its_length(
     api: Any, auth_of: dict[str, dict[str, str]], bigger_world: int, caller: str
 ) -> None:
@@ -154,7 +166,6 @@ async def test_a_page_of_factory_cards_does_not_grow_with_its_length(
 
 @pytest.mark.parametrize("document", [q.BRAND_PAGE, q.LIGHT_PAGE], ids=["brand", "light"])
 @pytest.mark.parametrize("caller", ["brand", "admin"], ids=["brand", "platform"])
-@pytest.mark.writes
 async def test_a_planned_page_costs_fewer_statements_whatever_its_length(
     api: Any,
     auth_of: dict[str, dict[str, str]],
@@ -174,7 +185,6 @@ async def test_a_planned_page_costs_fewer_statements_whatever_its_length(
     assert few <= PLANNED_STATEMENTS[backend]["brand" if document is q.BRAND_PAGE else "light"]
 
 
-@pytest.mark.writes
 async def test_the_nested_answer_is_complete(api: Any, brand: Any, bigger_world: int) -> None:
     # the count above is only worth something if the big page really holds the nested rows
     data = await api.gql(NESTED, {"first": 100}, **brand.auth)
