@@ -33,7 +33,7 @@ from core.crypto import KeyMaterial, SigningKeys, load_key_material, verify_chec
 from demo import KEYED_HOST, DemoWorld
 from exports.job import run_forever
 from tests.adversarial.support import audit_rows, dump, gid, scalar
-from tests.world import Caller, seed_world, sign_in
+from tests.world import Caller, kept_world, seed_world, sign_in
 
 SINAR = "PT Sinar Garmen Jaya"
 TODAY = dt.datetime.now(dt.UTC).date().isoformat()
@@ -338,19 +338,31 @@ async def test_every_mutation_appends_one_entry_in_its_own_transaction(
 
 @pytest.fixture
 async def chain(
-    api: Any, session: AsyncSession, world: DemoWorld, callers: Callable[[str], Awaitable[Caller]]
+    api: Any,
+    session: AsyncSession,
+    keys: KeyMaterial,
+    world: DemoWorld,
+    callers: Callable[[str], Awaitable[Caller]],
 ) -> int:
-    """Six entries made through the API: grant and revoke, three times."""
-    manager = await callers(world.emails[m.Role.FACTORY_MANAGER])
-    grant_input = {
-        "factoryId": gid("Factory", world.factory_ids[SINAR]),
-        "granteeId": gid("Organization", world.organization_ids["harbour-outfitters"]),
-        "scopes": ["ASSESSMENT", "SELF_ASSESSMENT"],
-    }
-    for _ in range(3):
-        grant = (await api.gql(GRANT, {"input": grant_input}, **manager.auth))["grantConsent"]
-        await api.gql(REVOKE, {"input": {"grantId": grant["grant"]["id"]}}, **manager.auth)
-    return 6
+    """Six entries made through the API: grant and revoke, three times. Made once per
+    database, then kept with the demo world (tests/world.py)."""
+
+    async def build() -> int:
+        await seed_world(session, keys, api)  # the demo world again, under the chain
+        manager = await callers(world.emails[m.Role.FACTORY_MANAGER])
+        grant_input = {
+            "factoryId": gid("Factory", world.factory_ids[SINAR]),
+            "granteeId": gid("Organization", world.organization_ids["harbour-outfitters"]),
+            "scopes": ["ASSESSMENT", "SELF_ASSESSMENT"],
+        }
+        for _ in range(3):
+            grant = (await api.gql(GRANT, {"input": grant_input}, **manager.auth))["grantConsent"]
+            await api.gql(REVOKE, {"input": {"grantId": grant["grant"]["id"]}}, **manager.auth)
+        return 6
+
+    made = await kept_world(api.runtime.engine, "demo with an audit chain", build)
+    await session.rollback()  # a fresh snapshot: the copy was written on another connection
+    return made
 
 
 def _invoke(database_url: str, *args: str) -> Result:
