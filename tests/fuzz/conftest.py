@@ -21,7 +21,7 @@ from core.crypto import KeyMaterial
 from demo import KEYED_HOST, LABOUR_INSPECTORATE, DemoWorld, email_of
 from exports.job import run_once
 from tests.fuzz.oracle import Facts, Who, mark_rows, read_facts
-from tests.world import seed_world
+from tests.world import kept_world, seed_world
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,15 @@ async def _global_ids(session: AsyncSession) -> list[str]:
 
 @pytest.fixture
 async def fuzz(api: Any, session: AsyncSession, keys: KeyMaterial) -> AsyncIterator[FuzzWorld]:
-    world = await seed_world(session, keys, api)
-    await mark_rows(session, keys)
-    await run_once(api.runtime.sessionmaker, keys)
+    async def build() -> DemoWorld:
+        world = await seed_world(session, keys, api)
+        await mark_rows(session, keys)
+        await run_once(api.runtime.sessionmaker, keys)
+        return world
+
+    # Made once per database, then restored (tests/world.py).
+    world = await kept_world(api.runtime.engine, "demo, marked and exported", build)
+    await session.rollback()  # a fresh snapshot: the copy was written on another connection
 
     app = create_app(api.runtime, rate_limiter=MemoryRateLimiter(10**9))
     async with app.router.lifespan_context(app):
