@@ -76,7 +76,11 @@ class Pair:
             async with self.engine.connect() as conn:
                 logged = [tuple(r) for r in await conn.execute(ACCESS_LOG, {"after": after})]
             answers.append((response.status_code, response.json(), logged))
-        if no_more_statements:  # a planned read that fails runs both paths' statements
+        # A planned read that fails runs both paths' statements. An answer with errors was not
+        # planned (the planner falls back before any statement): where a field fails,
+        # GraphQL cancels its siblings, and how many of their statements had started is a
+        # matter of timing, on either app.
+        if no_more_statements and "errors" not in answers[0][1]:
             assert counts[1] <= counts[0], f"planned {counts[1]} statements, standard {counts[0]}"
         return answers[0], answers[1]
 
