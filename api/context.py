@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -77,37 +78,47 @@ class Context:
         through (:func:`api.access_paths.field_path`)."""
         self.note_read(factory_id, (field_path(info),), info.operation.operation.value)
 
+    @property
+    def reads_logged(self) -> bool:
+        """Whether this caller's reads go into the access log at all: the anonymous public's
+        do not (nor those of a caller of no organisation, which no event could name)."""
+        return not self.principal.is_anonymous and self.principal.organization_id is not None
+
     def note_read(self, factory_id: int, paths: Iterable[str], operation: str) -> None:
         """Notes a read of a factory's data under these field paths, when someone other than
-        the factory itself reads it (the anonymous public's reads are not logged)."""
-        if self.principal.factory_id != factory_id and not self.principal.is_anonymous:
+        the factory itself reads it and :attr:`reads_logged`."""
+        if self.principal.factory_id != factory_id and self.reads_logged:
             self.accessed.setdefault(factory_id, set()).update(paths)
             self.accessed_by = operation
+
+    def event(self, paths: Iterable[str], at: dt.datetime) -> dict[str, Any]:
+        """The values of an ``access_event`` row for reads under these field paths, all but
+        the factories it names; ``operation`` holds their root fields."""
+        read = sorted(paths)
+        roots = ",".join(sorted({path.split(".", 1)[0] for path in read}))
+        return {
+            "organization_id": self.principal.organization_id,
+            "user_id": self.principal.user_id,
+            "api_key_id": self.principal.api_key_id,
+            "operation": f"{self.accessed_by}:{roots}"[:120],
+            "fields": " ".join(read),
+            "at": at,
+        }
 
     async def flush_access_log(self) -> None:
         """One event per distinct set of field paths, naming every factory read with them
         (a page of 100 factories is one row); ``operation`` holds the root fields. One
         statement, whatever was read."""
-        if not self.accessed or self.principal.organization_id is None:
+        if not self.accessed:
             return
         groups: dict[frozenset[str], list[int]] = defaultdict(list)
         for factory_id, paths in sorted(self.accessed.items()):
             groups[frozenset(paths)].append(factory_id)
         now = m.utcnow()
-        rows: list[dict[str, Any]] = []
-        for read, factory_ids in groups.items():
-            roots = ",".join(sorted({path.split(".", 1)[0] for path in read}))
-            rows.append(
-                {
-                    "factory_ids": factory_ids,
-                    "organization_id": self.principal.organization_id,
-                    "user_id": self.principal.user_id,
-                    "api_key_id": self.principal.api_key_id,
-                    "operation": f"{self.accessed_by}:{roots}"[:120],
-                    "fields": " ".join(sorted(read)),
-                    "at": now,
-                }
-            )
+        rows = [
+            {"factory_ids": factory_ids, **self.event(read, now)}
+            for read, factory_ids in groups.items()
+        ]
         self.accessed.clear()
         async with self.db() as session:
             # Parameters for many rows, not a VALUES list: one statement whose SQL (and so its

@@ -73,9 +73,10 @@ class Plan:
     build: Build
     build_assessments: Build | None
     build_findings: Build | None
-    # The access log's operation and paths of the page's factories (authz.logged)
-    log_fields: str
-    log_fields_shown: str
+    # The access log's paths of the page's factories, and of those whose assessment is
+    # shown when its findings are read (authz.logged)
+    log_paths: tuple[str, ...]
+    log_paths_shown: tuple[str, ...]
     # Names this plan's statements in the planner's StatementCache.
     serial: int = field(default_factory=count().__next__)
 
@@ -120,8 +121,8 @@ def compile_plan(
         build_findings=None
         if findings is None or findings.selection is None
         else connection_builder("FindingConnection", findings.selection, cipher),
-        log_fields=" ".join(sorted(paths)),
-        log_fields_shown=" ".join(sorted((*paths, FINDINGS))),
+        log_paths=paths,
+        log_paths_shown=(*paths, FINDINGS),
     )
 
 
@@ -174,12 +175,7 @@ async def run(
     reader = replace(ctx.principal, user_id=None, api_key_id=None)
     # On PostgreSQL the page's statement writes its access log itself (authz.logged): the
     # reads Context.note_read would note, in the same round trip as the read.
-    logs = (
-        plan.edges
-        and not reader.is_anonymous
-        and reader.organization_id is not None
-        and not ctx.runtime.settings.is_sqlite
-    )
+    logs = plan.edges and ctx.reads_logged and not ctx.runtime.settings.is_sqlite
     stmts = cache.get(plan.serial, reader, args)
     if stmts is None:
         stmts = build_statements(
@@ -273,18 +269,19 @@ async def run(
 
 
 def _log_values(plan: Plan, ctx: Context) -> dict[str, Any]:
-    """The bind parameters of a statement that writes its access log (authz.logged): what
-    Context.flush_access_log would write for the reads _record notes."""
-    who = ctx.principal
+    """The bind parameters of a statement that writes its access log (authz.logged): the
+    rows Context.flush_access_log would write for the reads _record notes."""
+    now = m.utcnow()
+    event, shown = ctx.event(plan.log_paths, now), ctx.event(plan.log_paths_shown, now)
     return {
-        logged.AT: m.utcnow(),
-        logged.ORGANIZATION: who.organization_id,
-        logged.USER: who.user_id,
-        logged.API_KEY: who.api_key_id,
-        logged.OWN_FACTORY: who.factory_id,
-        logged.OPERATION: f"{OperationType.QUERY.value}:{FACTORIES}",
-        logged.FIELDS: plan.log_fields,
-        logged.FIELDS_SHOWN: plan.log_fields_shown,
+        logged.AT: now,
+        logged.ORGANIZATION: event["organization_id"],
+        logged.USER: event["user_id"],
+        logged.API_KEY: event["api_key_id"],
+        logged.OWN_FACTORY: ctx.principal.factory_id,
+        logged.OPERATION: event["operation"],
+        logged.FIELDS: event["fields"],
+        logged.FIELDS_SHOWN: shown["fields"],
     }
 
 

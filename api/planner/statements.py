@@ -138,14 +138,11 @@ def build(
     later = (assessments, assessment_count, findings, finding_count)
     logs = log and postgres and all(stmt is None for stmt in later)
     if logs:
-        joined = width is not None and args.assessments is not None
-        page = with_access_log(
-            page,
-            FACTORY_ID,
-            args.factories.first,
-            rows_of.c[ROW_NUMBER] if joined else None,
-            args.assessments.first if joined and findings_read and args.assessments else None,
-        )
+        nested = shown_within = None
+        if width is not None and args.assessments is not None:  # the assessments joined
+            nested = rows_of.c[ROW_NUMBER]
+            shown_within = args.assessments.first if findings_read else None
+        page = with_access_log(page, FACTORY_ID, args.factories.first, nested, shown_within)
     return Statements(
         _core(page),
         _core(count_stmt),

@@ -364,7 +364,7 @@ EVENTS = text(
 
 # Pages whose one statement writes its own access log on PostgreSQL (authz.logged): with an
 # assessment page whose findings are read, whose assessments are read without theirs, none
-# shown, and the factories alone; one of them past the last page of a caller.
+# shown, and the factories alone; and a count, which reads no factory and logs nothing.
 SELF_LOGGED = [
     pytest.param(q.LIGHT_PAGE, id="light-page"),
     pytest.param(
