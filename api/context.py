@@ -105,12 +105,12 @@ class Context:
             "at": at,
         }
 
-    async def flush_access_log(self) -> None:
-        """One event per distinct set of field paths, naming every factory read with them
-        (a page of 100 factories is one row); ``operation`` holds the root fields. One
-        statement, whatever was read."""
+    def take_access_log(self) -> list[dict[str, Any]]:
+        """The ``access_event`` rows of the reads noted so far, which are then forgotten: one
+        per distinct set of field paths, naming every factory read with them (a page of 100
+        factories is one row); ``operation`` holds the root fields."""
         if not self.accessed:
-            return
+            return []
         groups: dict[frozenset[str], list[int]] = defaultdict(list)
         for factory_id, paths in sorted(self.accessed.items()):
             groups[frozenset(paths)].append(factory_id)
@@ -120,6 +120,13 @@ class Context:
             for read, factory_ids in groups.items()
         ]
         self.accessed.clear()
+        return rows
+
+    async def flush_access_log(self) -> None:
+        """Writes :meth:`take_access_log`'s rows in one statement, whatever was read."""
+        rows = self.take_access_log()
+        if not rows:
+            return
         async with self.db() as session:
             # Parameters for many rows, not a VALUES list: one statement whose SQL (and so its
             # compiled and prepared form) is the same for any number of rows. A Core insert

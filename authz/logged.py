@@ -9,13 +9,29 @@ order of each set's first factory; never the reader's own factory. The rows come
 the read gave them, in the same order. The reader, the time and the paths are bind
 parameters (:data:`LOG_PARAMETERS`), so a statement is built once per reader's scope and
 page arguments and kept, as the planner keeps its other statements.
+
+A page whose last statement reads the findings of the assessments shown (the brand page)
+knows every row of its log before that statement runs: :func:`with_log_rows` gives that
+statement a data-modifying CTE inserting those rows, bound as :func:`log_row_values` names
+them, so the log costs no round trip of its own there either.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Integer, Select, String, bindparam, case, func, insert, select
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 import models as m
@@ -30,6 +46,7 @@ LOG_PARAMETERS = (AT, ORGANIZATION, USER, API_KEY, OWN_FACTORY, OPERATION, FIELD
 _FACTORY_RANK = "_log_factory_rank"
 _NESTED_RANK = "_log_nested_rank"
 _LOGGED = ["at", "factory_ids", "organization_id", "user_id", "api_key_id", "operation", "fields"]
+_EVENTS = cast(Table, m.AccessEvent.__table__)
 
 
 def with_access_log(
@@ -86,3 +103,31 @@ def with_access_log(
     order = [read.c[_FACTORY_RANK]] + ([read.c[_NESTED_RANK]] if nested_rank is not None else [])
     out = select(*columns[: len(selected)]).add_cte(logged).order_by(*order)
     return scoped(out, f"{label}+access_log")
+
+
+def with_log_rows(stmt: Select[*tuple[Any, ...]], rows: int) -> Select[*tuple[Any, ...]]:
+    """``stmt``, a scoped read, with a data-modifying CTE inserting ``rows`` ``access_event``
+    rows whose values are the bind parameters :func:`log_row_values` gives (PostgreSQL).
+
+    PostgreSQL runs a data-modifying CTE once and to completion whether or not the read
+    uses it, and the read's failure undoes it: the rows are written exactly when the read
+    ran."""
+    # Rows as SELECTs of parameters, not a VALUES list: SQLAlchemy caches no compiled form
+    # of a multi-row VALUES.
+    selects = [
+        select(*(bindparam(_log_row(c, i), type_=_EVENTS.c[c].type) for c in _LOGGED))
+        for i in range(rows)
+    ]
+    values = selects[0] if rows == 1 else union_all(*selects)
+    logged = insert(_EVENTS).from_select(_LOGGED, values).cte("logged")
+    return scoped(stmt.add_cte(logged), f"{_label(stmt)}+access_log")
+
+
+def log_row_values(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The bind parameters of :func:`with_log_rows` for these rows, each one the values of an
+    ``access_event`` (:meth:`api.context.Context.take_access_log`)."""
+    return {_log_row(column, i): row[column] for i, row in enumerate(rows) for column in _LOGGED}
+
+
+def _log_row(column: str, row: int) -> str:
+    return f"log_{column}_{row}"

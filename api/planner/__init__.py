@@ -87,7 +87,7 @@ class Planner:
         except Exception:
             # A statement failed (the database went away, a timeout) or a row did not build:
             # the standard executor answers, whole, with its own data and its own errors. Its
-            # resolvers record their own reads, so none of the plan's stay. (A page whose one
+            # resolvers record their own reads, so none of the plan's stay. (A page whose
             # statement logged its reads itself, authz.logged, and whose rows then did not
             # build, is logged twice: more than was shown, never less.)
             log.warning("planned read failed: the standard executor answers", exc_info=True)

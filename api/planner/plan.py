@@ -236,16 +236,25 @@ async def run(
             assessment_ids = [row[_ASSESSMENT_ID] for row in shown]
             if stmts.findings_in_assessments:
                 finding_totals = {row[_ASSESSMENT_ID]: row[-1] for row in shown}
+        recorded = stmts.logs
         if stmts.findings is not None and assessment_ids:
             parents = {PARENTS: assessment_ids}
-            finding_pages = _by_parent(await read(stmts.findings, parents), _FINDING_ASSESSMENT)
+            findings_stmt = stmts.findings
+            if stmts.findings_log:  # the last statement: it writes the page's access log
+                _record(plan, ctx, ids, shown)
+                recorded = True
+                rows_logged = ctx.take_access_log()
+                if rows_logged:
+                    findings_stmt = stmts.findings_logging(len(rows_logged))
+                    parents |= logged.log_row_values(rows_logged)
+            finding_pages = _by_parent(await read(findings_stmt, parents), _FINDING_ASSESSMENT)
             if stmts.findings_counted:
                 finding_totals = {p: found[0][-1] for p, found in finding_pages.items()}
             elif stmts.finding_count is not None:
                 counts = await read(stmts.finding_count, parents)
                 finding_totals = {parent: n for parent, n in counts}
 
-    if not stmts.logs:
+    if not recorded:
         _record(plan, ctx, ids, shown)
 
     findings: dict[int, Any] = {}

@@ -13,7 +13,7 @@ page are an expanding bind parameter given at execution. So the planner keeps th
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, overload
 
 from sqlalchemy import ARRAY, Enum, Integer, String, bindparam, type_coerce
@@ -33,7 +33,7 @@ from api.loaders import (
 )
 from api.pagination import PageArgs
 from api.planner.rows import COUNTRY_COLUMNS, FACTORY, FACTORY_COLUMNS
-from authz.logged import with_access_log
+from authz.logged import with_access_log, with_log_rows
 from authz.paging import ROW_NUMBER
 from authz.principal import Principal
 from authz.scope import Scope
@@ -71,6 +71,19 @@ class Statements:
     # The factories statement writes the access log of the page's reads itself
     # (authz.logged, PostgreSQL): its execution takes authz.logged.LOG_PARAMETERS.
     logs: bool = False
+    # The findings statement, the plan's last, writes the page's access log instead
+    # (PostgreSQL): then the rows are known before it runs (authz.logged.with_log_rows).
+    findings_log: bool = False
+    # ``findings`` with the insert of n log rows, by n, built on first use.
+    _findings_logging: dict[int, Any] = field(default_factory=dict)
+
+    def findings_logging(self, rows: int) -> Any:
+        """The findings statement that also inserts ``rows`` access-log rows."""
+        stmt = self._findings_logging.get(rows)
+        if stmt is None:
+            assert self.findings is not None and self.findings_log
+            stmt = self._findings_logging[rows] = with_log_rows(self.findings, rows)
+        return stmt
 
 
 def build(
@@ -143,6 +156,9 @@ def build(
             nested = rows_of.c[ROW_NUMBER]
             shown_within = args.assessments.first if findings_read else None
         page = with_access_log(page, FACTORY_ID, args.factories.first, nested, shown_within)
+    # Else the findings statement, where no statement follows it: it runs last, when the
+    # page's reads are known.
+    findings_log = log and postgres and not logs and findings is not None and finding_count is None
     return Statements(
         _core(page),
         _core(count_stmt),
@@ -155,6 +171,7 @@ def build(
         findings_counted,
         _core(finding_count),
         logs,
+        findings_log,
     )
 
 

@@ -34,11 +34,10 @@ pytestmark = pytest.mark.reads_only
 
 # One a statement: authentication, the planned page's reads (the light page: factories with
 # their count and their assessment pages, with those pages' finding counts, in one; the
-# brand page: factories with their assessment pages, then findings), the access-log write
-# (the light page's in its one statement: authz.logged); no ping, no BEGIN, no COMMIT, no
-# prepare.
+# brand page: factories with their assessment pages, then findings), and the access-log
+# write in the last of those (authz.logged); no ping, no BEGIN, no COMMIT, no prepare.
 LIGHT_PAGE_ROUND_TRIPS = 2
-BRAND_PAGE_ROUND_TRIPS = 4
+BRAND_PAGE_ROUND_TRIPS = 3
 
 
 class CountedApi:

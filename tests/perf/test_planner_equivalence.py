@@ -362,32 +362,43 @@ EVENTS = text(
     "FROM access_event WHERE id > :after ORDER BY id"
 )
 
-# Pages whose one statement writes its own access log on PostgreSQL (authz.logged): with an
-# assessment page whose findings are read, whose assessments are read without theirs, none
-# shown, and the factories alone; and a count, which reads no factory and logs nothing.
+# Pages whose statements write their own access log on PostgreSQL (authz.logged): the
+# factories statement, with an assessment page whose finding counts are read, whose
+# assessments are read without theirs, none shown, and the factories alone; a count, which
+# reads no factory and logs nothing; and the findings statement, last, on pages whose
+# findings are read (the brand page's shape, with and without their count).
 SELF_LOGGED = [
-    pytest.param(q.LIGHT_PAGE, id="light-page"),
+    pytest.param(q.LIGHT_PAGE, {}, id="light-page"),
+    pytest.param(q.BRAND_PAGE, {"first": 100}, id="brand-page"),
+    pytest.param(
+        "{ factories(first: 4) { edges { node { id assessments(first: 2) { edges { node "
+        "{ id findings(first: 3) { edges { node { id } } } } } } } } } }",
+        {},
+        id="findings-without-count",
+    ),
     pytest.param(
         "{ factories(first: 3) { edges { node { id assessments(first: 1) { totalCount } } } } }",
+        {},
         id="assessment-counts",
     ),
     pytest.param(
         "{ factories(first: 5) { edges { node { id assessments(first: 0) { edges { node "
         "{ id findings(first: 0) { totalCount } } } } } } } }",
+        {},
         id="no-assessment-shown",
     ),
-    pytest.param("{ factories(first: 2) { edges { node { name } } } }", id="factories-only"),
-    pytest.param("{ factories(first: 100) { totalCount } }", id="count-only"),
+    pytest.param("{ factories(first: 2) { edges { node { name } } } }", {}, id="factories-only"),
+    pytest.param("{ factories(first: 100) { totalCount } }", {}, id="count-only"),
 ]
 
 
-@pytest.mark.parametrize("query", SELF_LOGGED)
+@pytest.mark.parametrize(("query", "variables"), SELF_LOGGED)
 @pytest.mark.parametrize("role", ROLES)
 async def test_a_page_that_logs_itself_writes_the_rows_the_resolvers_would(
-    pair: Pair, role: str, query: str
+    pair: Pair, role: str, query: str, variables: dict[str, Any]
 ) -> None:
     # given the page, validated by both apps
-    body = {"query": query}
+    body = {"query": query, "variables": variables}
     for client in (pair.standard, pair.planned):
         await client.post("/graphql", json=body, headers=pair.headers[role])
 
@@ -453,13 +464,14 @@ async def test_every_planned_read_passes_the_guard(
 
     # then each of its reads (factories, assessments, findings) went through the guard's
     # check with the label of a scoped statement, and nothing else did; on PostgreSQL the
-    # assessments are joined to the factories, a statement of both labels
+    # assessments are joined to the factories, a statement of both labels, and the findings
+    # statement writes the page's access log (authz.logged)
     assert response.status_code == 200 and _count("planned") == before + 1
     scoped = [label for label in labels if label and not label.startswith("system:")]
     assert scoped == labels
     reads = [[part.split(":")[0] for part in label.split("+")] for label in scoped]
     if pair.engine.dialect.name == "postgresql":
-        assert reads == [["factories", "assessments"], ["findings"]]
+        assert reads == [["factories", "assessments"], ["findings", "access_log"]]
     else:
         assert reads == [["factories"], ["assessments"], ["findings"]]
 
