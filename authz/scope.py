@@ -19,9 +19,11 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     String,
     and_,
+    bindparam,
     cast,
     exists,
     false,
@@ -31,9 +33,10 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.sql.elements import False_
+from sqlalchemy.sql.elements import BindParameter, False_
 
 import models as m
+from authz import reader
 from authz.clock import db_now, db_today
 from authz.guard import scoped
 from authz.principal import Principal
@@ -69,18 +72,21 @@ class Scope:
     # -- conditions --------------------------------------------------------------------
 
     def _atom(self, atom: str, factory_col: Any, country_col: Any | None) -> ColumnElement[bool]:
+        # The reader's identity as named parameters (authz.reader): a statement built once
+        # serves every reader of the same shape.
         p = self.principal
         if atom == OWNER:
-            return factory_col == self.own_factory_id if self.own_factory_id else false()
+            return self._owns(factory_col)
         if atom in (ASSESSMENT, SELF_ASSESSMENT):
             return self._granted({atom}, factory_col)
         if atom == IN_COUNTRY:
             if p.country_code is None:
                 return false()
+            country = bindparam(reader.COUNTRY, p.country_code, type_=String)
             if country_col is not None:
-                same: ColumnElement[bool] = country_col == p.country_code
+                same: ColumnElement[bool] = country_col == country
                 return same
-            in_country = select(m.Factory.id).where(m.Factory.country_code == p.country_code)
+            in_country = select(m.Factory.id).where(m.Factory.country_code == country)
             inside: ColumnElement[bool] = factory_col.in_(in_country)
             return inside
         raise ValueError(f"unknown relation {atom!r}")
@@ -119,10 +125,24 @@ class Scope:
         }
         held = or_(*(columns[s] for s in sorted(scopes)))
         granted = select(m.ConsentGrant.factory_id).where(
-            m.ConsentGrant.grantee_id == self.principal.organization_id, held, active_grant()
+            m.ConsentGrant.grantee_id == self._organization(), held, active_grant()
         )
         inside: ColumnElement[bool] = factory_col.in_(granted)
         return inside
+
+    def _owns(self, factory_col: Any) -> ColumnElement[bool]:
+        """The reader's own factory (authz.reader), for a factory's member; else nothing."""
+        if not self.own_factory_id:
+            return false()
+        owned: ColumnElement[bool] = factory_col == bindparam(
+            reader.FACTORY, self.own_factory_id, type_=Integer
+        )
+        return owned
+
+    def _organization(self) -> BindParameter[int]:
+        """The reader's organisation (authz.reader); null, which no row matches, for the
+        anonymous public."""
+        return bindparam(reader.ORGANIZATION, self.principal.organization_id, type_=Integer)
 
     def may(self, obj: str, act: str = "read", *, country: str | None = None) -> bool:
         """A decision about no particular factory (statistics, exports, admin)."""
@@ -206,7 +226,7 @@ class Scope:
     def self_assessment_visible(self) -> ColumnElement[bool]:
         """Submitted self-assessments where readable; one being filled in is its factory's."""
         col = m.SelfAssessment.factory_id
-        own = col == self.own_factory_id if self.own_factory_id else false()
+        own = self._owns(col)
         return and_(
             self.allows("self_assessment", col),
             or_(m.SelfAssessment.submitted_at.is_not(None), own),
@@ -226,7 +246,7 @@ class Scope:
 
     def grants_visible(self) -> ColumnElement[bool]:
         col = m.ConsentGrant.factory_id
-        own = m.ConsentGrant.grantee_id == (self.principal.organization_id or -1)
+        own = m.ConsentGrant.grantee_id == self._organization()
         return or_(self.allows("consent", col), and_(own, self.allows("own_consent", col)))
 
     def grants(self) -> Select[m.ConsentGrant]:
@@ -435,7 +455,7 @@ class Scope:
         """A host's own exports, while the factory grants it the whole Gateway share, both
         scopes (any active grant: a grant revoked and given again serves the exports made
         under the first; a narrower one, refused since, serves none)."""
-        host = self.principal.organization_id or -1
+        host = self._organization()
         granted = exists().where(
             m.ConsentGrant.factory_id == m.GatewayExport.factory_id,
             m.ConsentGrant.grantee_id == m.GatewayExport.host_id,
@@ -452,7 +472,7 @@ class Scope:
         """Platform admins see all; others their own organisation only."""
         stmt = select(m.Organization)
         if not self.may("admin"):
-            stmt = stmt.where(m.Organization.id == (self.principal.organization_id or -1))
+            stmt = stmt.where(m.Organization.id == self._organization())
         return scoped(stmt, "organizations")
 
     def reachable_organizations(self) -> Select[m.Organization]:
@@ -460,7 +480,7 @@ class Scope:
         the grantees of the grants it sees, and the readers in the access logs it sees."""
         if self.may("admin"):
             return scoped(select(m.Organization), "organizations")
-        own = self.principal.organization_id or -1
+        own = self._organization()
         factory_orgs = select(m.Factory.organization_id).where(
             self.allows("factory", m.Factory.id, m.Factory.country_code)
         )
@@ -509,9 +529,7 @@ class Scope:
     def own_factory_members(self) -> Select[m.User]:
         """The users of the caller's own factory, whose membership its managers change."""
         stmt = select(m.User).where(
-            m.User.organization_id == (self.principal.organization_id or -1)
-            if self.own_factory_id
-            else false()
+            m.User.organization_id == self._organization() if self.own_factory_id else false()
         )
         return scoped(stmt, "own_factory_members")
 
@@ -523,9 +541,7 @@ class Scope:
 
     def own_api_keys(self) -> Select[m.ApiKey]:
         """A host's own API keys, for its own integration to issue and revoke."""
-        stmt = select(m.ApiKey).where(
-            m.ApiKey.organization_id == (self.principal.organization_id or -1)
-        )
+        stmt = select(m.ApiKey).where(m.ApiKey.organization_id == self._organization())
         if not self.may("host_integration", "write"):
             stmt = stmt.where(false())
         return scoped(stmt, "own_api_keys")
@@ -535,7 +551,7 @@ class Scope:
         stmt = select(m.WebhookDelivery)
         if self.may("admin"):
             return scoped(stmt, "webhook_deliveries")
-        stmt = stmt.where(m.WebhookDelivery.host_id == (self.principal.organization_id or -1))
+        stmt = stmt.where(m.WebhookDelivery.host_id == self._organization())
         if not self.may("host_integration"):
             stmt = stmt.where(false())
         return scoped(stmt, "webhook_deliveries")

@@ -20,7 +20,7 @@ They run on the session's connection as Core statements, each checked by the gua
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
@@ -36,6 +36,8 @@ from api.planner.statements import PARENTS, Arguments, StatementCache
 from api.planner.statements import build as build_statements
 from authz import logged
 from authz.guard import checked
+from authz.reader import check_free, stand_in
+from authz.reader import values as reader_values
 from core.crypto import FieldCipher
 
 # The access log's names of the reads (api.access_paths.field_path of each resolver).
@@ -170,9 +172,10 @@ async def run(
         findings=None if plan.findings is None else a.page_of(plan.findings.args, bound, cap),
         flt=None if plan.findings is None else a.finding_filter(plan.findings.args, bound),
     )
-    # The statements' reader: who it is, not which of its users or keys asks (the scope's
-    # conditions never read those), so an organisation's users share them.
-    reader = replace(ctx.principal, user_id=None, api_key_id=None)
+    # The statements are built for the reader's shape (authz.reader.stand_in) and kept for
+    # it: every reader of that shape runs them, each with its own identity as parameters.
+    reader = stand_in(ctx.principal)
+    identity = reader_values(ctx.principal)
     # On PostgreSQL the page's statement writes its access log itself (authz.logged): the
     # reads Context.note_read would note, in the same round trip as the read.
     logs = plan.edges and ctx.reads_logged and not ctx.runtime.settings.is_sqlite
@@ -190,6 +193,8 @@ async def run(
             log=logs,
             findings_read=plan.findings is not None,
         )
+        for stmt in stmts.all():
+            check_free(stmt)
         cache.put(plan.serial, reader, args, stmts)
 
     first = args.factories.first
@@ -205,8 +210,9 @@ async def run(
         # guard's rule is kept by hand (authz.guard.checked), as the session's listener would.
         conn = await session.connection()
 
-        async def read(stmt: Any, parents: dict[str, Any] | None = None) -> Sequence[Any]:
-            return (await conn.execute(checked(stmt), parents)).all()
+        async def read(stmt: Any, parameters: dict[str, Any] | None = None) -> Sequence[Any]:
+            bound = identity if parameters is None else identity | parameters
+            return (await conn.execute(checked(stmt), bound)).all()
 
         rows = await read(stmts.factories, _log_values(plan, ctx) if stmts.logs else None)
         width = stmts.width

@@ -77,6 +77,18 @@ class Statements:
     # ``findings`` with the insert of n log rows, by n, built on first use.
     _findings_logging: dict[int, Any] = field(default_factory=dict)
 
+    def all(self) -> list[Any]:
+        """Every statement of the plan that is there."""
+        found = (
+            self.factories,
+            self.factory_count,
+            self.assessments,
+            self.assessment_count,
+            self.findings,
+            self.finding_count,
+        )
+        return [stmt for stmt in found if stmt is not None]
+
     def findings_logging(self, rows: int) -> Any:
         """The findings statement that also inserts ``rows`` access-log rows."""
         stmt = self._findings_logging.get(rows)

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 import models as m
 from bench import queries as q
 from core.runtime import Runtime
-from tests.builders import make_grant, make_host
+from tests.builders import make_grant, make_host, make_org, make_user
 from tests.perf.test_fastpath_equivalence import (
     ACCESS_LOG,
     BENCHMARK,
@@ -111,8 +111,24 @@ async def _planner_world(session: Any, keys: Any) -> tuple[dict[str, int], dict[
     session.add(m.ApiKey(organization_id=host.organization.id, prefix=prefix, secret_hmac=digest))
     shared: Any = SimpleNamespace(id=_pk(ids["shared"]))  # make_grant reads its id only
     await make_grant(session, shared, host.organization)
+    # A second reader of the brand's, the factory's and the programme's shapes, each with
+    # other rows to see: a brand granted the narrow factory's assessments, that factory's
+    # manager, the programme of Vietnam.
+    narrow: Any = SimpleNamespace(id=_pk(ids["narrow"]))
+    owner = await session.scalar(
+        text("SELECT organization_id FROM factory WHERE id = :id"), {"id": narrow.id}
+    )
+    brand2 = await make_org(session, m.OrganizationKind.BRAND, name="Brand 2")
+    await make_grant(session, narrow, brand2, scopes=(m.DataScope.ASSESSMENT,))
+    programme2 = await make_org(session, m.OrganizationKind.PROGRAMME, country="VN")
+    narrow_org: Any = SimpleNamespace(id=owner)  # make_user reads its id only
+    seconds = {
+        "brand2": await make_user(session, brand2, m.Role.BRAND_VIEWER),
+        "factory2": await make_user(session, narrow_org, m.Role.FACTORY_MANAGER),
+        "programme2": await make_user(session, programme2, m.Role.ASSESSOR),
+    }
     await session.commit()
-    return users, ids, secret
+    return users | {role: user.id for role, user in seconds.items()}, ids, secret
 
 
 @pytest.fixture
@@ -416,6 +432,45 @@ async def test_a_page_that_logs_itself_writes_the_rows_the_resolvers_would(
     # same field paths, the same reader, in the same order
     standard, planned = events
     assert planned == standard
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [("brand", "brand2"), ("factory", "factory2"), ("programme", "programme2")]
+)
+async def test_readers_of_one_shape_share_statements_and_each_reads_its_own_rows(
+    pair: Pair, monkeypatch: pytest.MonkeyPatch, first: str, second: str
+) -> None:
+    # given the planner's statement builds, counted
+    from api.planner import plan
+
+    built: list[Any] = []
+    build = plan.build_statements
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        built.append(args[0])
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(plan, "build_statements", counted)
+    await pair.planned.post(  # validated once: the next answers are planned
+        "/graphql",
+        json={"query": q.BRAND_PAGE, "variables": {"first": 100}},
+        headers=pair.headers[first],
+    )
+
+    # when two readers of one shape, each of other rows, read the brand page in turn
+    before = _count("planned")
+    data = {}
+    for role in (first, second, first, second):
+        standard, planned = await pair.both(role, q.BRAND_PAGE, {"first": 100})
+        assert planned == standard
+        data[role] = planned[1]["data"]
+
+    # then each read its own rows, as the standard executor answers it, from statements
+    # built once for both (their identity is a parameter: authz.reader)
+    assert _count("planned") == before + 4
+    assert data[first] != data[second]
+    assert all(data[role]["factories"]["edges"] for role in (first, second))
+    assert len(built) == 1
 
 
 @pytest.mark.writes
