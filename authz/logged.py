@@ -7,7 +7,7 @@ a CTE and a data-modifying CTE beside it inserts the log rows the resolvers woul
 written: one ``access_event`` row per set of field paths read, naming its factories, in the
 order of each set's first factory; never the reader's own factory. The rows come back as
 the read gave them, in the same order. The reader, the time and the paths are bind
-parameters (:data:`LOG_PARAMETERS`), so a statement is built once per reader's scope and
+parameters (:data:`LOG_PARAMETERS`), so a statement is built once per shape of reader and
 page arguments and kept, as the planner keeps its other statements.
 
 A page whose last statement reads the findings of the assessments shown (the brand page)
