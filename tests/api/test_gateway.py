@@ -9,9 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.crypto import KeyMaterial
 from demo import DemoWorld
-from exports.job import run_once
 from tests.api.support import DHAKA, SINAR, error_codes, gid, scalar
-from tests.world import demo_world, kept_world
+from tests.world import demo_exported, demo_world
 
 # Tests here read one shared copy of the world (the demo, or the demo exported: `world`); a
 # test that writes is marked `writes`.
@@ -66,19 +65,10 @@ async def world(
     request: pytest.FixtureRequest, session: AsyncSession, keys: KeyMaterial, api: Any
 ) -> DemoWorld:
     """The demo world; for a test that asks for `exported`, the demo after the export job ran
-    once over it, a world of its own (made once per database, then restored or kept: see
-    tests/world.py)."""
-    if "exported" not in request.fixturenames:
-        return await demo_world(session, keys, api)
-
-    async def build() -> DemoWorld:
-        seeded = await demo_world(session, keys, api)
-        await run_once(api.runtime.sessionmaker, api.runtime.keys)
-        return seeded
-
-    made = await kept_world(api.runtime.engine, "demo, exported", build)
-    await session.rollback()  # a fresh snapshot: the copy was written on another connection
-    return made
+    once over it (`demo_exported`: a world of its own, made once per database)."""
+    if "exported" in request.fixturenames:
+        return await demo_exported(session, keys, api)
+    return await demo_world(session, keys, api)
 
 
 @pytest.fixture
