@@ -35,6 +35,27 @@ def _asyncpg(url: str) -> str:
     return "postgresql+asyncpg://" + url.split("://", 1)[1]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `long` (seconds each, the whole system in processes of its own) run first,
+    the others after them, each in its order. pytest puts the tests that no backend
+    parametrizes after all the others, so these ran last; under -n a process that draws a
+    long test last leaves the others idle until it ends.
+
+    Only for tests that no backend parametrizes: pytest runs the tests of each backend
+    together, so that its session fixtures (its database) are made once; moving one of them
+    first would split its backend's run in two."""
+
+    def first(item: pytest.Item) -> bool:
+        if item.get_closest_marker("long") is None:
+            return False
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "backend" in callspec.params:
+            raise pytest.UsageError(f"{item.nodeid}: `long` is for tests without a backend")
+        return True
+
+    items.sort(key=lambda item: not first(item))
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test process; its async URL."""
