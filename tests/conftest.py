@@ -11,6 +11,7 @@ found for the next such test instead of emptying the database: see tests/world.p
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -33,6 +34,27 @@ PROCESS = os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 def _asyncpg(url: str) -> str:
     return "postgresql+asyncpg://" + url.split("://", 1)[1]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `long` (seconds each, the whole system in processes of its own) run first,
+    the others after them, each in its order. pytest puts the tests that no backend
+    parametrizes after all the others, so these ran last; under -n a process that draws a
+    long test last leaves the others idle until it ends.
+
+    Only for tests that no backend parametrizes: pytest runs the tests of each backend
+    together, so that its session fixtures (its database) are made once; moving one of them
+    first would split its backend's run in two."""
+
+    def first(item: pytest.Item) -> bool:
+        if item.get_closest_marker("long") is None:
+            return False
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "backend" in callspec.params:
+            raise pytest.UsageError(f"{item.nodeid}: `long` is for tests without a backend")
+        return True
+
+    items.sort(key=lambda item: not first(item))
 
 
 @pytest.fixture(scope="session")
@@ -280,6 +302,50 @@ async def _admin_sql(sql: str) -> None:
             await conn.execute(text(sql))
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated_once(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An empty database migrated to head, made once for the run (per backend and process):
+    what `migrated_url` copies. On PostgreSQL a database of its own, the copies' template."""
+    import asyncio
+
+    from migrations import migrate
+
+    if backend == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('migrated') / 'migrated.db'}"
+        migrate.upgrade(url)
+        yield url
+        return
+    name = f"millgate_migrated_{PROCESS}_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin_sql(f'CREATE DATABASE "{name}"'))
+    try:
+        base = os.environ["MILLGATE_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
+        migrate.upgrade("postgresql+asyncpg://" + base.split("://", 1)[1] + "/" + name)
+        yield name
+    finally:
+        asyncio.run(_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def migrated_url(backend: str, migrated_once: str, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database of the test's own migrated to head, as `empty_url` after
+    `millgate db upgrade`: a copy of `migrated_once` (SQLite: its file; PostgreSQL: a database
+    made from it as template), instead of the migrations run for each test."""
+    if backend == "sqlite":
+        source = Path(migrated_once.split("///", 1)[1])
+        for part in source.parent.glob(source.name + "*"):  # with its -wal, if any
+            shutil.copyfile(part, tmp_path / part.name)
+        yield f"sqlite+aiosqlite:///{tmp_path / source.name}"
+        return
+    name = f"millgate_migrations_{uuid.uuid4().hex[:12]}"
+    await _admin_sql(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_once}"')
+    await _admin_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+    try:
+        base = os.environ["MILLGATE_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
+        yield "postgresql+asyncpg://" + base.split("://", 1)[1] + "/" + name
+    finally:
+        await _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """The access log's maintenance: partitions ahead, retention, and who runs it.
 
 Each test gets an empty database of its own, migrated to head (on PostgreSQL a database
-created for the test), since maintenance drops partitions the shared one's tests write to.
+created for the test), since maintenance drops partitions the shared one's tests write to:
+a copy of one migrated once for the run (`migrated_url`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import models as m
 from cli.main import app
 from core.db import make_engine
 from exports import job
-from migrations import migrate
 from models.access_log import is_partition, maintain
 from tests.builders import make_org
 
@@ -28,10 +28,6 @@ TODAY = dt.date(2027, 3, 10)
 
 def at(day: str) -> dt.datetime:
     return dt.datetime.fromisoformat(day).replace(hour=12, tzinfo=dt.UTC)
-
-
-async def _migrated(url: str) -> None:
-    await asyncio.to_thread(migrate.upgrade, url)
 
 
 async def _partitions(url: str) -> set[str]:
@@ -83,11 +79,9 @@ async def _days_logged(url: str) -> list[str]:
         await engine.dispose()
 
 
-async def test_maintenance_makes_the_months_ahead_once(empty_url: str, backend: str) -> None:
-    await _migrated(empty_url)
-
-    first = await _maintain(empty_url, retention=0)
-    again = await _maintain(empty_url, retention=0)
+async def test_maintenance_makes_the_months_ahead_once(migrated_url: str, backend: str) -> None:
+    first = await _maintain(migrated_url, retention=0)
+    again = await _maintain(migrated_url, retention=0)
 
     if backend == "postgres":
         assert first.created == [
@@ -95,28 +89,27 @@ async def test_maintenance_makes_the_months_ahead_once(empty_url: str, backend: 
             "access_event_p202704",
             "access_event_p202705",
         ]
-        assert {"access_event_p202703", "access_event_p202705"} <= await _partitions(empty_url)
+        assert {"access_event_p202703", "access_event_p202705"} <= await _partitions(migrated_url)
     else:  # one plain table: nothing to make
         assert first.created == []
     assert (again.created, again.dropped, again.deleted_rows) == ([], [], 0)
 
 
 async def test_retention_drops_only_the_months_before_the_cutoff(
-    empty_url: str, backend: str
+    migrated_url: str, backend: str
 ) -> None:
-    await _migrated(empty_url)
-    await _maintain(empty_url, retention=0, today=dt.date(2026, 11, 1))  # November's partition
-    await _maintain(empty_url, retention=0)  # and March to May
-    await _log_reads(empty_url, ["2026-11-30", "2026-12-15", "2027-01-01", "2027-03-02"])
+    await _maintain(migrated_url, retention=0, today=dt.date(2026, 11, 1))  # November's partition
+    await _maintain(migrated_url, retention=0)  # and March to May
+    await _log_reads(migrated_url, ["2026-11-30", "2026-12-15", "2027-01-01", "2027-03-02"])
 
     # Two whole months kept before March: January and February; November and December go.
-    done = await _maintain(empty_url, retention=2)
-    again = await _maintain(empty_url, retention=2)
+    done = await _maintain(migrated_url, retention=2)
+    again = await _maintain(migrated_url, retention=2)
 
-    assert await _days_logged(empty_url) == ["2027-01-01", "2027-03-02"]
+    assert await _days_logged(migrated_url) == ["2027-01-01", "2027-03-02"]
     if backend == "postgres":
         assert done.dropped == ["access_event_p202611", "access_event_p202612"]
-        left = await _partitions(empty_url)
+        left = await _partitions(migrated_url)
         assert not {"access_event_p202611", "access_event_p202612"} & left
         assert {"access_event_p202701", "access_event_p202703", "access_event_p202705"} <= left
     else:
@@ -124,38 +117,35 @@ async def test_retention_drops_only_the_months_before_the_cutoff(
     assert (again.created, again.dropped, again.deleted_rows) == ([], [], 0)
 
 
-async def test_no_retention_keeps_every_month(empty_url: str) -> None:
-    await _migrated(empty_url)
-    await _maintain(empty_url, retention=0, today=dt.date(2025, 1, 1))
-    await _log_reads(empty_url, ["2025-01-20"])
+async def test_no_retention_keeps_every_month(migrated_url: str) -> None:
+    await _maintain(migrated_url, retention=0, today=dt.date(2025, 1, 1))
+    await _log_reads(migrated_url, ["2025-01-20"])
 
-    done = await _maintain(empty_url, retention=0)
+    done = await _maintain(migrated_url, retention=0)
 
     assert done.dropped == [] and done.deleted_rows == 0
-    assert await _days_logged(empty_url) == ["2025-01-20"]
+    assert await _days_logged(migrated_url) == ["2025-01-20"]
 
 
-async def test_the_command_maintains_with_the_configured_retention(empty_url: str) -> None:
-    await _migrated(empty_url)
-    await _maintain(empty_url, retention=0, today=dt.date(2020, 1, 1))
-    await _log_reads(empty_url, ["2020-01-15"])  # more than 24 months ago
+async def test_the_command_maintains_with_the_configured_retention(migrated_url: str) -> None:
+    await _maintain(migrated_url, retention=0, today=dt.date(2020, 1, 1))
+    await _log_reads(migrated_url, ["2020-01-15"])  # more than 24 months ago
 
     result = await asyncio.to_thread(
         CliRunner().invoke,
         app,
         ["access-log", "maintain"],
-        env={"MILLGATE_DATABASE_URL": empty_url, "MILLGATE_ACCESS_LOG_RETENTION_MONTHS": "24"},
+        env={"MILLGATE_DATABASE_URL": migrated_url, "MILLGATE_ACCESS_LOG_RETENTION_MONTHS": "24"},
     )
 
     assert result.exit_code == 0, result.output
     assert "access log:" in result.output
-    assert await _days_logged(empty_url) == []
+    assert await _days_logged(migrated_url) == []
 
 
 async def test_the_worker_maintains_the_access_log_on_its_pass(
-    monkeypatch: pytest.MonkeyPatch, empty_url: str
+    monkeypatch: pytest.MonkeyPatch, migrated_url: str
 ) -> None:
-    await _migrated(empty_url)
     stop = asyncio.Event()
     seen: list[int] = []
     real = job.maintain_access_log
@@ -167,7 +157,7 @@ async def test_the_worker_maintains_the_access_log_on_its_pass(
         return done
 
     monkeypatch.setattr(job, "maintain_access_log", maintained)
-    engine = make_engine(empty_url)
+    engine = make_engine(migrated_url)
     try:
         await job.run_forever(
             async_sessionmaker(engine),
@@ -183,24 +173,23 @@ async def test_the_worker_maintains_the_access_log_on_its_pass(
 
 
 async def test_a_read_of_a_month_without_a_partition_is_kept_and_moved_into_it_later(
-    empty_url: str, backend: str
+    migrated_url: str, backend: str
 ) -> None:
     # given a database whose maintenance stopped in March (partitions up to May)
-    await _migrated(empty_url)
-    await _maintain(empty_url, retention=0)
+    await _maintain(migrated_url, retention=0)
 
     # when reads are logged in September, long after the last partition
-    await _log_reads(empty_url, ["2027-09-03", "2027-09-20"])
+    await _log_reads(migrated_url, ["2027-09-03", "2027-09-20"])
 
     # then they are kept (the default partition on PostgreSQL), and the next maintenance
     # makes September's partition and moves them into it
-    assert await _days_logged(empty_url) == ["2027-09-03", "2027-09-20"]
-    done = await _maintain(empty_url, retention=0, today=dt.date(2027, 9, 25))
-    assert await _days_logged(empty_url) == ["2027-09-03", "2027-09-20"]
+    assert await _days_logged(migrated_url) == ["2027-09-03", "2027-09-20"]
+    done = await _maintain(migrated_url, retention=0, today=dt.date(2027, 9, 25))
+    assert await _days_logged(migrated_url) == ["2027-09-03", "2027-09-20"]
     if backend == "postgres":
         assert done.moved_rows == 2
         assert "access_event_p202709" in done.created
-        engine = make_engine(empty_url)
+        engine = make_engine(migrated_url)
         try:
             async with engine.connect() as conn:
                 left = await conn.scalar(text("SELECT count(*) FROM access_event_default"))
@@ -208,5 +197,5 @@ async def test_a_read_of_a_month_without_a_partition_is_kept_and_moved_into_it_l
         finally:
             await engine.dispose()
         assert (left, in_month) == (0, 2)
-    again = await _maintain(empty_url, retention=0, today=dt.date(2027, 9, 25))
+    again = await _maintain(migrated_url, retention=0, today=dt.date(2027, 9, 25))
     assert (again.created, again.moved_rows) == ([], 0)

@@ -28,6 +28,9 @@ from jwcrypto import jwk
 
 from examples.host_client import HostClient, MillgateError, verify_notice
 
+# Seconds a test: run first (tests/conftest.py), so that no process ends the run on it.
+pytestmark = pytest.mark.long
+
 ROOT = Path(__file__).resolve().parents[1]
 SET_WEBHOOK = """
 mutation($url: String) { setOwnWebhook(input: {url: $url}) { secret errors { code } } }"""

@@ -250,6 +250,7 @@ async def pg_values(url: str) -> dict[tuple[str, int], str]:
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs MILLGATE_TEST_POSTGRES_URL")
+@pytest.mark.long  # seconds: run first (tests/conftest.py), so that no process ends on it
 async def test_a_rotation_killed_midway_loses_nothing_and_resumes(
     postgres_url: str, tmp_path: Path
 ) -> None:

@@ -47,7 +47,10 @@ ROOT = Path(__file__).resolve().parents[1]
 MAX_DELAY_S = 1.5
 ROUNDS = 5
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs MILLGATE_TEST_POSTGRES_URL")
+pytestmark = [
+    pytest.mark.skipif(not POSTGRES_URL, reason="needs MILLGATE_TEST_POSTGRES_URL"),
+    pytest.mark.long,  # seconds: run first (tests/conftest.py), so that no process ends on it
+]
 
 FACTORIES = "{ factories { totalCount edges { node { id name assessments { totalCount } } } } }"
 FACTORY = "query($id: ID!) { factory(id: $id) { name } }"

@@ -42,7 +42,10 @@ ROOT = Path(__file__).resolve().parents[1]
 JWT = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$")
 TODAY = dt.date.today()
 
-pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs MILLGATE_TEST_POSTGRES_URL")
+pytestmark = [
+    pytest.mark.skipif(not POSTGRES_URL, reason="needs MILLGATE_TEST_POSTGRES_URL"),
+    pytest.mark.long,  # seconds: run first (tests/conftest.py), so that no process ends on it
+]
 
 CREATE_ORG = """mutation($i: CreateOrganizationInput!) {
   createOrganization(input: $i) { organization { id } errors { code field } } }"""

@@ -26,16 +26,18 @@ from api.schema import build_schema, sdl
 from core.crypto import KeyMaterial
 from core.settings import Settings
 from demo import DemoWorld
-from exports.job import run_once
 from tests.api.support import codes, gid, row_counts, scalar
 from tests.builders import make_org, make_user
 from tests.field_access import FIELD_ACCESS
-from tests.world import demo_world, kept_world
+from tests.world import demo_exported, kept_world
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_FILE = ROOT / "schema.graphql"
 CONTRACT_CHECK = Path(__file__).resolve().parents[2] / "shared" / "tools" / "contract_check.py"
 REGENERATE = "regenerate it with `millgate schema > schema.graphql` and commit it"
+
+# Tests here only read the world they share (`world_and_stranger`, kept between tests).
+pytestmark = pytest.mark.reads_only
 
 
 # -- (a) the committed SDL -------------------------------------------------------------------
@@ -305,25 +307,36 @@ QUERY_PROBES = {
 
 
 @pytest.fixture
-async def world(session: AsyncSession, keys: KeyMaterial, api: Any, backend: str) -> DemoWorld:
-    """The demo world, its exports written too: a row of every Node type (kept in the
-    database after the first test: tests/world.py)."""
+async def world_and_stranger(
+    session: AsyncSession, keys: KeyMaterial, api: Any
+) -> tuple[DemoWorld, int, int]:
+    """The demo world, its exports written too (a row of every Node type), and a brand new to
+    Millgate that no factory granted anything: (the world, the brand's id, its user's id),
+    kept in the database after the first test (tests/world.py)."""
 
-    async def build() -> DemoWorld:
-        seeded = await demo_world(session, keys, api, backend)
-        await run_once(api.runtime.sessionmaker, api.runtime.keys)
-        return seeded
+    async def build() -> tuple[DemoWorld, int, int]:
+        seeded = await demo_exported(session, keys, api)
+        brand = await make_org(session, m.OrganizationKind.BRAND, name="Newcomer Brand")
+        user = await make_user(session, brand, m.Role.BRAND_VIEWER)
+        await session.commit()
+        return seeded, brand.id, user.id
 
-    return await kept_world(api.runtime.engine, "demo with exports", build)
+    made = await kept_world(api.runtime.engine, "demo with exports and a newcomer brand", build)
+    await session.rollback()  # a fresh snapshot: the copy was written on another connection
+    return made
 
 
 @pytest.fixture
-async def stranger(world: DemoWorld, session: AsyncSession, api: Any) -> dict[str, Any]:
-    """A brand new to Millgate: no factory granted it anything."""
-    brand = await make_org(session, m.OrganizationKind.BRAND, name="Newcomer Brand")
-    user = await make_user(session, brand, m.Role.BRAND_VIEWER)
-    await session.commit()
-    return {"token": api.token(user), "organization": gid("Organization", brand.id)}
+def world(world_and_stranger: tuple[DemoWorld, int, int]) -> DemoWorld:
+    return world_and_stranger[0]
+
+
+@pytest.fixture
+def stranger(world_and_stranger: tuple[DemoWorld, int, int], api: Any) -> dict[str, Any]:
+    """The newcomer brand's viewer: a token, and the brand's global id."""
+    _, brand_id, user_id = world_and_stranger
+    token = api.runtime.token_service.issue(user_id, 600)
+    return {"token": token, "organization": gid("Organization", brand_id)}
 
 
 async def _one_of_each_node(session: AsyncSession, world: DemoWorld) -> dict[str, int]:

@@ -30,6 +30,7 @@ import models as m
 from authz.guard import system_read
 from core.crypto import KeyMaterial
 from demo import DemoWorld, seed_demo, seed_reference
+from exports.job import run_once
 from tests.builders import (
     ROLLOUT_ON,
     Host,
@@ -251,6 +252,20 @@ async def demo_world_in(engine: AsyncEngine, session: AsyncSession, keys: KeyMat
         return seeded
 
     return await kept_world(engine, "demo", seed)
+
+
+async def demo_exported(session: AsyncSession, keys: KeyMaterial, api: Any) -> DemoWorld:
+    """The demo world after one run of the export job (a row of every Node type), committed:
+    made once per database from the kept demo, then restored or kept (see `kept_world`)."""
+
+    async def build() -> DemoWorld:
+        seeded = await demo_world(session, keys, api)
+        await run_once(api.runtime.sessionmaker, api.runtime.keys)
+        return seeded
+
+    made = await kept_world(api.runtime.engine, "demo with exports", build)
+    await session.rollback()  # a fresh snapshot: the copy was written on another connection
+    return made
 
 
 async def seed_world(session: AsyncSession, keys: KeyMaterial, api: Any) -> DemoWorld:

@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.crypto import KeyMaterial
 from demo import DemoWorld
-from exports.job import run_once
 from tests.api.support import DHAKA, SINAR, error_codes, gid, scalar
+from tests.world import demo_exported, demo_world
 
-# Tests here read one shared copy of the world; a test that writes is marked `writes`.
+# Tests here read one shared copy of the world (the demo, or the demo exported: `world`); a
+# test that writes is marked `writes`.
 pytestmark = pytest.mark.reads_only
 
 EXPORTS = """
@@ -59,9 +61,19 @@ OPEN_AUDIT_HUB_EXPORTS = sorted(
 
 
 @pytest.fixture
-async def exported(api: Any, world: DemoWorld) -> None:
-    """The export job has run once over the demo world."""
-    await run_once(api.runtime.sessionmaker, api.runtime.keys)
+async def world(
+    request: pytest.FixtureRequest, session: AsyncSession, keys: KeyMaterial, api: Any
+) -> DemoWorld:
+    """The demo world; for a test that asks for `exported`, the demo after the export job ran
+    once over it (`demo_exported`: a world of its own, made once per database)."""
+    if "exported" in request.fixturenames:
+        return await demo_exported(session, keys, api)
+    return await demo_world(session, keys, api)
+
+
+@pytest.fixture
+def exported(world: DemoWorld) -> None:
+    """The export job has run once over the demo world (`world` restores that world)."""
 
 
 async def test_gateway_exports_are_empty_before_the_job_runs(
@@ -72,7 +84,6 @@ async def test_gateway_exports_are_empty_before_the_job_runs(
     assert data == {"pageInfo": {"hasNextPage": False, "endCursor": None}, "edges": []}
 
 
-@pytest.mark.writes
 async def test_gateway_exports_give_a_host_its_exports(
     api: Any, host_key: dict[str, str], exported: None
 ) -> None:
@@ -86,7 +97,6 @@ async def test_gateway_exports_give_a_host_its_exports(
     assert created == sorted(created, reverse=True)  # newest first
 
 
-@pytest.mark.writes
 async def test_gateway_exports_page(api: Any, host_key: dict[str, str], exported: None) -> None:
     seen: list[str] = []
     after = None
@@ -108,7 +118,6 @@ async def test_gateway_exports_page(api: Any, host_key: dict[str, str], exported
     ["brand", "manager", "assessor", "admin", "anonymous"],
     ids=["brand", "factory", "programme", "platform", "public"],
 )
-@pytest.mark.writes
 async def test_gateway_exports_are_empty_for_everyone_but_the_host(
     api: Any, auth_of: dict[str, dict[str, str]], exported: None, caller: str
 ) -> None:
@@ -147,7 +156,6 @@ async def test_gateway_exports_end_with_the_grant(
     assert len(data["edges"]) == len(OPEN_AUDIT_HUB_EXPORTS) - 2
 
 
-@pytest.mark.writes
 async def test_gateway_export_pulls_are_in_the_factorys_access_log(
     api: Any, world: DemoWorld, host_key: dict[str, str], manager: Any, exported: None
 ) -> None:

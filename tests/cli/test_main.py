@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -64,8 +65,60 @@ def query(data_dir: Path, sql: str, *params: object) -> list[tuple[object, ...]]
         return conn.execute(sql, params).fetchall()
 
 
-async def test_db_upgrade_creates_the_schema_at_head(tmp_path: Path) -> None:
-    result = await millgate(tmp_path, "db", "upgrade")
+# Folders as a command left them, made once for the module (each command takes some 0.25 s);
+# a test that starts from one gets a copy of its own as its `tmp_path`, and the command's
+# result, which it checks as if it had run the command itself.
+
+
+async def _made_once(tmp_path_factory: pytest.TempPathFactory, *args: str) -> tuple[Path, Result]:
+    data_dir = tmp_path_factory.mktemp("data")  # empty, as a test's tmp_path
+    return data_dir, await millgate(data_dir, *args)
+
+
+def _copy(made: tuple[Path, Result], tmp_path: Path) -> Result:
+    shutil.copytree(made[0], tmp_path, dirs_exist_ok=True)
+    return made[1]
+
+
+@pytest.fixture(scope="module")
+async def upgraded_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
+    """An empty data folder after `millgate db upgrade`."""
+    return await _made_once(tmp_path_factory, "db", "upgrade")
+
+
+@pytest.fixture
+def upgraded(upgraded_once: tuple[Path, Result], tmp_path: Path) -> Result:
+    """`tmp_path` as `millgate db upgrade` left an empty folder; that command's result."""
+    return _copy(upgraded_once, tmp_path)
+
+
+@pytest.fixture(scope="module")
+async def bootstrapped_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
+    """An empty data folder after `millgate bootstrap --admin-email ADMIN`."""
+    return await _made_once(tmp_path_factory, "bootstrap", "--admin-email", ADMIN)
+
+
+@pytest.fixture
+def bootstrapped(bootstrapped_once: tuple[Path, Result], tmp_path: Path) -> Result:
+    """`tmp_path` as `millgate bootstrap --admin-email ADMIN` left an empty folder; that
+    command's result."""
+    return _copy(bootstrapped_once, tmp_path)
+
+
+@pytest.fixture(scope="module")
+async def demo_seeded_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Result]:
+    """An empty data folder after `millgate demo seed`."""
+    return await _made_once(tmp_path_factory, "demo", "seed")
+
+
+@pytest.fixture
+def demo_seeded(demo_seeded_once: tuple[Path, Result], tmp_path: Path) -> Result:
+    """`tmp_path` as `millgate demo seed` left an empty folder; that command's result."""
+    return _copy(demo_seeded_once, tmp_path)
+
+
+async def test_db_upgrade_creates_the_schema_at_head(tmp_path: Path, upgraded: Result) -> None:
+    result = upgraded
 
     assert result.exit_code == 0, result.output
     heads = sorted(migrate.head_revisions())
@@ -75,8 +128,8 @@ async def test_db_upgrade_creates_the_schema_at_head(tmp_path: Path) -> None:
     assert query(tmp_path, "SELECT version_num FROM alembic_version") == [(h,) for h in heads]
 
 
-async def test_db_upgrade_twice_changes_nothing(tmp_path: Path) -> None:
-    await millgate(tmp_path, "db", "upgrade")
+async def test_db_upgrade_twice_changes_nothing(tmp_path: Path, upgraded: Result) -> None:
+    assert upgraded.exit_code == 0, upgraded.output
 
     again = await millgate(tmp_path, "db", "upgrade")
 
@@ -107,8 +160,7 @@ async def test_bootstrap_stores_the_email_in_lower_case(tmp_path: Path) -> None:
     assert query(tmp_path, "SELECT email FROM app_user") == [("admin@x.test",)]
 
 
-async def test_bootstrap_creates_the_platform_once(tmp_path: Path) -> None:
-    await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
+async def test_bootstrap_creates_the_platform_once(tmp_path: Path, bootstrapped: Result) -> None:
     await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
 
     platforms = query(tmp_path, "SELECT kind FROM organization WHERE kind = 'PLATFORM'")
@@ -116,8 +168,8 @@ async def test_bootstrap_creates_the_platform_once(tmp_path: Path) -> None:
     assert platforms == [("PLATFORM",)]  # once: the second run finds the platform
 
 
-async def test_token_issue_prints_a_token_of_the_user(tmp_path: Path) -> None:
-    boot = await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
+async def test_token_issue_prints_a_token_of_the_user(tmp_path: Path, bootstrapped: Result) -> None:
+    boot = bootstrapped
     admin_id = user_of(tmp_path, token_in(boot.output))
 
     result = await millgate(tmp_path, "token", "issue", "--user", ADMIN.upper(), "--ttl", "120")
@@ -130,9 +182,9 @@ async def test_token_issue_prints_a_token_of_the_user(tmp_path: Path) -> None:
     assert 100 <= claims.expires_at - int(time.time()) <= 120
 
 
-async def test_token_issue_for_an_unknown_email_fails_clearly(tmp_path: Path) -> None:
-    await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
-
+async def test_token_issue_for_an_unknown_email_fails_clearly(
+    tmp_path: Path, bootstrapped: Result
+) -> None:
     result = await millgate(tmp_path, "token", "issue", "--user", "nobody@x.test")
 
     assert result.exit_code != 0
@@ -142,8 +194,7 @@ async def test_token_issue_for_an_unknown_email_fails_clearly(tmp_path: Path) ->
     assert "Traceback" not in result.output
 
 
-async def test_token_issue_for_a_disabled_user_fails(tmp_path: Path) -> None:
-    await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
+async def test_token_issue_for_a_disabled_user_fails(tmp_path: Path, bootstrapped: Result) -> None:
     with sqlite3.connect(tmp_path / "millgate.db") as conn:
         conn.execute(
             "UPDATE app_user SET disabled_at = '2024-01-01 00:00:00' WHERE email = ?", (ADMIN,)
@@ -156,9 +207,9 @@ async def test_token_issue_for_a_disabled_user_fails(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("ttl", ["0", "59", "99999999"], ids=["zero", "below-a-minute", "years"])
-async def test_token_issue_refuses_an_unreasonable_ttl(tmp_path: Path, ttl: str) -> None:
-    await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
-
+async def test_token_issue_refuses_an_unreasonable_ttl(
+    tmp_path: Path, bootstrapped: Result, ttl: str
+) -> None:
     result = await millgate(tmp_path, "token", "issue", "--user", ADMIN, "--ttl", ttl)
 
     assert result.exit_code == 2
@@ -191,8 +242,8 @@ def _has_demo_seed() -> bool:
 
 
 @pytest.mark.skipif(not _has_demo_seed(), reason="no `millgate demo seed` command")
-async def test_demo_seed_then_a_demo_user_signs_in(tmp_path: Path) -> None:
-    seeded = await millgate(tmp_path, "demo", "seed")
+async def test_demo_seed_then_a_demo_user_signs_in(tmp_path: Path, demo_seeded: Result) -> None:
+    seeded = demo_seeded
     assert seeded.exit_code == 0, seeded.output
     emails = re.findall(r"\b[\w.+-]+@[\w-]+\.demo\b", seeded.output)
     assert emails, seeded.output
@@ -205,8 +256,10 @@ async def test_demo_seed_then_a_demo_user_signs_in(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not _has_demo_seed(), reason="no `millgate demo seed` command")
-async def test_bootstrap_refuses_an_email_of_another_organisation(tmp_path: Path) -> None:
-    seeded = await millgate(tmp_path, "demo", "seed")
+async def test_bootstrap_refuses_an_email_of_another_organisation(
+    tmp_path: Path, demo_seeded: Result
+) -> None:
+    seeded = demo_seeded
     brand_user = query(
         tmp_path,
         "SELECT u.email FROM app_user u JOIN organization o "
@@ -248,9 +301,10 @@ def run_in_production(data_dir: Path, *args: str) -> Result:
     return CliRunner().invoke(cli, list(args), env=env)
 
 
-async def test_token_issue_in_production_refuses_a_factory_user(tmp_path: Path) -> None:
+async def test_token_issue_in_production_refuses_a_factory_user(
+    tmp_path: Path, bootstrapped: Result
+) -> None:
     """The operator never acts as a factory (rule 1): factory users sign in themselves."""
-    await millgate(tmp_path, "bootstrap", "--admin-email", ADMIN)
     _add_factory_user(tmp_path, "manager@factory.test")
 
     refused = await asyncio.to_thread(

@@ -75,7 +75,13 @@ AUDIT_LOG = """query($id: ID!) { factory(id: $id) { auditLog(first: 50) {
 
 
 @pytest.fixture
-async def world(api: Any, session: AsyncSession, keys: KeyMaterial) -> DemoWorld:
+async def world(
+    request: pytest.FixtureRequest, api: Any, session: AsyncSession, keys: KeyMaterial
+) -> DemoWorld:
+    """The demo world; for a test that asks for `chain`, the demo with its audit chain (a
+    world of its own, restored in one step: see `chain`)."""
+    if "chain" in request.fixturenames:
+        return await _demo_with_a_chain(api, session, keys)
     return await seed_world(session, keys, api)
 
 
@@ -336,20 +342,13 @@ async def test_every_mutation_appends_one_entry_in_its_own_transaction(
 # --- tampering ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def chain(
-    api: Any,
-    session: AsyncSession,
-    keys: KeyMaterial,
-    world: DemoWorld,
-    callers: Callable[[str], Awaitable[Caller]],
-) -> int:
-    """Six entries made through the API: grant and revoke, three times. Made once per
-    database, then kept with the demo world (tests/world.py)."""
+async def _demo_with_a_chain(api: Any, session: AsyncSession, keys: KeyMaterial) -> DemoWorld:
+    """The demo world and six entries made through the API: grant and revoke, three times.
+    Made once per database, then kept (tests/world.py)."""
 
-    async def build() -> int:
-        await seed_world(session, keys, api)  # the demo world again, under the chain
-        manager = await callers(world.emails[m.Role.FACTORY_MANAGER])
+    async def build() -> DemoWorld:
+        world = await seed_world(session, keys, api)  # the demo world, under the chain
+        manager = await sign_in(api, session, world.emails[m.Role.FACTORY_MANAGER])
         grant_input = {
             "factoryId": gid("Factory", world.factory_ids[SINAR]),
             "granteeId": gid("Organization", world.organization_ids["harbour-outfitters"]),
@@ -358,11 +357,18 @@ async def chain(
         for _ in range(3):
             grant = (await api.gql(GRANT, {"input": grant_input}, **manager.auth))["grantConsent"]
             await api.gql(REVOKE, {"input": {"grantId": grant["grant"]["id"]}}, **manager.auth)
-        return 6
+        return world
 
     made = await kept_world(api.runtime.engine, "demo with an audit chain", build)
     await session.rollback()  # a fresh snapshot: the copy was written on another connection
     return made
+
+
+@pytest.fixture
+def chain(world: DemoWorld) -> int:
+    """The number of entries of the audit chain on the demo world (`world` restores the two
+    together): six, grant and revoke three times."""
+    return 6
 
 
 def _invoke(database_url: str, *args: str) -> Result:

@@ -1,7 +1,7 @@
 """Finding details and self-assessment answers are stored encrypted, and survive key rotation.
 
 The demo world is seeded with key material of this module's own, so that the test knows the
-field key and can rotate it.
+field key and can rotate it (in a copy of the key folder of its own).
 """
 
 from __future__ import annotations
@@ -9,31 +9,52 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 import models as m
 from core.crypto import FieldCipher, KeyMaterial, load_key_material
 from core.errors import CryptoError
 from demo import ANSWERS_PURPOSE, DETAIL_PURPOSE, known_plaintexts, seed_demo, seed_reference
 from demo.observations import DETAILS, NOTES
+from tests.world import kept_world
+
+# Tests here only read the world `seeded` keeps (tests/world.py).
+pytestmark = pytest.mark.reads_only
+
+
+@pytest.fixture(scope="session")
+def module_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This module's key folder, made once for the run (each test process)."""
+    folder = tmp_path_factory.mktemp("encryption-at-rest") / "keys"
+    load_key_material(None, None, None, folder, create_missing=True)
+    return folder
 
 
 @pytest.fixture
-def key_dir(tmp_path: Path) -> Path:
-    return tmp_path / "keys"
+def key_dir(module_keys: Path, tmp_path: Path) -> Path:
+    """A copy of this module's key folder: a test may rotate the keys in its own."""
+    return Path(shutil.copytree(module_keys, tmp_path / "keys"))
 
 
 @pytest.fixture
-async def seeded(session: AsyncSession, key_dir: Path) -> KeyMaterial:
-    keys = load_key_material(None, None, None, key_dir, create_missing=True)
-    await seed_reference(session)
-    await seed_demo(session, keys)
-    await session.commit()
+async def seeded(db: AsyncEngine, session: AsyncSession, key_dir: Path) -> KeyMaterial:
+    """The demo seeded with this module's keys: seeded once per database, then restored or
+    kept (tests/world.py); the keys as read from the test's own copy of their folder."""
+    keys = load_key_material(None, None, None, key_dir, create_missing=False)
+
+    async def seed() -> None:
+        await seed_reference(session)
+        await seed_demo(session, keys)
+        await session.commit()
+
+    await kept_world(db, "demo, keys of test_encryption_at_rest", seed)
+    await session.rollback()  # a fresh snapshot: the copy was written on another connection
     return keys
 
 
