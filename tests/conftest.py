@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 import models as m
 from core.crypto import KeyMaterial, load_key_material
 from core.db import make_engine, make_sessionmaker
-from tests.world import empty_database, keeps_world, leave_world
+from tests.world import empty_database, keeps_world, leave_world, tables_made
 
 POSTGRES_URL = os.environ.get("MILLGATE_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
@@ -106,6 +106,7 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     async with engine.begin() as conn:
         await conn.run_sync(m.Base.metadata.drop_all)
         await conn.run_sync(m.Base.metadata.create_all)
+    tables_made(engine)
     yield engine
     await engine.dispose()
 

@@ -74,6 +74,14 @@ def _held(engine: AsyncEngine) -> _Held:
     return _HELD.setdefault(str(engine.url), _Held())
 
 
+def tables_made(engine: AsyncEngine) -> None:
+    """The database's tables were (re)made empty: it holds no world. (pytest makes a
+    backend's `engine` again when a process comes back to that backend after tests of the
+    other, as when it takes tests queued for another process; PostgreSQL's database is the
+    same, and keeps its saved worlds, but its tables are new.)"""
+    _HELD[str(engine.url)] = _Held()
+
+
 def keeps_world(node: pytest.Item) -> bool:
     """Whether this test only reads (marked `reads_only`, and not `writes`)."""
     return (
