@@ -14,6 +14,7 @@ import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -305,6 +306,25 @@ async def _admin_sql(sql: str) -> None:
         await engine.dispose()
 
 
+def _postgres_url(name: str) -> str:
+    """The async URL of database ``name`` on the tests' PostgreSQL server."""
+    base = os.environ["MILLGATE_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
+    return "postgresql+asyncpg://" + base.split("://", 1)[1] + "/" + name
+
+
+@asynccontextmanager
+async def _scratch_database(options: str = "") -> AsyncIterator[str]:
+    """A PostgreSQL database of the test's own (``CREATE DATABASE name{options}``), its URL;
+    dropped after."""
+    name = f"millgate_migrations_{uuid.uuid4().hex[:12]}"
+    await _admin_sql(f'CREATE DATABASE "{name}"{options}')
+    await _admin_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
+    try:
+        yield _postgres_url(name)
+    finally:
+        await _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def migrated_once(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """An empty database migrated to head, made once for the run (per backend and process):
@@ -321,8 +341,7 @@ def migrated_once(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     name = f"millgate_migrated_{PROCESS}_{uuid.uuid4().hex[:12]}"
     asyncio.run(_admin_sql(f'CREATE DATABASE "{name}"'))
     try:
-        base = os.environ["MILLGATE_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
-        migrate.upgrade("postgresql+asyncpg://" + base.split("://", 1)[1] + "/" + name)
+        migrate.upgrade(_postgres_url(name))
         yield name
     finally:
         asyncio.run(_admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -339,14 +358,8 @@ async def migrated_url(backend: str, migrated_once: str, tmp_path: Path) -> Asyn
             shutil.copyfile(part, tmp_path / part.name)
         yield f"sqlite+aiosqlite:///{tmp_path / source.name}"
         return
-    name = f"millgate_migrations_{uuid.uuid4().hex[:12]}"
-    await _admin_sql(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_once}"')
-    await _admin_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
-    try:
-        base = os.environ["MILLGATE_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
-        yield "postgresql+asyncpg://" + base.split("://", 1)[1] + "/" + name
-    finally:
-        await _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with _scratch_database(f' TEMPLATE "{migrated_once}"') as url:
+        yield url
 
 
 @pytest.fixture
@@ -354,11 +367,5 @@ async def empty_url(backend: str, tmp_path: Path) -> AsyncIterator[str]:
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'migrated.db'}"
         return
-    name = f"millgate_migrations_{uuid.uuid4().hex[:12]}"
-    await _admin_sql(f'CREATE DATABASE "{name}"')
-    await _admin_sql(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
-    try:
-        base = os.environ["MILLGATE_TEST_POSTGRES_URL"].rsplit("/", 1)[0]
-        yield "postgresql+asyncpg://" + base.split("://", 1)[1] + "/" + name
-    finally:
-        await _admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with _scratch_database() as url:
+        yield url
